@@ -1,0 +1,145 @@
+"""The `iki` command: migrate, seed, serve, and manage API keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlmodel import Session
+
+from app.core.config import get_settings
+from app.core.db import get_engine
+from app.core.errors import AppError
+from app.models import Role
+
+cli = typer.Typer(help="IKI service administration.", no_args_is_help=True)
+keys_cli = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+cli.add_typer(keys_cli, name="keys")
+
+
+def _fail(exc: AppError) -> typer.Exit:
+    typer.echo(f"error: {exc.detail}", err=True)
+    return typer.Exit(code=1)
+
+
+@cli.command()
+def migrate() -> None:
+    """Migrate the database to the latest schema."""
+    from app.core.migrations import upgrade
+
+    upgrade(get_engine())
+    typer.echo("database migrated to head", err=True)
+
+
+@cli.command()
+def seed(
+    seed_dir: Annotated[Path | None, typer.Option(help="Seed folder (default: SEED_DIR)")] = None,
+) -> None:
+    """Load the seed data (the SKs and the default rating scale); safe to run again."""
+    from app.services.seed import load_seed
+
+    folder = seed_dir or Path(get_settings().seed_dir)
+    with Session(get_engine()) as session:
+        try:
+            report = load_seed(session, folder)
+        except AppError as exc:
+            raise _fail(exc) from exc
+    created, updated = sum(report.created.values()), sum(report.updated.values())
+    typer.echo(f"seed loaded from {folder}: {created} created, {updated} updated", err=True)
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default: HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: PORT)")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (default: WORKERS)")] = None,
+) -> None:
+    """Serve the API with uvicorn; on a database without keys, create and print an admin key."""
+    import uvicorn
+
+    from app.services.keys import ensure_bootstrap_admin
+
+    settings = get_settings()
+    with Session(get_engine()) as session:
+        secret = ensure_bootstrap_admin(session)
+    if secret:
+        banner = "=" * 72
+        typer.echo(
+            f"{banner}\nNo API key existed, so an admin key was created. It is shown only once:\n\n"
+            f"    ADMIN API KEY: {secret}\n\n"
+            f"Use it as 'Authorization: Bearer <key>' (the Authorize button in /docs).\n{banner}",
+            err=True,
+        )
+    uvicorn.run(
+        "app.main:app",
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers or settings.workers,
+        proxy_headers=True,
+    )
+
+
+@keys_cli.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="A unique name for the key")],
+    role: Annotated[Role, typer.Option(help="reader, operator, verifier or admin")],
+    unit: Annotated[
+        list[str] | None, typer.Option(help="Unit code an operator may write for (repeatable)")
+    ] = None,
+    agency: Annotated[
+        str | None, typer.Option(help="Agency code, if unit codes are ambiguous")
+    ] = None,
+) -> None:
+    """Create a key and print it, alone, on stdout (it is not shown again)."""
+    from app.services.keys import create_key
+
+    with Session(get_engine()) as session:
+        try:
+            _, secret = create_key(session, name, role, unit or [], agency)
+        except AppError as exc:
+            raise _fail(exc) from exc
+        session.commit()
+    typer.echo(secret)
+
+
+@keys_cli.command("list")
+def keys_list() -> None:
+    """List keys: name, role, units, prefix, created, last used, revoked."""
+    from app.services.keys import list_keys
+
+    with Session(get_engine()) as session:
+        rows = list_keys(session)
+    typer.echo("name\trole\tunits\tprefix\tcreated\tlast_used\trevoked")
+    for key, units in rows:
+        typer.echo(
+            "\t".join(
+                [
+                    key.name,
+                    str(key.role),
+                    ",".join(units) or "-",
+                    key.prefix,
+                    key.created_at.isoformat(timespec="seconds"),
+                    key.last_used_at.isoformat(timespec="seconds") if key.last_used_at else "-",
+                    key.revoked_at.isoformat(timespec="seconds") if key.revoked_at else "-",
+                ]
+            )
+        )
+
+
+@keys_cli.command("revoke")
+def keys_revoke(name: Annotated[str, typer.Argument(help="The key's name")]) -> None:
+    """Revoke a key; it stops working at once."""
+    from app.services.keys import revoke_key
+
+    with Session(get_engine()) as session:
+        try:
+            revoke_key(session, name)
+        except AppError as exc:
+            raise _fail(exc) from exc
+        session.commit()
+    typer.echo(f"key '{name}' revoked", err=True)
+
+
+def main() -> None:
+    cli()

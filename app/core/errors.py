@@ -1,0 +1,231 @@
+"""One error hierarchy for the service, rendered as RFC 9457 `application/problem+json`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+logger = logging.getLogger("app.errors")
+
+
+class FieldError(BaseModel):
+    """One invalid field of a request."""
+
+    field: str = Field(description="Dotted path of the field, e.g. `body.values.psks_terdata`")
+    message: str = Field(description="What is wrong with it")
+    type: str = Field(description="Machine-readable kind of error")
+
+
+class ProblemDetail(BaseModel):
+    """An RFC 9457 problem details object, as every error of this API is returned."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "example": {
+                "type": "https://iki.example/problems/not-found",
+                "title": "Not found",
+                "status": 404,
+                "code": "not_found",
+                "detail": "Indicator 999 does not exist",
+                "instance": "/api/v1/indicators/999",
+            }
+        },
+    )
+
+    type: str = Field(description="URI naming the kind of problem")
+    title: str = Field(description="Short summary of the kind of problem")
+    status: int = Field(description="HTTP status code")
+    code: str = Field(description="Stable machine-readable error code, e.g. `not_found`")
+    detail: str = Field(description="What went wrong in this occurrence")
+    instance: str | None = Field(default=None, description="The request path")
+    errors: list[FieldError] | None = Field(
+        default=None, description="For validation errors: each invalid field"
+    )
+
+
+class AppError(Exception):
+    """Base of every domain error: an HTTP status, a stable `code`, a title and a detail."""
+
+    status_code: int = 400
+    code: str = "bad_request"
+    title: str = "Bad request"
+
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.extra = extra
+
+    def to_problem(self, instance: str | None = None) -> dict[str, Any]:
+        return problem(self.status_code, self.code, self.title, self.detail, instance, **self.extra)
+
+
+class NotFound(AppError):
+    status_code = 404
+    code = "not_found"
+    title = "Not found"
+
+
+class Conflict(AppError):
+    status_code = 409
+    code = "conflict"
+    title = "Conflict"
+
+
+class InUse(Conflict):
+    code = "in_use"
+    title = "Still referred to"
+
+
+class InvalidInput(AppError):
+    """Input that is well-formed JSON but breaks a domain rule (422)."""
+
+    status_code = 422
+    code = "invalid_input"
+    title = "Invalid input"
+
+
+class InvalidFormula(InvalidInput):
+    code = "invalid_formula"
+    title = "Invalid formula"
+
+
+class Unauthenticated(AppError):
+    status_code = 401
+    code = "unauthenticated"
+    title = "Authentication required"
+
+
+class Forbidden(AppError):
+    status_code = 403
+    code = "forbidden"
+    title = "Forbidden"
+
+
+class PreconditionFailed(AppError):
+    status_code = 412
+    code = "precondition_failed"
+    title = "Precondition failed"
+
+
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str | None = None,
+    instance: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A problem details object (RFC 9457) with the service's stable `code` member."""
+    body: dict[str, Any] = {
+        "type": f"https://iki.example/problems/{code.replace('_', '-')}",
+        "title": title,
+        "status": status,
+        "code": code,
+        "detail": detail or title,
+    }
+    if instance:
+        body["instance"] = instance
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return body
+
+
+def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(body, status_code=body["status"], media_type=PROBLEM_JSON, headers=headers)
+
+
+_HTTP_CODES = {
+    400: ("bad_request", "Bad request"),
+    401: ("unauthenticated", "Authentication required"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not_found", "Not found"),
+    405: ("method_not_allowed", "Method not allowed"),
+    406: ("not_acceptable", "Not acceptable"),
+    409: ("conflict", "Conflict"),
+    412: ("precondition_failed", "Precondition failed"),
+    413: ("payload_too_large", "Payload too large"),
+    415: ("unsupported_media_type", "Unsupported media type"),
+    422: ("invalid_input", "Invalid input"),
+    428: ("precondition_required", "Precondition required"),
+}
+
+
+def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc]
+    return ".".join(parts)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every error (domain, HTTP, validation, unexpected) through problem+json."""
+
+    @app.exception_handler(AppError)
+    async def _app_error(request: Request, exc: AppError) -> JSONResponse:
+        return problem_response(exc.to_problem(request.url.path))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {
+                "field": _field_path(err.get("loc", ())),
+                "message": err.get("msg", ""),
+                "type": err.get("type", ""),
+            }
+            for err in exc.errors()
+        ]
+        fields = ", ".join(e["field"] for e in errors) or "request"
+        body = problem(
+            422,
+            "validation_error",
+            "Request validation failed",
+            f"Invalid value for {fields}",
+            request.url.path,
+            errors=errors,
+        )
+        return problem_response(body)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error"))
+        detail = exc.detail if isinstance(exc.detail, str) else title
+        body = problem(exc.status_code, code, title, detail, request.url.path)
+        return problem_response(body, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("Unhandled error on %s %s", request.method, request.url.path)
+        body = problem(
+            500,
+            "internal_error",
+            "Internal server error",
+            "An unexpected error occurred.",
+            request.url.path,
+        )
+        return problem_response(body)
+
+
+def problem_schema_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries documenting problem+json errors for the given statuses."""
+    descriptions = {
+        400: "Malformed request",
+        401: "Missing or invalid API key",
+        403: "The key's role or unit scope does not allow this",
+        404: "No such resource",
+        409: "Conflicts with the current state (e.g. still referred to)",
+        412: "If-Match no longer matches the current version",
+        422: "Invalid input; `errors` or `field` names what is wrong",
+    }
+    return {
+        status: {
+            "description": descriptions.get(status, "Error"),
+            "model": ProblemDetail,
+            "content": {PROBLEM_JSON: {}},
+        }
+        for status in statuses
+    }

@@ -1,0 +1,113 @@
+"""API keys: generation, hashing, authentication and role/unit checks."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session, select
+
+from app.core.config import get_settings
+from app.core.db import SessionDep, utcnow
+from app.core.errors import Forbidden, Unauthenticated
+from app.models import ApiKey, ApiKeyUnit, Role
+
+KEY_PREFIX = "iki_"
+
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="An API key: `Authorization: Bearer iki_...`. Ask an admin for one "
+    "(`iki keys create`).",
+)
+
+
+def generate_secret() -> str:
+    """A new random key (256 bits of entropy), shown to its owner once."""
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_secret(secret: str) -> str:
+    # Keys are 256-bit random values, so a fast hash is as safe as a slow KDF would be and
+    # lets every request look its key up by an index.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the key's id and name, its role and (for operators) its units."""
+
+    key_id: int
+    name: str
+    role: Role
+    unit_ids: frozenset[int] = field(default_factory=frozenset)
+
+    def has_role(self, minimum: Role) -> bool:
+        return self.role.rank >= minimum.rank
+
+    def may_write_unit(self, unit_id: int) -> bool:
+        """Operators write only for their units; verifiers and admins for any."""
+        if self.role == Role.reader:
+            return False
+        if self.role == Role.operator:
+            return unit_id in self.unit_ids
+        return True
+
+
+def authenticate_secret(session: Session, secret: str) -> Principal | None:
+    """The principal of a live key with this secret, or None."""
+    key = session.exec(select(ApiKey).where(ApiKey.secret_hash == hash_secret(secret))).first()
+    if key is None or key.revoked_at is not None:
+        return None
+    assert key.id is not None
+    unit_ids = session.exec(select(ApiKeyUnit.unit_id).where(ApiKeyUnit.api_key_id == key.id))
+    now = utcnow()
+    resolution = timedelta(seconds=get_settings().key_last_used_resolution_seconds)
+    if key.last_used_at is None or now - key.last_used_at >= resolution:
+        key.last_used_at = now
+        session.add(key)
+        session.commit()
+    return Principal(key.id, key.name, Role(key.role), frozenset(unit_ids))
+
+
+def current_principal(
+    request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> Principal:
+    """The caller, from its bearer key; 401 without a valid one."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthenticated(
+            "Send an API key as `Authorization: Bearer <key>`.",
+        )
+    principal = authenticate_secret(session, credentials.credentials)
+    if principal is None:
+        raise Unauthenticated("The API key is unknown or revoked.")
+    request.state.principal = principal
+    return principal
+
+
+CurrentKey = Annotated[Principal, Depends(current_principal)]
+
+
+def require_role(minimum: Role) -> object:
+    """A dependency that lets through keys of at least `minimum` role (403 otherwise)."""
+
+    def _check(principal: CurrentKey) -> Principal:
+        if not principal.has_role(minimum):
+            raise Forbidden(
+                f"This needs a key with role '{minimum}' or higher; yours is '{principal.role}'."
+            )
+        return principal
+
+    return Depends(_check)
+
+
+AdminKey = Annotated[Principal, require_role(Role.admin)]
+OperatorKey = Annotated[Principal, require_role(Role.operator)]
+VerifierKey = Annotated[Principal, require_role(Role.verifier)]

@@ -1,0 +1,54 @@
+"""The ASGI application: `app.main:app`."""
+
+from fastapi import FastAPI
+
+from app.api.main import api_router
+from app.api.routes import health
+from app.core.errors import install_error_handlers
+
+DESCRIPTION = """
+The **IKI service** holds the *Indikator Kinerja Individu* (IKI) that each agency fixes
+every year by decree (SK): for each position its performance objectives (*sasaran kinerja*),
+the indicators that measure them, each indicator's formula over reported quantities
+(*variabel*, the SK's *komponen data*) and where the data comes from (*sumber data*).
+
+Bidang staff report *realisasi* per quarter; the service computes *capaian* with the right
+aggregation over quarters and polarity, and serves it to e-SAKIP.
+
+**Authentication.** Every route under `/api/v1` needs an API key sent as
+`Authorization: Bearer <key>` (use the *Authorize* button). Roles, each allowed what the ones
+before it are: `reader` < `operator` (scoped to units) < `verifier` < `admin`.
+
+**Lists** answer `{"items": [...], "total": N, "limit": L, "offset": O}`.
+
+**Errors** are RFC 9457 `application/problem+json` objects with a stable `code`.
+"""
+
+TAGS = [
+    {"name": "agencies", "description": "Perangkat Daerah (OPD) of the city."},
+    {"name": "units", "description": "Bidang, Sekretariat and UPTD: the owners of reported data."},
+    {"name": "positions", "description": "Jabatan with IKI, and each position's IKI document."},
+    {"name": "decrees", "description": "The SKs that fix a year's IKI of an agency."},
+    {"name": "indicators", "description": "Indikator Kinerja Individu with their formulas."},
+    {"name": "variables", "description": "Reported quantities (komponen data) of an agency."},
+    {"name": "health", "description": "Liveness and readiness probes; no key needed."},
+]
+
+
+def create_app() -> FastAPI:
+    """Build the application: routers, error handlers, OpenAPI metadata."""
+    app = FastAPI(
+        title="IKI service",
+        version="0.1.0",
+        summary="Indikator Kinerja Individu: definitions, realisasi and capaian.",
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        license_info={"name": "Apache-2.0", "identifier": "Apache-2.0"},
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(api_router)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,37 @@
+"""Tables and schemas. Importing this package registers every table on SQLModel.metadata."""
+
+from app.models.base import ListPage
+from app.models.data import DataValue, RatingScale, Target
+from app.models.definitions import (
+    Aggregation,
+    Decree,
+    Indicator,
+    IndicatorSourceUnit,
+    Objective,
+    Polarity,
+    ValueType,
+    Variable,
+)
+from app.models.org import Agency, Position, Unit
+from app.models.security import ApiKey, ApiKeyUnit, Role
+
+__all__ = [
+    "Agency",
+    "Aggregation",
+    "ApiKey",
+    "ApiKeyUnit",
+    "DataValue",
+    "Decree",
+    "Indicator",
+    "IndicatorSourceUnit",
+    "ListPage",
+    "Objective",
+    "Polarity",
+    "Position",
+    "RatingScale",
+    "Role",
+    "Target",
+    "Unit",
+    "ValueType",
+    "Variable",
+]

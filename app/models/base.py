@@ -1,0 +1,42 @@
+"""Shared model plumbing: the MetaData naming convention and common field helpers."""
+
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+from pydantic import Field as PydanticField
+from sqlmodel import Field, SQLModel
+
+from app.core.db import UTCDateTime, utcnow
+
+# Set before any table is declared so constraint names are stable across databases.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def created_at_field() -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+def updated_at_field() -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+T = TypeVar("T")
+
+
+class ListPage(BaseModel, Generic[T]):
+    """The envelope of every list: one page of items and the total count."""
+
+    items: list[T] = PydanticField(description="This page's items")
+    total: int = PydanticField(description="How many items match, over all pages", examples=[39])
+    limit: int = PydanticField(description="Page size asked for", examples=[100])
+    offset: int = PydanticField(description="Index of the first item of this page", examples=[0])
+
+
+__all__ = ["ListPage", "created_at_field", "datetime", "updated_at_field"]

@@ -1,0 +1,70 @@
+"""Reported data and what it is measured against: data values, targets, rating scales."""
+
+from datetime import datetime
+
+from sqlalchemy import JSON, CheckConstraint, Column, Float, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.core.db import UTCDateTime, utcnow
+from app.models.base import created_at_field, updated_at_field
+
+
+class DataValue(SQLModel, table=True):
+    """A variable's value for one quarter of one year."""
+
+    __tablename__ = "data_value"
+
+    __table_args__ = (
+        UniqueConstraint("variable_id", "year", "quarter"),
+        CheckConstraint("quarter BETWEEN 1 AND 4", name="quarter"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    variable_id: int = Field(foreign_key="variable.id", index=True)
+    year: int
+    quarter: int
+    value: float = Field(sa_column=Column(Float, nullable=False))
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    evidence: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    version: int = Field(default=1)
+    created_at: datetime = created_at_field()
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True
+    )
+    updated_by: str | None = Field(default=None, max_length=100)
+
+
+class Target(SQLModel, table=True):
+    """A Perjanjian Kinerja target of an indicator: annual (quarter 0) or year-to-date."""
+
+    __tablename__ = "target"
+
+    __table_args__ = (
+        UniqueConstraint("indicator_id", "year", "quarter"),
+        CheckConstraint("quarter BETWEEN 0 AND 4", name="quarter"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    indicator_id: int = Field(foreign_key="indicator.id", index=True)
+    year: int
+    quarter: int = Field(default=0, description="0 for the annual target")
+    value: float = Field(sa_column=Column(Float, nullable=False))
+    created_at: datetime = created_at_field()
+    updated_at: datetime = updated_at_field()
+    updated_by: str | None = Field(default=None, max_length=100)
+
+
+class RatingScale(SQLModel, table=True):
+    """Bands that turn an achievement percentage into a rating (e.g. Permendagri 86/2017)."""
+
+    __tablename__ = "rating_scale"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=64, unique=True)
+    name: str = Field(max_length=255)
+    is_default: bool = Field(default=False)
+    bands: list[dict[str, object]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    created_at: datetime = created_at_field()
+    updated_at: datetime = updated_at_field()

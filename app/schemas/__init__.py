@@ -1,0 +1,1 @@
+"""API schemas: what the service reads and answers, documented for /docs."""

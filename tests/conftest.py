@@ -1,0 +1,146 @@
+"""Test fixtures: one migrated, seeded database per run; each test in a rolled-back transaction.
+
+The database is SQLite (a temporary file) unless TEST_DATABASE_URL names a PostgreSQL server,
+in which case a fresh database is created on that server for the run and dropped after it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlmodel import Session
+
+from app.core.db import get_session, make_engine
+from app.core.migrations import upgrade
+from app.main import app
+from app.models import Role
+from app.services.keys import create_key
+from app.services.seed import load_seed
+
+SEED_DIR = Path(__file__).resolve().parents[1] / "seed"
+
+
+class DatabaseFactory:
+    """Makes empty databases of the kind under test and drops them at the end of the run."""
+
+    def __init__(self, base_url: str | None, tmp_dir: Path) -> None:
+        self.base_url = base_url
+        self.tmp_dir = tmp_dir
+        self.created: list[str] = []
+
+    @property
+    def is_postgres(self) -> bool:
+        return bool(self.base_url) and self.base_url.startswith("postgresql")  # type: ignore[union-attr]
+
+    def new_url(self, label: str) -> str:
+        if not self.is_postgres:
+            return f"sqlite:///{self.tmp_dir / f'{label}-{uuid.uuid4().hex[:8]}.db'}"
+        name = f"iki_test_{label}_{uuid.uuid4().hex[:8]}"
+        self._admin(f'CREATE DATABASE "{name}"')
+        self.created.append(name)
+        return make_url(self.base_url).set(database=name).render_as_string(hide_password=False)  # type: ignore[arg-type]
+
+    def drop_all(self) -> None:
+        for name in self.created:
+            self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def _admin(self, statement: str) -> None:
+        engine = create_engine(self.base_url, isolation_level="AUTOCOMMIT")  # type: ignore[arg-type]
+        try:
+            with engine.connect() as conn:
+                conn.execute(text(statement))
+        finally:
+            engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseFactory]:
+    factory = DatabaseFactory(os.environ.get("TEST_DATABASE_URL"), tmp_path_factory.mktemp("db"))
+    yield factory
+    factory.drop_all()
+
+
+@pytest.fixture(scope="session")
+def engine(databases: DatabaseFactory) -> Iterator[Engine]:
+    """The run's database: migrated to head and seeded."""
+    engine = make_engine(databases.new_url("main"))
+    upgrade(engine)
+    with Session(engine) as session:
+        load_seed(session, SEED_DIR)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    """A session whose work is rolled back after the test (commits become savepoints)."""
+    connection = engine.connect()
+    transaction = connection.begin()
+    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.close()
+        transaction.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def client(session: Session) -> Iterator[TestClient]:
+    app.dependency_overrides[get_session] = lambda: session
+    with TestClient(app) as test_client:
+        yield test_client
+    app.dependency_overrides.clear()
+
+
+KeyMaker = Callable[..., dict[str, str]]
+
+
+@pytest.fixture
+def make_key(session: Session) -> KeyMaker:
+    """Creates a key and returns the Authorization header that carries it."""
+
+    def _make(role: Role = Role.reader, units: tuple[str, ...] = (), name: str | None = None) -> dict[str, str]:
+        _, secret = create_key(session, name or f"{role}-{uuid.uuid4().hex[:6]}", role, units)
+        return {"Authorization": f"Bearer {secret}"}
+
+    return _make
+
+
+@pytest.fixture
+def reader(make_key: KeyMaker) -> dict[str, str]:
+    return make_key(Role.reader)
+
+
+@pytest.fixture
+def admin(make_key: KeyMaker) -> dict[str, str]:
+    return make_key(Role.admin)
+
+
+class StatementCounter:
+    """Counts the SQL statements an engine executes while active."""
+
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def __call__(self, conn: object, cursor: object, statement: str, *args: object) -> None:
+        self.statements.append(statement)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@pytest.fixture
+def count_statements(engine: Engine) -> Iterator[StatementCounter]:
+    counter = StatementCounter()
+    event.listen(engine, "before_cursor_execute", counter)
+    yield counter
+    event.remove(engine, "before_cursor_execute", counter)

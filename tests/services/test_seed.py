@@ -1,0 +1,120 @@
+"""The seed: the whole 2025 SK, loaded idempotently."""
+
+import re
+from collections import Counter
+
+from sqlmodel import Session, col, func, select
+
+from app.formula import parse, validate
+from app.models import (
+    Agency,
+    Decree,
+    Indicator,
+    IndicatorSourceUnit,
+    Objective,
+    Position,
+    RatingScale,
+    Unit,
+    Variable,
+)
+from app.services.seed import load_seed
+from tests.conftest import SEED_DIR
+
+
+def _count(session: Session, model: type) -> int:
+    return session.exec(select(func.count()).select_from(model)).one()
+
+
+def test_seeded_counts(session):
+    assert _count(session, Agency) == 1
+    assert _count(session, Unit) == 6
+    assert _count(session, Position) == 5
+    assert _count(session, Indicator) == 39
+    decree = session.exec(select(Decree)).one()
+    assert decree.number == "000.8.6.3/06/425.109/2025"
+    assert decree.year == 2025
+    assert decree.date.isoformat() == "2025-01-03"
+    assert decree.signatory == "Dr. REY SUWIGTYO, S.Sos., M.Si."
+
+
+def test_indicators_per_position(session):
+    rows = session.exec(
+        select(Position.code, func.count(col(Indicator.id)))
+        .join(Objective, Objective.position_id == Position.id)
+        .join(Indicator, Indicator.objective_id == Objective.id)
+        .group_by(Position.code)
+    ).all()
+    assert dict(rows) == {
+        "KADIS": 12,
+        "SEKRETARIS": 11,
+        "KABID_PP": 4,
+        "KABID_RPJS": 6,
+        "KABID_PPPHA": 6,
+    }
+
+
+def test_unit_names_follow_the_sk(session):
+    names = set(session.exec(select(Unit.name)))
+    assert {
+        "Sekretariat",
+        "Bidang Pemberdayaan Sosial dan Masyarakat",
+        "Bidang Rehabilitasi Sosial, Perlindungan dan Jaminan Sosial",
+        "Bidang Pemberdayaan Perempuan",
+        "Bidang Perlindungan Perempuan dan Pengarusutamaan Hak Anak",
+    } <= names
+
+
+def test_every_formula_names_only_variables_of_its_agency(session):
+    variables = {v.code for v in session.exec(select(Variable))}
+    used: Counter[str] = Counter()
+    for indicator in session.exec(select(Indicator)):
+        checked = validate(indicator.formula, variables)
+        used.update(checked.variables)
+        assert re.fullmatch(r"[A-Z_]+\.\d+\.\d+", indicator.code)
+    assert set(used) == variables, "every variable is used by some formula"
+
+
+def test_indicators_that_name_the_same_quantity_share_a_variable(session):
+    formulas = {i.code: parse(i.formula).variables for i in session.exec(select(Indicator))}
+    assert set(formulas["KADIS.1.2"]) & set(formulas["KADIS.1.3"]) == {"ppks_terdata"}
+    shared_psks = set(formulas["KADIS.1.1"]) & set(formulas["KADIS.2.1"])
+    assert len(shared_psks) == 1
+
+
+def test_sk_discrepancies_are_encoded_by_intent_and_noted(session):
+    indicators = {i.code: i for i in session.exec(select(Indicator))}
+    for code in ("SEKRETARIS.1.8", "SEKRETARIS.2.2", "KABID_PPPHA.1.3", "KABID_PPPHA.2.5"):
+        assert indicators[code].notes, f"{code} should explain the SK's discrepancy"
+    # Sekretaris 8 does not divide by the BMD needs of Sekretaris 7.
+    assert parse(indicators["SEKRETARIS.1.8"].formula).variables[-1] != (
+        parse(indicators["SEKRETARIS.1.7"].formula).variables[-1]
+    )
+    # Kabid RPJS "Jumlah ..." indicators are percentages by their formula.
+    rpjs = [i for c, i in indicators.items() if c.startswith("KABID_RPJS.")]
+    assert all(i.unit_of_measure == "%" for i in rpjs)
+    assert all(i.notes for i in rpjs if i.name.startswith("Jumlah"))
+
+
+def test_every_indicator_has_a_source_unit(session):
+    with_source = set(session.exec(select(IndicatorSourceUnit.indicator_id)))
+    assert _count(session, Indicator) == len(with_source)
+
+
+def test_default_rating_scale_is_seeded(session):
+    scale = session.exec(select(RatingScale).where(RatingScale.is_default)).one()
+    assert [band["code"] for band in scale.bands] == [
+        "sangat_tinggi",
+        "tinggi",
+        "sedang",
+        "rendah",
+        "sangat_rendah",
+    ]
+
+
+def test_seeding_again_changes_nothing(session):
+    before = {i.code: (i.id, i.updated_at) for i in session.exec(select(Indicator))}
+    report = load_seed(session, SEED_DIR)
+    assert not report.changed, (report.created, report.updated)
+    assert sum(report.unchanged.values()) > 39
+    after = {i.code: (i.id, i.updated_at) for i in session.exec(select(Indicator))}
+    assert after == before
