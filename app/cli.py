@@ -143,3 +143,7 @@ def keys_revoke(name: Annotated[str, typer.Argument(help="The key's name")]) -> 
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -29,8 +29,30 @@ TAGS = [
     {"name": "units", "description": "Bidang, Sekretariat and UPTD: the owners of reported data."},
     {"name": "positions", "description": "Jabatan with IKI, and each position's IKI document."},
     {"name": "decrees", "description": "The SKs that fix a year's IKI of an agency."},
+    {"name": "objectives", "description": "Sasaran Kinerja of a position in a decree."},
     {"name": "indicators", "description": "Indikator Kinerja Individu with their formulas."},
     {"name": "variables", "description": "Reported quantities (komponen data) of an agency."},
+    {
+        "name": "formulas",
+        "description": "Check a formula against an agency's variables and try it with values.",
+    },
+    {"name": "targets", "description": "Perjanjian Kinerja targets: annual and per quarter."},
+    {
+        "name": "realizations",
+        "description": "Realisasi of one indicator per quarter, answered with its capaian.",
+    },
+    {
+        "name": "data values",
+        "description": "Reported values of variables: write, list, bulk import (JSON or CSV).",
+    },
+    {
+        "name": "achievements",
+        "description": "Capaian per indicator and period, as e-SAKIP pulls them (JSON or CSV).",
+    },
+    {
+        "name": "rating scales",
+        "description": "Bands that turn capaian into a rating; default Permendagri 86/2017.",
+    },
     {"name": "health", "description": "Liveness and readiness probes; no key needed."},
 ]
 

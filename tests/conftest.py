@@ -17,7 +17,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-from app.core.db import get_session, make_engine
+from app.core.db import get_session, get_write_session, make_engine
 from app.core.migrations import upgrade
 from app.main import app
 from app.models import Role
@@ -83,7 +83,9 @@ def session(engine: Engine) -> Iterator[Session]:
     """A session whose work is rolled back after the test (commits become savepoints)."""
     connection = engine.connect()
     transaction = connection.begin()
-    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    session = Session(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
     try:
         yield session
     finally:
@@ -95,6 +97,7 @@ def session(engine: Engine) -> Iterator[Session]:
 @pytest.fixture
 def client(session: Session) -> Iterator[TestClient]:
     app.dependency_overrides[get_session] = lambda: session
+    app.dependency_overrides[get_write_session] = lambda: session
     with TestClient(app) as test_client:
         yield test_client
     app.dependency_overrides.clear()
@@ -107,7 +110,9 @@ KeyMaker = Callable[..., dict[str, str]]
 def make_key(session: Session) -> KeyMaker:
     """Creates a key and returns the Authorization header that carries it."""
 
-    def _make(role: Role = Role.reader, units: tuple[str, ...] = (), name: str | None = None) -> dict[str, str]:
+    def _make(
+        role: Role = Role.reader, units: tuple[str, ...] = (), name: str | None = None
+    ) -> dict[str, str]:
         _, secret = create_key(session, name or f"{role}-{uuid.uuid4().hex[:6]}", role, units)
         return {"Authorization": f"Bearer {secret}"}
 

@@ -1,8 +1,8 @@
-"""Dependencies shared by the routes: pagination and the list envelope."""
+"""Helpers shared by the routes: pagination, the list envelope and the Location of new rows."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Request, Response
 
 from app.services.definitions import PageParams
 
@@ -15,3 +15,8 @@ def page_params(
 
 
 Page = Annotated[PageParams, Depends(page_params)]
+
+
+def set_location(request: Request, response: Response, route: str, **path_params: Any) -> None:
+    """Point the response's Location header at the route that reads the created resource."""
+    response.headers["Location"] = str(request.app.url_path_for(route, **path_params))

@@ -2,10 +2,13 @@
 
 from fastapi import APIRouter
 
-from app.api.routes import indicators, organization
+from app.api.routes import data, formulas, indicators, organization, rating_scales
 from app.core.security import require_role
 from app.models import Role
 
 api_router = APIRouter(prefix="/api/v1", dependencies=[require_role(Role.reader)])
 api_router.include_router(organization.router)
 api_router.include_router(indicators.router)
+api_router.include_router(data.router)
+api_router.include_router(formulas.router)
+api_router.include_router(rating_scales.router)

@@ -56,7 +56,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # Write paths take SQLite's write lock when they begin (see get_write_session), so a
+        # transaction that read a value cannot be overtaken before it writes.
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
 
 
 def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Engine:
@@ -89,4 +92,15 @@ def get_session() -> Iterator[Session]:
         yield session
 
 
+def get_write_session() -> Iterator[Session]:
+    """A session for a use case that reads then writes: on SQLite it begins with the write
+    lock held (BEGIN IMMEDIATE); on PostgreSQL the write path locks the rows it reads."""
+    engine = get_engine()
+    if engine.dialect.name == "sqlite":
+        engine = engine.execution_options(sqlite_begin="IMMEDIATE")
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
 SessionDep = Annotated[Session, Depends(get_session)]
+WriteSessionDep = Annotated[Session, Depends(get_write_session)]

@@ -79,6 +79,11 @@ class Conflict(AppError):
     title = "Conflict"
 
 
+class WriteConflict(Conflict):
+    code = "concurrent_write"
+    title = "Concurrent write"
+
+
 class InUse(Conflict):
     code = "in_use"
     title = "Still referred to"

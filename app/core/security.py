@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -95,7 +95,7 @@ def current_principal(
 CurrentKey = Annotated[Principal, Depends(current_principal)]
 
 
-def require_role(minimum: Role) -> object:
+def require_role(minimum: Role) -> Any:
     """A dependency that lets through keys of at least `minimum` role (403 otherwise)."""
 
     def _check(principal: CurrentKey) -> Principal:

@@ -1,10 +1,12 @@
 """Shared model plumbing: the MetaData naming convention and common field helpers."""
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 from pydantic import Field as PydanticField
+from sqlalchemy import Enum as SAEnum
 from sqlmodel import Field, SQLModel
 
 from app.core.db import UTCDateTime, utcnow
@@ -17,6 +19,19 @@ SQLModel.metadata.naming_convention = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+def enum_column(enum: type[StrEnum], name: str) -> Any:
+    """A VARCHAR with a CHECK of the allowed values (no native enum type to migrate),
+    read back as the enum."""
+    return SAEnum(
+        enum,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=max(len(m.value) for m in enum),
+        values_callable=lambda members: [m.value for m in members],
+    )
 
 
 def created_at_field() -> Any:

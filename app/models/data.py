@@ -1,6 +1,7 @@
 """Reported data and what it is measured against: data values, targets, rating scales."""
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, Column, Float, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -63,7 +64,7 @@ class RatingScale(SQLModel, table=True):
     code: str = Field(max_length=64, unique=True)
     name: str = Field(max_length=255)
     is_default: bool = Field(default=False)
-    bands: list[dict[str, object]] = Field(
+    bands: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
     created_at: datetime = created_at_field()

@@ -3,10 +3,10 @@
 import datetime as dt
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Column, Float, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Column, Float, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from app.models.base import created_at_field, updated_at_field
+from app.models.base import created_at_field, enum_column, updated_at_field
 
 
 class Polarity(StrEnum):
@@ -86,8 +86,12 @@ class Variable(SQLModel, table=True):
     code: str = Field(max_length=64)
     label: str = Field(max_length=500)
     unit_of_measure: str = Field(max_length=50)
-    value_type: ValueType = Field(default=ValueType.integer, sa_type=String(16))
-    aggregation: Aggregation = Field(default=Aggregation.sum, sa_type=String(16))
+    value_type: ValueType = Field(
+        default=ValueType.integer, sa_type=enum_column(ValueType, "value_type")
+    )
+    aggregation: Aggregation = Field(
+        default=Aggregation.sum, sa_type=enum_column(Aggregation, "aggregation")
+    )
     min_value: float | None = Field(default=0.0, sa_column=Column(Float, nullable=True))
     max_value: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
     owner_unit_id: int = Field(foreign_key="unit.id", index=True)
@@ -111,7 +115,9 @@ class Indicator(SQLModel, table=True):
     name: str = Field(sa_column=Column(Text, nullable=False))
     formula: str = Field(max_length=500)
     unit_of_measure: str = Field(max_length=50)
-    polarity: Polarity = Field(default=Polarity.higher_is_better, sa_type=String(20))
+    polarity: Polarity = Field(
+        default=Polarity.higher_is_better, sa_type=enum_column(Polarity, "polarity")
+    )
     decimals: int = Field(default=2)
     explanation: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     data_source: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

@@ -3,11 +3,10 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import String
 from sqlmodel import Field, SQLModel
 
 from app.core.db import UTCDateTime
-from app.models.base import created_at_field
+from app.models.base import created_at_field, enum_column
 
 
 class Role(StrEnum):
@@ -30,7 +29,7 @@ class ApiKey(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=100, unique=True, index=True)
-    role: Role = Field(sa_type=String(16))
+    role: Role = Field(sa_type=enum_column(Role, "role"))
     prefix: str = Field(
         max_length=16, description="The first characters of the key, to tell keys apart"
     )

@@ -127,6 +127,14 @@ class IndicatorRef(_Schema):
     code: str = Field(examples=["KADIS.1.1"])
 
 
+class ObjectivePublic(ObjectiveRef):
+    """A Sasaran Kinerja of a position in a decree, with the codes of its indicators."""
+
+    decree: DecreeRef
+    position: PositionRef
+    indicators: list[IndicatorRef] = Field(description="Its indicators, in SK order")
+
+
 class IndicatorPublic(_Schema):
     """An Indikator Kinerja Individu with its formula, variables and place in the SK."""
 

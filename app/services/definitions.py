@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, or_
+from sqlalchemy import or_
 from sqlmodel import Session, SQLModel, col, func, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -31,6 +31,7 @@ from app.schemas.definitions import (
     IkiObjective,
     IndicatorPublic,
     IndicatorRef,
+    ObjectivePublic,
     ObjectiveRef,
     PositionPublic,
     PositionRef,
@@ -67,15 +68,11 @@ def paginate(
     return rows, total
 
 
-def _by_id(session: Session, model: type[M], ids: set[int]) -> dict[int, M]:
+def by_id(session: Session, model: type[M], ids: set[int]) -> dict[int, M]:
     if not ids:
         return {}
     rows = session.exec(select(model).where(col(model.id).in_(ids)))  # type: ignore[attr-defined]
     return {row.id: row for row in rows}  # type: ignore[attr-defined]
-
-
-def _agency_filter(agency_code: str | None) -> ColumnElement[bool] | None:
-    return Agency.code == agency_code if agency_code else None
 
 
 # Agencies, units -----------------------------------------------------------------------------
@@ -91,7 +88,7 @@ def get_agency(session: Session, agency_id: int) -> AgencyPublic:
 
 
 def _unit_views(session: Session, units: Sequence[Unit]) -> list[UnitPublic]:
-    agencies = _by_id(session, Agency, {u.agency_id for u in units})
+    agencies = by_id(session, Agency, {u.agency_id for u in units})
     return [
         UnitPublic(
             id=u.id or 0,
@@ -121,9 +118,9 @@ def get_unit(session: Session, unit_id: int) -> UnitPublic:
 
 
 def _position_views(session: Session, positions: Sequence[Position]) -> list[PositionPublic]:
-    agencies = _by_id(session, Agency, {p.agency_id for p in positions})
-    units = _by_id(session, Unit, {p.unit_id for p in positions if p.unit_id})
-    superiors = _by_id(session, Position, {p.superior_id for p in positions if p.superior_id})
+    agencies = by_id(session, Agency, {p.agency_id for p in positions})
+    units = by_id(session, Unit, {p.unit_id for p in positions if p.unit_id})
+    superiors = by_id(session, Position, {p.superior_id for p in positions if p.superior_id})
     return [
         PositionPublic(
             id=p.id or 0,
@@ -162,7 +159,7 @@ def get_position(session: Session, position_id: int) -> PositionPublic:
 
 
 def _decree_views(session: Session, decrees: Sequence[Decree]) -> list[DecreePublic]:
-    agencies = _by_id(session, Agency, {d.agency_id for d in decrees})
+    agencies = by_id(session, Agency, {d.agency_id for d in decrees})
     return [
         DecreePublic.model_validate(
             {**d.model_dump(), "agency": AgencyRef.model_validate(agencies[d.agency_id])}
@@ -231,11 +228,70 @@ def get_decree(session: Session, decree_id: int) -> DecreePublic:
     return _decree_views(session, [get_or_404(session, Decree, decree_id, "Decree")])[0]
 
 
+# Objectives ----------------------------------------------------------------------------------
+
+
+def _objective_views(session: Session, objectives: Sequence[Objective]) -> list[ObjectivePublic]:
+    decrees = by_id(session, Decree, {o.decree_id for o in objectives})
+    positions = by_id(session, Position, {o.position_id for o in objectives})
+    indicators: dict[int, list[IndicatorRef]] = {}
+    if objectives:
+        rows = session.exec(
+            select(Indicator)
+            .where(col(Indicator.objective_id).in_([o.id for o in objectives]))
+            .order_by(col(Indicator.number), col(Indicator.id))
+        )
+        for ind in rows:
+            indicators.setdefault(ind.objective_id, []).append(IndicatorRef.model_validate(ind))
+    return [
+        ObjectivePublic(
+            id=o.id or 0,
+            number=o.number,
+            statement=o.statement,
+            decree=DecreeRef.model_validate(decrees[o.decree_id]),
+            position=PositionRef.model_validate(positions[o.position_id]),
+            indicators=indicators.get(o.id or 0, []),
+        )
+        for o in objectives
+    ]
+
+
+def list_objectives(
+    session: Session,
+    page: PageParams,
+    decree_id: int | None = None,
+    agency: str | None = None,
+    year: int | None = None,
+    position: str | None = None,
+) -> tuple[list[ObjectivePublic], int]:
+    query = (
+        select(Objective)
+        .join(Decree, Decree.id == Objective.decree_id)  # type: ignore[arg-type]
+        .join(Agency, Agency.id == Decree.agency_id)  # type: ignore[arg-type]
+        .join(Position, Position.id == Objective.position_id)  # type: ignore[arg-type]
+    )
+    if decree_id is not None:
+        query = query.where(Objective.decree_id == decree_id)
+    if agency:
+        query = query.where(Agency.code == agency)
+    if year is not None:
+        query = query.where(Decree.year == year)
+    if position:
+        query = query.where(Position.code == position)
+    order = (Agency.code, col(Decree.year).desc(), Objective.position_id, Objective.number)
+    rows, total = paginate(session, query, page, *order)
+    return _objective_views(session, rows), total
+
+
+def get_objective(session: Session, objective_id: int) -> ObjectivePublic:
+    return _objective_views(session, [get_or_404(session, Objective, objective_id, "Objective")])[0]
+
+
 # Variables -----------------------------------------------------------------------------------
 
 
 def _variable_views(session: Session, variables: Sequence[Variable]) -> list[VariablePublic]:
-    units = _by_id(session, Unit, {v.owner_unit_id for v in variables})
+    units = by_id(session, Unit, {v.owner_unit_id for v in variables})
     return [variable_view(v, units[v.owner_unit_id]) for v in variables]
 
 
@@ -279,11 +335,11 @@ def indicator_views(session: Session, indicators: Sequence[Indicator]) -> list[I
     """Full views of `indicators`, with a fixed number of queries whatever their count."""
     if not indicators:
         return []
-    objectives = _by_id(session, Objective, {i.objective_id for i in indicators})
-    decrees = _by_id(session, Decree, {i.decree_id for i in indicators})
-    positions = _by_id(session, Position, {o.position_id for o in objectives.values()})
-    agencies = _by_id(session, Agency, {d.agency_id for d in decrees.values()})
-    parents = _by_id(session, Indicator, {i.parent_id for i in indicators if i.parent_id})
+    objectives = by_id(session, Objective, {i.objective_id for i in indicators})
+    decrees = by_id(session, Decree, {i.decree_id for i in indicators})
+    positions = by_id(session, Position, {o.position_id for o in objectives.values()})
+    agencies = by_id(session, Agency, {d.agency_id for d in decrees.values()})
+    parents = by_id(session, Indicator, {i.parent_id for i in indicators if i.parent_id})
     source_rows = session.exec(
         select(IndicatorSourceUnit.indicator_id, Unit)
         .join(Unit, Unit.id == IndicatorSourceUnit.unit_id)  # type: ignore[arg-type]

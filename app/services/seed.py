@@ -172,7 +172,7 @@ class _Upserter:
     def upsert(
         self, model: type[M], existing: dict[Hashable, M], key: Hashable, values: dict[str, Any]
     ) -> M:
-        table = model.__tablename__  # type: ignore[attr-defined]
+        table = str(model.__tablename__)
         row = existing.get(key)
         if row is None:
             row = model(**values)
@@ -186,7 +186,7 @@ class _Upserter:
             for name, value in changed.items():
                 setattr(row, name, value)
             if hasattr(row, "updated_at"):
-                row.updated_at = utcnow()  # type: ignore[attr-defined]
+                row.updated_at = utcnow()
             self.session.add(row)
             self.session.flush()
             self.report.updated[table] += 1
@@ -273,7 +273,7 @@ def _load_agency_folder(up: _Upserter, folder: Path) -> None:
 
     for decree_file in sorted(folder.glob("decree-*.yaml")):
         decree = SeedDecree.model_validate(_read_yaml(decree_file))
-        _load_decree(up, agency, decree, unit_ids, position_ids, set(known_variables))
+        _load_decree(up, agency, decree, unit_ids, position_ids, {str(k) for k in known_variables})
 
 
 def _load_decree(

@@ -5,18 +5,7 @@ from sqlmodel import select
 
 from app.models import ApiKey, Role
 from app.services.keys import create_key, revoke_key
-
-PROBLEM = "application/problem+json"
-
-
-def assert_problem(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM)
-    body = response.json()
-    assert body["status"] == status
-    assert body["code"] == code
-    assert body["title"] and body["detail"]
-    return body
+from tests.api.helpers import assert_problem
 
 
 @pytest.mark.parametrize(
@@ -27,8 +16,16 @@ def test_api_needs_a_key(client, path):
 
 
 def test_unknown_and_malformed_keys_are_refused(client):
-    assert_problem(client.get("/api/v1/agencies", headers={"Authorization": "Bearer nope"}), 401, "unauthenticated")
-    assert_problem(client.get("/api/v1/agencies", headers={"Authorization": "Basic abc"}), 401, "unauthenticated")
+    assert_problem(
+        client.get("/api/v1/agencies", headers={"Authorization": "Bearer nope"}),
+        401,
+        "unauthenticated",
+    )
+    assert_problem(
+        client.get("/api/v1/agencies", headers={"Authorization": "Basic abc"}),
+        401,
+        "unauthenticated",
+    )
 
 
 def test_revoked_key_is_refused(client, session):
@@ -55,7 +52,7 @@ def test_key_secret_is_not_stored(session):
     stored = session.exec(select(ApiKey).where(ApiKey.id == key.id)).one()
     row_text = " ".join(str(v) for v in stored.model_dump().values())
     assert secret not in row_text
-    assert secret[len("iki_"):] not in row_text
+    assert secret[len("iki_") :] not in row_text
     assert stored.secret_hash != secret and len(stored.secret_hash) == 64
 
 
@@ -93,7 +90,9 @@ def test_validation_errors_are_problem_json_naming_the_field(client, reader):
         client.get("/api/v1/indicators?limit=5000", headers=reader), 422, "validation_error"
     )
     assert body["errors"][0]["field"] == "query.limit"
-    body = assert_problem(client.get("/api/v1/indicators/abc", headers=reader), 422, "validation_error")
+    body = assert_problem(
+        client.get("/api/v1/indicators/abc", headers=reader), 422, "validation_error"
+    )
     assert body["errors"][0]["field"] == "path.indicator_id"
 
 

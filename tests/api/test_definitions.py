@@ -80,7 +80,9 @@ def test_indicator_shape(client, reader):
         assert variable["owner_unit"]["code"] == "BID_PSM"
         assert variable["owner_unit"]["name"] == "Bidang Pemberdayaan Sosial dan Masyarakat"
     assert [v["code"] for v in ind["variables"]] == [
-        c for c in ind["formula"].replace("(", " ").replace(")", " ").split() if c in {v["code"] for v in ind["variables"]}
+        c
+        for c in ind["formula"].replace("(", " ").replace(")", " ").split()
+        if c in {v["code"] for v in ind["variables"]}
     ]
     labels = [v["label"] for v in ind["variables"]]
     assert all(label in ind["formula_description"] for label in labels)
@@ -100,6 +102,8 @@ def test_indicator_shape(client, reader):
         ({"position": "KABID_PP"}, 4),
         ({"unit": "SEKRETARIAT"}, 12),
         ({"q": "bencana"}, 2),
+        ({"code": "KADIS.1.1"}, 1),
+        ({"code": "KADIS.1"}, 0),
     ],
 )
 def test_indicator_filters(client, reader, params, total):

@@ -86,8 +86,9 @@ def test_sk_discrepancies_are_encoded_by_intent_and_noted(session):
     for code in ("SEKRETARIS.1.8", "SEKRETARIS.2.2", "KABID_PPPHA.1.3", "KABID_PPPHA.2.5"):
         assert indicators[code].notes, f"{code} should explain the SK's discrepancy"
     # Sekretaris 8 does not divide by the BMD needs of Sekretaris 7.
-    assert parse(indicators["SEKRETARIS.1.8"].formula).variables[-1] != (
-        parse(indicators["SEKRETARIS.1.7"].formula).variables[-1]
+    assert (
+        parse(indicators["SEKRETARIS.1.8"].formula).variables[-1]
+        != (parse(indicators["SEKRETARIS.1.7"].formula).variables[-1])
     )
     # Kabid RPJS "Jumlah ..." indicators are percentages by their formula.
     rpjs = [i for c, i in indicators.items() if c.startswith("KABID_RPJS.")]

@@ -1,0 +1,35 @@
+"""Capaian: pure functions from stored values to achievements (no FastAPI, no database).
+
+For indicator I, year Y and quarter q (DESIGN.md, "Achievement"):
+1. the quarter realization is the formula over the variables' values of quarter q;
+2. the year-to-date realization aggregates each variable over quarters 1..q by its own
+   aggregation first, then applies the formula once (a ratio of sums, never an average of
+   ratios);
+3. the target is the one set for (Y, q), else the annual one;
+4. the achievement follows the polarity; 5. a rating band; 6. an explicit status.
+"""
+
+from app.achievement.compute import (
+    Achievement,
+    IndicatorSpec,
+    Status,
+    achievement_percent,
+    aggregate,
+    compute,
+    year_to_date,
+)
+from app.achievement.rating import DEFAULT_BANDS, Band, Rating, rate
+
+__all__ = [
+    "DEFAULT_BANDS",
+    "Achievement",
+    "Band",
+    "IndicatorSpec",
+    "Rating",
+    "Status",
+    "achievement_percent",
+    "aggregate",
+    "compute",
+    "rate",
+    "year_to_date",
+]

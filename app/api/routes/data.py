@@ -1,0 +1,541 @@
+"""Targets, realisasi (data values), imports and achievements (capaian)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+
+from app.api.deps import Page
+from app.core.db import SessionDep, WriteSessionDep
+from app.core.errors import InvalidInput, problem, problem_response, problem_schema_responses
+from app.core.security import AdminKey, CurrentKey, OperatorKey, Principal
+from app.formula import parse
+from app.models import Agency, Decree, Indicator, ListPage
+from app.schemas.data import (
+    AchievementOut,
+    DataValueOut,
+    DataValuesIn,
+    DataValuesWritten,
+    ImportSummary,
+    TargetsIn,
+    TargetsOut,
+)
+from app.services import achievements, data_values, imports, targets
+from app.services.definitions import get_or_404
+
+router = APIRouter(responses=problem_schema_responses(401, 403, 422))
+
+IndicatorId = Annotated[int, Path(description="Indicator id")]
+YearPath = Annotated[int, Path(ge=2000, le=2100, description="Year", examples=[2025])]
+QuarterPath = Annotated[int, Path(ge=1, le=4, description="Triwulan, 1-4", examples=[1])]
+IfMatch = Annotated[
+    str | None,
+    Header(
+        description="ETag of the values as last read; the write is refused (412) if they "
+        "changed since"
+    ),
+]
+
+
+# Targets -------------------------------------------------------------------------------------
+
+
+@router.get(
+    "/indicators/{indicator_id}/targets/{year}",
+    tags=["targets"],
+    summary="Get an indicator's targets",
+    response_model=TargetsOut,
+    responses=problem_schema_responses(404),
+)
+def get_targets(
+    session: SessionDep, _: CurrentKey, indicator_id: IndicatorId, year: YearPath
+) -> TargetsOut:
+    """The annual target and the year-to-date targets per quarter set for a year."""
+    return targets.get_targets(session, indicator_id, year)
+
+
+@router.put(
+    "/indicators/{indicator_id}/targets/{year}",
+    tags=["targets"],
+    summary="Set an indicator's targets",
+    response_model=TargetsOut,
+    responses=problem_schema_responses(404),
+)
+def put_targets(
+    session: WriteSessionDep,
+    principal: AdminKey,
+    indicator_id: IndicatorId,
+    year: YearPath,
+    body: TargetsIn,
+) -> TargetsOut:
+    """Replace the Perjanjian Kinerja targets of an indicator for a year (admin). A quarter
+    target is the target for the year to date at that quarter's end; a quarter without one is
+    measured against the annual target."""
+    result = targets.set_targets(session, principal, indicator_id, year, body.annual, body.quarters)
+    session.commit()
+    return result
+
+
+# Realisasi of one indicator ------------------------------------------------------------------
+
+
+def _indicator_context(session: Any, indicator_id: int, year: int) -> tuple[Indicator, Agency]:
+    indicator = get_or_404(session, Indicator, indicator_id, "Indicator")
+    decree = session.get(Decree, indicator.decree_id)
+    if decree.year != year:
+        raise InvalidInput(
+            f"Indicator {indicator.code} belongs to the SK of {decree.year}, not {year}",
+            field="year",
+        )
+    return indicator, session.get(Agency, decree.agency_id)
+
+
+@router.get(
+    "/indicators/{indicator_id}/realizations/{year}/{quarter}",
+    tags=["realizations"],
+    summary="Get an indicator's realization for a quarter",
+    response_model=AchievementOut,
+    responses=problem_schema_responses(404),
+)
+def get_realization(
+    session: SessionDep,
+    _: CurrentKey,
+    response: Response,
+    indicator_id: IndicatorId,
+    year: YearPath,
+    quarter: QuarterPath,
+) -> AchievementOut:
+    """The indicator's achievement at the quarter, with the values behind it. The ETag
+    header is what to send as If-Match when writing this quarter's values."""
+    indicator, agency = _indicator_context(session, indicator_id, year)
+    codes = parse(indicator.formula).variables
+    response.headers["ETag"] = data_values.indicator_quarter_etag(
+        session, agency, codes, year, quarter
+    )
+    return achievements.compute_for(session, [indicator], year, [quarter])[0]
+
+
+@router.put(
+    "/indicators/{indicator_id}/realizations/{year}/{quarter}",
+    tags=["realizations"],
+    summary="Report an indicator's realization for a quarter",
+    response_model=AchievementOut,
+    responses=problem_schema_responses(404, 409, 412),
+)
+def put_realization(
+    session: WriteSessionDep,
+    principal: OperatorKey,
+    response: Response,
+    indicator_id: IndicatorId,
+    year: YearPath,
+    quarter: QuarterPath,
+    body: DataValuesIn,
+    if_match: IfMatch = None,
+) -> AchievementOut:
+    """Write the values of the indicator's variables for the quarter (some or all: values not
+    sent stay as they are) and answer the recomputed achievement. Operators may write only the
+    variables their units own. Nothing is stored if any value is refused."""
+    indicator, agency = _indicator_context(session, indicator_id, year)
+    codes = parse(indicator.formula).variables
+    etag = data_values.write_indicator_quarter(
+        session,
+        principal,
+        agency,
+        codes,
+        year,
+        quarter,
+        body.values,
+        body.note,
+        body.evidence,
+        if_match,
+    )
+    result = achievements.compute_for(session, [indicator], year, [quarter])[0]
+    session.commit()
+    response.headers["ETag"] = etag
+    return result
+
+
+# Data values ---------------------------------------------------------------------------------
+
+
+@router.put(
+    "/data-values/{year}/{quarter}",
+    tags=["data values"],
+    summary="Report variables for a quarter",
+    response_model=DataValuesWritten,
+    responses=problem_schema_responses(404, 409, 412),
+)
+def put_data_values(
+    session: WriteSessionDep,
+    principal: OperatorKey,
+    response: Response,
+    year: YearPath,
+    quarter: QuarterPath,
+    body: DataValuesIn,
+    agency: Annotated[
+        str | None, Query(description="Agency code; optional when only one agency exists")
+    ] = None,
+    if_match: IfMatch = None,
+) -> DataValuesWritten:
+    """Write any variables of one agency for a quarter. Nothing is stored if any value is
+    refused; the ETag covers the variables written."""
+    items, outcome, etag = data_values.write_quarter(
+        session, principal, agency, year, quarter, body.values, body.note, body.evidence, if_match
+    )
+    session.commit()
+    response.headers["ETag"] = etag
+    return DataValuesWritten(
+        items=items, created=outcome.created, updated=outcome.updated, unchanged=outcome.unchanged
+    )
+
+
+@router.get(
+    "/data-values",
+    tags=["data values"],
+    summary="List data values",
+    response_model=ListPage[DataValueOut],
+)
+def list_data_values(
+    session: SessionDep,
+    page: Page,
+    agency: Annotated[str | None, Query(description="Agency code")] = None,
+    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+    quarter: Annotated[int | None, Query(ge=1, le=4)] = None,
+    unit: Annotated[str | None, Query(description="Owner unit code")] = None,
+    variable: Annotated[str | None, Query(description="Variable code")] = None,
+    updated_since: Annotated[
+        dt.datetime | None, Query(description="Only values changed after this time (ISO 8601)")
+    ] = None,
+) -> ListPage[DataValueOut]:
+    """Stored values with who changed them last and when."""
+    items, total = data_values.list_values(
+        session,
+        page,
+        agency=agency,
+        year=year,
+        quarter=quarter,
+        unit=unit,
+        variable=variable,
+        updated_since=_aware(updated_since),
+    )
+    return ListPage(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+def _aware(moment: dt.datetime | None) -> dt.datetime | None:
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=dt.UTC)
+
+
+_IMPORT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"$ref": "#/components/schemas/ImportIn"},
+                "example": {
+                    "agency": "DINSOSP3A",
+                    "rows": [
+                        {"variable": "psks_terdata", "year": 2025, "quarter": 1, "value": 120},
+                        {
+                            "variable": "psks_diberdayakan",
+                            "year": 2025,
+                            "quarter": 1,
+                            "value": 45,
+                            "note": "TW I",
+                        },
+                    ],
+                },
+            },
+            "text/csv": {
+                "schema": {"type": "string"},
+                "example": "variable,year,quarter,value,note\npsks_terdata,2025,1,120,\n",
+            },
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "required": ["file"],
+                }
+            },
+        },
+    }
+}
+
+
+@router.post(
+    "/data-values/import",
+    tags=["data values"],
+    summary="Import data values (JSON or CSV)",
+    response_model=ImportSummary,
+    openapi_extra=_IMPORT_BODY,
+    responses=problem_schema_responses(400, 415),
+)
+async def import_data_values(
+    request: Request,
+    principal: OperatorKey,
+    session: WriteSessionDep,
+    dry_run: Annotated[bool, Query(description="Validate everything, store nothing")] = False,
+    atomic: Annotated[
+        bool, Query(description="All or nothing (default); false stores the valid rows")
+    ] = True,
+    agency: Annotated[
+        str | None, Query(description="Agency code (CSV); optional when only one")
+    ] = None,
+) -> Any:
+    """Import rows `variable, year, quarter, value, note, evidence` as JSON
+    (`{"agency": ..., "rows": [...]}`), as a CSV body (`text/csv`, comma or semicolon
+    separated, with a header) or as a CSV file upload (`file`). Answers the import summary;
+    when `atomic` and a row is refused, nothing is stored and the answer is a 422 carrying
+    the same summary."""
+    rows, from_csv, agency = await _read_import(request, agency)
+    # The database work is synchronous: keep it off the event loop.
+    return await run_in_threadpool(
+        _import, request, principal, session, rows, from_csv, agency, dry_run, atomic
+    )
+
+
+def _import(
+    request: Request,
+    principal: Principal,
+    session: Session,
+    rows: list[Any],
+    from_csv: bool,
+    agency: str | None,
+    dry_run: bool,
+    atomic: bool,
+) -> Any:
+    summary = imports.run_import(
+        session, principal, agency, rows, from_csv=from_csv, dry_run=dry_run, atomic=atomic
+    )
+    if summary.rejected and atomic:
+        session.rollback()
+        body = problem(
+            422,
+            "import_rejected",
+            "Import rejected",
+            f"{summary.rejected} row(s) refused; nothing was stored",
+            request.url.path,
+            **summary.model_dump(mode="json"),
+        )
+        return problem_response(body)
+    if dry_run:
+        session.rollback()
+    else:
+        session.commit()
+    return summary
+
+
+async def _read_import(request: Request, agency: str | None) -> tuple[list[Any], bool, str | None]:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "multipart/form-data":
+        form = await request.form()
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise InvalidInput("Send the CSV as the form field `file`", field="file")
+        return imports.parse_csv(_decode(await upload.read())), True, agency
+    raw = await request.body()
+    if content_type in {"text/csv", "application/csv", "text/plain"}:
+        return imports.parse_csv(_decode(raw)), True, agency
+    if content_type in {"application/json", ""}:
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"The body is not valid JSON: {exc}", field="body") from exc
+        if not isinstance(data, dict) or not isinstance(data.get("rows"), list):
+            raise InvalidInput('The body must be {"agency": ..., "rows": [...]}', field="rows")
+        extra = sorted(set(data) - {"agency", "rows"})
+        if extra:
+            raise InvalidInput(f"Unknown members: {', '.join(extra)}", field=extra[0])
+        body_agency = data.get("agency")
+        if body_agency is not None and not isinstance(body_agency, str):
+            raise InvalidInput("agency must be an agency code", field="agency")
+        return data["rows"], False, body_agency or agency
+    raise UnsupportedMedia(content_type)
+
+
+class UnsupportedMedia(InvalidInput):
+    status_code = 415
+    code = "unsupported_media_type"
+    title = "Unsupported media type"
+
+    def __init__(self, content_type: str) -> None:
+        super().__init__(
+            f"Send application/json, text/csv or multipart/form-data, not '{content_type}'"
+        )
+
+
+def _decode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252")  # Excel on Windows saves CSV in the ANSI code page
+
+
+# Achievements --------------------------------------------------------------------------------
+
+CSV_COLUMNS = (
+    "agency",
+    "indicator_code",
+    "indicator_name",
+    "position_code",
+    "year",
+    "quarter",
+    "unit_of_measure",
+    "polarity",
+    "values",
+    "quarter_realization",
+    "realization",
+    "target",
+    "achievement",
+    "rating_code",
+    "rating_label",
+    "status",
+    "reason",
+    "missing_variables",
+    "verified",
+    "updated_at",
+)
+
+
+def _csv(items: list[AchievementOut]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for a in items:
+        writer.writerow(
+            [
+                a.agency,
+                a.indicator.code,
+                a.indicator.name,
+                a.position.code,
+                a.year,
+                a.quarter,
+                a.indicator.unit_of_measure,
+                a.indicator.polarity,
+                ";".join(f"{k}={'' if v is None else _num(v)}" for k, v in a.values.items()),
+                _num(a.quarter_realization),
+                _num(a.realization),
+                _num(a.target),
+                _num(a.achievement),
+                a.rating.code if a.rating else "",
+                a.rating.label if a.rating else "",
+                a.status,
+                a.reason or "",
+                ";".join(a.missing_variables),
+                str(a.verified).lower(),
+                a.updated_at.isoformat() if a.updated_at else "",
+            ]
+        )
+    return buffer.getvalue()
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:.12g}"
+
+
+def _wants_csv(request: Request, format_: str | None) -> bool:
+    if format_ is not None:
+        return format_ == "csv"
+    accept = request.headers.get("accept", "")
+    return "text/csv" in accept and "application/json" not in accept
+
+
+@router.get(
+    "/achievements",
+    tags=["achievements"],
+    summary="List achievements (capaian)",
+    response_model=ListPage[AchievementOut],
+    responses={
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+        304: {"description": "Not modified since the ETag given as If-None-Match"},
+    },
+)
+def list_achievements(
+    request: Request,
+    session: SessionDep,
+    page: Page,
+    year: Annotated[int, Query(ge=2000, le=2100, description="Year", examples=[2025])],
+    quarter: Annotated[
+        int, Query(ge=1, le=4, description="s.d. triwulan; 4 (default) is the annual view")
+    ] = 4,
+    agency: Annotated[str | None, Query(description="Agency code")] = None,
+    unit: Annotated[str | None, Query(description="Data-source unit code")] = None,
+    position: Annotated[str | None, Query(description="Position code")] = None,
+    indicator: Annotated[str | None, Query(description="Indicator code")] = None,
+    updated_since: Annotated[
+        dt.datetime | None,
+        Query(
+            description="Only indicators whose definition, targets or data changed after "
+            "this time (ISO 8601)"
+        ),
+    ] = None,
+    verified_only: Annotated[bool, Query(description="Compute only from verified data")] = False,
+    format: Annotated[
+        str | None, Query(pattern="^(json|csv)$", description="json or csv; overrides Accept")
+    ] = None,
+) -> Any:
+    """Achievements of the year up to a quarter, in SK order: the quarter and year-to-date
+    realization, the target, the achievement in percent by polarity, the rating and an
+    explicit status, with the variable values behind each. Answers a weak ETag; send it back
+    as If-None-Match to get 304 when nothing behind the page changed. `Accept: text/csv` (or
+    `format=csv`) gives the same rows as CSV."""
+    filters = achievements.AchievementFilters(
+        year=year,
+        agency=agency,
+        unit=unit,
+        position=position,
+        indicator=indicator,
+        updated_since=_aware(updated_since),
+        verified_only=verified_only,
+    )
+    items, total = achievements.list_achievements(session, filters, quarter, page)
+    as_csv = _wants_csv(request, format)
+    envelope = ListPage[AchievementOut](
+        items=items, total=total, limit=page.limit, offset=page.offset
+    )
+    content = envelope.model_dump(mode="json")
+    digest = hashlib.sha256(json.dumps([as_csv, content], sort_keys=True).encode()).hexdigest()
+    etag = f'W/"{digest[:32]}"'
+    headers = {"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept"}
+    if _etag_matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    if as_csv:
+        headers["X-Total-Count"] = str(total)
+        return Response(_csv(items), media_type="text/csv; charset=utf-8", headers=headers)
+    return JSONResponse(content, headers=headers)
+
+
+def _etag_matches(header: str | None, etag: str) -> bool:
+    if not header:
+        return False
+    tags = {t.strip().removeprefix("W/") for t in header.split(",")}
+    return "*" in tags or etag.removeprefix("W/") in tags
+
+
+@router.get(
+    "/indicators/{indicator_id}/achievements",
+    tags=["achievements"],
+    summary="An indicator's achievements for the four quarters",
+    response_model=list[AchievementOut],
+    responses=problem_schema_responses(404),
+)
+def indicator_achievements(
+    session: SessionDep,
+    _: CurrentKey,
+    indicator_id: IndicatorId,
+    year: Annotated[int, Query(ge=2000, le=2100, description="Year", examples=[2025])],
+    verified_only: Annotated[bool, Query(description="Compute only from verified data")] = False,
+) -> list[AchievementOut]:
+    """Quarters 1 to 4 of one indicator's year, each year to date."""
+    indicator, _agency = _indicator_context(session, indicator_id, year)
+    return achievements.indicator_year(session, indicator, year, verified_only=verified_only)

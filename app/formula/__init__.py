@@ -1,0 +1,36 @@
+"""Pure formula engine: check, evaluate and describe indicator formulas."""
+
+from app.formula.describe import describe, to_latex
+from app.formula.engine import Evaluation, Reason, Status, evaluate
+from app.formula.errors import ErrorCode, FormulaError
+from app.formula.grammar import (
+    FUNCTIONS,
+    MAX_DEPTH,
+    MAX_EXPONENT,
+    MAX_LENGTH,
+    MAX_LITERAL,
+    MAX_NODES,
+    CheckedFormula,
+    parse,
+    validate,
+)
+
+__all__ = [
+    "FUNCTIONS",
+    "MAX_DEPTH",
+    "MAX_EXPONENT",
+    "MAX_LENGTH",
+    "MAX_LITERAL",
+    "MAX_NODES",
+    "CheckedFormula",
+    "ErrorCode",
+    "Evaluation",
+    "FormulaError",
+    "Reason",
+    "Status",
+    "describe",
+    "evaluate",
+    "parse",
+    "to_latex",
+    "validate",
+]

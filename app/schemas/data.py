@@ -1,0 +1,225 @@
+"""Schemas of targets, data values (realisasi), imports and achievements (capaian)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator
+
+from app.models import Polarity
+
+MAX_MAGNITUDE = 1e15
+
+
+def _json_number(value: Any) -> float:
+    # JSON numbers only: booleans and numeric strings are refused rather than coerced, and
+    # NaN/Infinity (which Python's JSON parser accepts) and 1e309 are refused as not finite.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a number")
+    if isinstance(value, int) and abs(value) > MAX_MAGNITUDE:
+        raise ValueError(f"must be at most {MAX_MAGNITUDE:g} in size")
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number (not NaN or Infinity)")
+    if abs(value) > MAX_MAGNITUDE:
+        raise ValueError(f"must be at most {MAX_MAGNITUDE:g} in size")
+    return float(value)
+
+
+Number = Annotated[float, PlainValidator(_json_number, json_schema_input_type=float)]
+Quarter = Annotated[int, Field(ge=1, le=4, description="Triwulan, 1-4")]
+Year = Annotated[int, Field(ge=2000, le=2100, description="Year", examples=[2025])]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# Targets -------------------------------------------------------------------------------------
+
+
+class TargetsIn(_Strict):
+    """Perjanjian Kinerja targets of an indicator for one year."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"example": {"annual": 80, "quarters": {"1": 20, "2": 40, "4": 80}}},
+    )
+
+    annual: Number | None = Field(description="The target for the whole year")
+    quarters: dict[Annotated[int, Field(ge=1, le=4)], Number] = Field(
+        default_factory=dict,
+        description="Targets for the year to date at the end of a quarter, by quarter 1-4; "
+        "a quarter without one is measured against the annual target",
+    )
+
+
+class TargetsOut(BaseModel):
+    """An indicator's targets for a year, with who set them and when."""
+
+    indicator_id: int
+    indicator_code: str = Field(examples=["KADIS.1.1"])
+    year: int = Field(examples=[2025])
+    annual: float | None = Field(examples=[80])
+    quarters: dict[int, float] = Field(examples=[{"1": 20, "2": 40}])
+    updated_at: dt.datetime | None
+    updated_by: str | None = Field(description="Name of the key that last set them")
+
+
+# Data values ---------------------------------------------------------------------------------
+
+
+class DataValuesIn(_Strict):
+    """Values of variables for one quarter, with an optional note and evidence."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "values": {"psks_diberdayakan": 45, "psks_terdata": 120},
+                "note": "Data hasil verifikasi lapangan",
+                "evidence": "https://drive.example/bukti/psks-tw1.pdf",
+            }
+        },
+    )
+
+    values: dict[str, Number] = Field(
+        min_length=1,
+        max_length=1000,
+        description="Variable code -> value. Counts must be whole numbers; values must be "
+        "within the variable's range (>= 0 unless it says otherwise).",
+    )
+    note: str | None = Field(default=None, max_length=2000, description="Keterangan")
+    evidence: str | None = Field(
+        default=None, max_length=2000, description="Bukti dukung: a reference or URL"
+    )
+
+
+class DataValueOut(BaseModel):
+    """A variable's value for one quarter."""
+
+    variable: str = Field(description="Variable code", examples=["psks_terdata"])
+    variable_id: int
+    agency: str = Field(examples=["DINSOSP3A"])
+    owner_unit: str = Field(examples=["BID_PSM"])
+    year: int = Field(examples=[2025])
+    quarter: int = Field(examples=[1])
+    value: float = Field(examples=[120])
+    note: str | None
+    evidence: str | None
+    version: int = Field(description="Increases with every change", examples=[1])
+    updated_at: dt.datetime
+    updated_by: str | None
+
+
+class DataValuesWritten(BaseModel):
+    """What a write did: the values as stored now, and counts."""
+
+    items: list[DataValueOut]
+    created: int
+    updated: int
+    unchanged: int
+
+
+class ImportRow(_Strict):
+    """One row of an import: a variable's value for a quarter."""
+
+    variable: str = Field(examples=["psks_terdata"])
+    year: int = Field(examples=[2025])
+    quarter: int = Field(examples=[1])
+    value: Any = Field(description="A number", examples=[120])
+    note: str | None = None
+    evidence: str | None = None
+
+
+class ImportIn(_Strict):
+    """A JSON import: rows of any variables of one agency, any quarters."""
+
+    agency: str | None = Field(
+        default=None, description="Agency code; optional when only one agency exists"
+    )
+    rows: list[dict[str, Any]] = Field(max_length=50_000)
+
+
+class ImportError_(BaseModel):
+    """A rejected row of an import."""
+
+    row: int = Field(description="1-based row number (CSV: the header is row 0)")
+    variable: str | None = None
+    value: Any = None
+    field: str | None = Field(default=None, description="The column at fault")
+    code: str = Field(examples=["out_of_range"])
+    message: str
+
+
+class ImportSummary(BaseModel):
+    """What an import did (or, on a dry run, would do)."""
+
+    dry_run: bool
+    atomic: bool
+    created: int
+    updated: int
+    unchanged: int
+    rejected: int
+    errors: list[ImportError_]
+
+
+# Achievements --------------------------------------------------------------------------------
+
+
+class IndicatorBrief(BaseModel):
+    id: int
+    code: str = Field(examples=["KADIS.1.1"])
+    name: str
+    unit_of_measure: str = Field(examples=["%"])
+    polarity: Polarity
+    decimals: int
+
+
+class PositionBrief(BaseModel):
+    code: str = Field(examples=["KADIS"])
+    title: str
+
+
+class RatingOut(BaseModel):
+    code: str = Field(examples=["sangat_tinggi"])
+    label: str = Field(examples=["Sangat Tinggi"])
+    color: str | None = Field(default=None, examples=["#1a9850"])
+
+
+class AchievementOut(BaseModel):
+    """The capaian of one indicator for one (year, quarter), with what it was computed from."""
+
+    indicator: IndicatorBrief
+    position: PositionBrief
+    agency: str = Field(examples=["DINSOSP3A"])
+    year: int = Field(examples=[2025])
+    quarter: int = Field(description="s.d. triwulan: 4 is the annual view", examples=[4])
+    values: dict[str, float | None] = Field(
+        description="Year-to-date value of each variable (aggregated over quarters 1..q)",
+        examples=[{"psks_diberdayakan": 90, "psks_terdata": 120}],
+    )
+    quarter_values: dict[str, float | None] = Field(
+        description="Each variable's value for this quarter alone"
+    )
+    quarter_realization: float | None = Field(description="The formula over this quarter's values")
+    realization: float | None = Field(description="The year-to-date realization", examples=[75])
+    target: float | None = Field(description="The quarter's target, else the annual one")
+    achievement: float | None = Field(
+        description="Capaian in percent, not capped", examples=[93.75]
+    )
+    rating: RatingOut | None
+    status: str = Field(
+        description="ok, no_data, partial_data, undefined or no_target", examples=["ok"]
+    )
+    reason: str | None = Field(
+        description="Why a status is not ok: no_values, missing_values, division_by_zero, "
+        "zero_target, no_target ...",
+        examples=[None],
+    )
+    missing_variables: list[str] = Field(description="Variables lacking data for the period")
+    verified: bool = Field(description="Whether all data behind it has been verified")
+    updated_at: dt.datetime | None = Field(
+        description="Latest change of the indicator, its targets or its data for the year"
+    )

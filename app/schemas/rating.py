@@ -1,0 +1,70 @@
+"""Schemas of rating scales: the bands that turn an achievement into a rating."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from app.schemas.data import Number
+
+
+class BandIn(BaseModel):
+    """A band: achievements at or above `min` (any, when `min` is null) get this rating."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min: Number | None = Field(description="Inclusive lower bound in percent; null = the rest")
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$", examples=["sangat_tinggi"])
+    label: str = Field(min_length=1, max_length=100, examples=["Sangat Tinggi"])
+    color: str | None = Field(default=None, pattern=r"^#[0-9a-fA-F]{6}$", examples=["#1a9850"])
+
+
+class RatingScaleIn(BaseModel):
+    """A rating scale to create or replace."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "name": "Skala 3 tingkat",
+                "bands": [
+                    {"min": 100, "code": "tercapai", "label": "Tercapai", "color": "#1a9850"},
+                    {"min": 75, "code": "hampir", "label": "Hampir tercapai", "color": "#fee08b"},
+                    {"min": None, "code": "belum", "label": "Belum tercapai", "color": "#d73027"},
+                ],
+            }
+        },
+    )
+
+    name: str = Field(min_length=1, max_length=255)
+    bands: list[BandIn] = Field(min_length=1, max_length=20)
+    is_default: bool = Field(default=False, description="Make it the installation's default scale")
+
+    @field_validator("bands")
+    @classmethod
+    def _one_catch_all_and_distinct(cls, bands: list[BandIn]) -> list[BandIn]:
+        if sum(b.min is None for b in bands) != 1:
+            raise ValueError("exactly one band must have min null (it catches the rest)")
+        if len({b.code for b in bands}) != len(bands):
+            raise ValueError("band codes must be distinct")
+        bounds = [b.min for b in bands if b.min is not None]
+        if len(set(bounds)) != len(bounds):
+            raise ValueError("band lower bounds must be distinct")
+        return bands
+
+
+class RatingScaleOut(BaseModel):
+    """A rating scale, bands highest first."""
+
+    code: str = Field(examples=["PERMENDAGRI_86_2017"])
+    name: str
+    is_default: bool
+    bands: list[BandIn]
+    agencies: list[str] = Field(description="Codes of the agencies that use it as override")
+
+
+class AgencyScaleIn(BaseModel):
+    """Which scale an agency uses; null returns it to the installation default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str | None = Field(examples=["PERMENDAGRI_86_2017"])

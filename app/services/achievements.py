@@ -1,0 +1,240 @@
+"""Capaian out: achievements of many indicators at once, in a fixed number of queries."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from app.achievement import DEFAULT_BANDS, Band, IndicatorSpec, compute
+from app.achievement.rating import sorted_bands
+from app.formula import parse
+from app.models import (
+    Agency,
+    DataValue,
+    Decree,
+    Indicator,
+    Objective,
+    Polarity,
+    Position,
+    RatingScale,
+    Target,
+    Variable,
+)
+from app.schemas.data import (
+    AchievementOut,
+    IndicatorBrief,
+    PositionBrief,
+    RatingOut,
+)
+from app.services.definitions import INDICATOR_ORDER, PageParams, by_id, indicator_query, paginate
+
+
+@dataclass(frozen=True)
+class AchievementFilters:
+    """Which indicators to compute: all of `year`, narrowed by codes and change time."""
+
+    year: int
+    agency: str | None = None
+    unit: str | None = None
+    position: str | None = None
+    indicator: str | None = None
+    updated_since: dt.datetime | None = None
+    verified_only: bool = False
+
+
+def rating_bands(session: Session, agencies: Sequence[Agency]) -> dict[int, tuple[Band, ...]]:
+    """Each agency's rating bands: its own scale, else the installation default, else
+    Permendagri 86/2017 as built in."""
+    wanted = {a.rating_scale_id for a in agencies if a.rating_scale_id}
+    scales = session.exec(
+        select(RatingScale).where(or_(col(RatingScale.is_default), col(RatingScale.id).in_(wanted)))
+    ).all()
+    default = next((s for s in scales if s.is_default), None)
+    as_bands = {s.id: sorted_bands([Band.from_mapping(b) for b in s.bands]) for s in scales}
+    fallback = as_bands[default.id] if default else DEFAULT_BANDS
+    return {a.id or 0: as_bands.get(a.rating_scale_id, fallback) for a in agencies}
+
+
+def compute_for(
+    session: Session,
+    indicators: Sequence[Indicator],
+    year: int,
+    quarters: Sequence[int],
+    *,
+    verified_only: bool = False,
+) -> list[AchievementOut]:
+    """Achievements of `indicators` at each of `quarters` of `year` (indicator-major order)."""
+    if not indicators:
+        return []
+    objectives = by_id(session, Objective, {i.objective_id for i in indicators})
+    positions = by_id(session, Position, {o.position_id for o in objectives.values()})
+    decrees = by_id(session, Decree, {i.decree_id for i in indicators})
+    agencies = by_id(session, Agency, {d.agency_id for d in decrees.values()})
+    variables = session.exec(
+        select(Variable).where(col(Variable.agency_id).in_(list(agencies)))
+    ).all()
+    by_code = {(v.agency_id, v.code): v for v in variables}
+    values: dict[int, dict[int, DataValue]] = defaultdict(dict)
+    if not verified_only:  # nothing is verified before the verification workflow exists
+        rows = session.exec(
+            select(DataValue).where(
+                col(DataValue.variable_id).in_([v.id for v in variables]),
+                DataValue.year == year,
+                DataValue.quarter <= max(quarters),
+            )
+        )
+        for row in rows:
+            values[row.variable_id][row.quarter] = row
+    targets: dict[int, dict[int, Target]] = defaultdict(dict)
+    for target in session.exec(
+        select(Target).where(
+            col(Target.indicator_id).in_([i.id for i in indicators]), Target.year == year
+        )
+    ):
+        targets[target.indicator_id][target.quarter] = target
+    bands = rating_bands(session, list(agencies.values()))
+
+    results = []
+    for ind in indicators:
+        decree = decrees[ind.decree_id]
+        agency = agencies[decree.agency_id]
+        objective = objectives[ind.objective_id]
+        position = positions[objective.position_id]
+        checked = parse(ind.formula)
+        used = [by_code[(agency.id or 0, code)] for code in checked.variables]
+        spec = IndicatorSpec(
+            formula=checked,
+            aggregations={v.code: v.aggregation for v in used},
+            lower_is_better=ind.polarity == Polarity.lower_is_better,
+        )
+        indicator_brief = IndicatorBrief(
+            id=ind.id or 0,
+            code=ind.code,
+            name=ind.name,
+            unit_of_measure=ind.unit_of_measure,
+            polarity=ind.polarity,
+            decimals=ind.decimals,
+        )
+        position_brief = PositionBrief(code=position.code, title=position.title)
+        ind_targets = targets.get(ind.id or 0, {})
+        for quarter in quarters:
+            data = {
+                v.code: {q: r.value for q, r in values[v.id or 0].items() if q <= quarter}
+                for v in used
+            }
+            target_row = ind_targets.get(quarter) or ind_targets.get(0)
+            result = compute(
+                spec,
+                data,
+                quarter,
+                target_row.value if target_row else None,
+                bands[agency.id or 0],
+            )
+            stamps = [ind.updated_at, *(t.updated_at for t in ind_targets.values())]
+            stamps += [
+                r.updated_at for v in used for q, r in values[v.id or 0].items() if q <= quarter
+            ]
+            results.append(
+                AchievementOut(
+                    indicator=indicator_brief,
+                    position=position_brief,
+                    agency=agency.code,
+                    year=year,
+                    quarter=quarter,
+                    values=result.values,
+                    quarter_values=result.quarter_values,
+                    quarter_realization=result.quarter_realization,
+                    realization=result.realization,
+                    target=result.target,
+                    achievement=result.achievement,
+                    rating=RatingOut(**vars(result.rating)) if result.rating else None,
+                    status=result.status,
+                    reason=result.reason,
+                    missing_variables=result.missing_variables,
+                    verified=False,
+                    updated_at=max(stamps),
+                )
+            )
+    return results
+
+
+def _changed_indicator_ids(
+    session: Session, filters: AchievementFilters, quarter: int
+) -> list[int]:
+    """Indicators of the filter whose definition, targets or data changed after the time."""
+    since = filters.updated_since
+    assert since is not None
+    changed_codes: dict[int, set[str]] = defaultdict(set)
+    for agency_id, code in session.exec(
+        select(Variable.agency_id, Variable.code)
+        .join(DataValue, DataValue.variable_id == Variable.id)  # type: ignore[arg-type]
+        .where(
+            DataValue.year == filters.year,
+            DataValue.quarter <= quarter,
+            DataValue.updated_at > since,
+        )
+        .distinct()
+    ):
+        changed_codes[agency_id].add(code)
+    changed_targets = set(
+        session.exec(
+            select(Target.indicator_id).where(
+                Target.year == filters.year, Target.updated_at > since
+            )
+        )
+    )
+    matching = _base_query(filters).with_only_columns(col(Indicator.id))
+    candidates = session.exec(
+        select(Indicator.id, Indicator.formula, Indicator.updated_at, Decree.agency_id)
+        .join(Decree, Decree.id == Indicator.decree_id)  # type: ignore[arg-type]
+        .where(col(Indicator.id).in_(matching))
+    ).all()
+    return [
+        ident
+        for ident, formula, updated_at, agency_id in candidates
+        if ident is not None
+        and (
+            updated_at > since
+            or ident in changed_targets
+            or changed_codes[agency_id].intersection(parse(formula).variables)
+        )
+    ]
+
+
+def _base_query(filters: AchievementFilters) -> SelectOfScalar[Indicator]:
+    return indicator_query(
+        agency=filters.agency,
+        year=filters.year,
+        position=filters.position,
+        unit=filters.unit,
+        code=filters.indicator,
+    )
+
+
+def list_achievements(
+    session: Session, filters: AchievementFilters, quarter: int, page: PageParams
+) -> tuple[list[AchievementOut], int]:
+    """One page of achievements at `quarter`, in SK order."""
+    query = _base_query(filters)
+    if filters.updated_since is not None:
+        query = query.where(
+            col(Indicator.id).in_(_changed_indicator_ids(session, filters, quarter))
+        )
+    indicators, total = paginate(session, query, page, *INDICATOR_ORDER)
+    items = compute_for(
+        session, indicators, filters.year, [quarter], verified_only=filters.verified_only
+    )
+    return items, total
+
+
+def indicator_year(
+    session: Session, indicator: Indicator, year: int, *, verified_only: bool = False
+) -> list[AchievementOut]:
+    """The four quarters of one indicator's year."""
+    return compute_for(session, [indicator], year, [1, 2, 3, 4], verified_only=verified_only)

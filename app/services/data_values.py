@@ -1,0 +1,441 @@
+"""Realisasi in: the one write path for data values (single requests and imports alike)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from app.core.db import utcnow
+from app.core.errors import Forbidden, InvalidInput, NotFound, PreconditionFailed, WriteConflict
+from app.core.security import Principal
+from app.models import Agency, DataValue, Decree, Unit, ValueType, Variable
+from app.schemas.data import MAX_MAGNITUDE, DataValueOut
+from app.services.definitions import PageParams, paginate
+
+
+@dataclass(frozen=True)
+class Write:
+    """One value to store: a variable's value for (year, quarter)."""
+
+    variable: str
+    year: int
+    quarter: int
+    value: Any
+    note: str | None = None
+    evidence: str | None = None
+    row: int | None = None  # for imports: where it came from
+
+
+@dataclass
+class Rejection:
+    code: str
+    message: str
+    field: str
+    write: Write
+
+
+@dataclass
+class Outcome:
+    """What a batch of writes did or would do."""
+
+    rows: list[DataValue] = field(default_factory=list)
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejections: list[Rejection] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AgencyVariables:
+    """An agency's variables by code, with their owner units."""
+
+    agency: Agency
+    variables: dict[str, Variable]
+    units: dict[int, Unit]
+
+
+def load_agency_variables(session: Session, agency: Agency) -> AgencyVariables:
+    rows = session.exec(
+        select(Variable, Unit)
+        .join(Unit, Unit.id == Variable.owner_unit_id)  # type: ignore[arg-type]
+        .where(Variable.agency_id == agency.id)
+    ).all()
+    return AgencyVariables(
+        agency, {v.code: v for v, _ in rows}, {u.id: u for _, u in rows if u.id is not None}
+    )
+
+
+def resolve_agency(session: Session, code: str | None) -> Agency:
+    """The agency with this code; without a code, the only agency (if there is just one)."""
+    if code is not None:
+        agency = session.exec(select(Agency).where(Agency.code == code)).first()
+        if agency is None:
+            raise NotFound(f"Agency '{code}' does not exist", field="agency")
+        return agency
+    agencies = session.exec(select(Agency).limit(2)).all()
+    if len(agencies) != 1:
+        raise InvalidInput("Name the agency: more than one exists", field="agency")
+    return agencies[0]
+
+
+def check_value(variable: Variable, value: Any) -> tuple[str, str] | None:
+    """Why `value` cannot be stored for `variable` as (code, message), or None if it can."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "not_a_number", "must be a number"
+    if isinstance(value, int) and abs(value) > MAX_MAGNITUDE:
+        return "out_of_range", f"must be at most {MAX_MAGNITUDE:g} in size"
+    if not math.isfinite(value):
+        return "not_finite", "must be a finite number (not NaN or Infinity)"
+    if abs(value) > MAX_MAGNITUDE:
+        return "out_of_range", f"must be at most {MAX_MAGNITUDE:g} in size"
+    if variable.value_type == ValueType.integer and not float(value).is_integer():
+        return (
+            "not_an_integer",
+            f"'{variable.code}' counts {variable.unit_of_measure}: a whole number",
+        )
+    if variable.min_value is not None and value < variable.min_value:
+        return "out_of_range", f"must be at least {variable.min_value:g}"
+    if variable.max_value is not None and value > variable.max_value:
+        return "out_of_range", f"must be at most {variable.max_value:g}"
+    return None
+
+
+def _decree_years(session: Session, agency_id: int) -> set[int]:
+    return set(session.exec(select(Decree.year).where(Decree.agency_id == agency_id)))
+
+
+def apply_writes(
+    session: Session,
+    principal: Principal,
+    scope: AgencyVariables,
+    writes: Sequence[Write],
+    *,
+    dry_run: bool = False,
+    atomic: bool = True,
+    field_prefix: str = "values",
+) -> Outcome:
+    """Validate every write, then (unless a dry run, or atomic with rejections) store them.
+
+    Validation covers: unknown variable, the key's unit scope, a value of the wrong type,
+    out of range or not finite, a quarter outside 1..4, a year without a decree.
+    Existing rows are locked (PostgreSQL) or the write lock is held (SQLite) while compared."""
+    years = _decree_years(session, scope.agency.id or 0)
+    outcome = Outcome()
+    valid: list[tuple[Write, Variable]] = []
+    forbidden: list[str] = []
+    for write in writes:
+        where = f"{field_prefix}.{write.variable}"
+        variable = scope.variables.get(write.variable)
+        if variable is None:
+            outcome.rejections.append(
+                Rejection(
+                    "unknown_variable",
+                    f"'{write.variable}' is not a variable of {scope.agency.code}",
+                    where,
+                    write,
+                )
+            )
+            continue
+        problem = _check_period(write, years) or check_value(variable, write.value)
+        if problem is not None:
+            code, message = problem
+            column = {"invalid_quarter": "quarter", "year_not_in_decree": "year"}.get(code, where)
+            outcome.rejections.append(Rejection(code, message, column, write))
+            continue
+        if not principal.may_write_unit(variable.owner_unit_id):
+            forbidden.append(write.variable)
+            continue
+        valid.append((write, variable))
+    if forbidden:
+        names = ", ".join(sorted(set(forbidden)))
+        raise Forbidden(
+            f"Your key may not write {names}: not owned by its units",
+            variables=sorted(set(forbidden)),
+        )
+    if outcome.rejections and atomic:
+        return outcome
+    _store(session, principal, valid, outcome, dry_run=dry_run)
+    return outcome
+
+
+def _check_period(write: Write, years: set[int]) -> tuple[str, str] | None:
+    if isinstance(write.quarter, bool) or write.quarter not in (1, 2, 3, 4):
+        return "invalid_quarter", f"quarter must be 1, 2, 3 or 4, not {write.quarter!r}"
+    if write.year not in years:
+        known = ", ".join(str(y) for y in sorted(years)) or "none"
+        return "year_not_in_decree", f"no decree for year {write.year!r} (years: {known})"
+    return None
+
+
+def existing_values(
+    session: Session, keys: Iterable[tuple[int, int, int]], *, lock: bool = False
+) -> dict[tuple[int, int, int], DataValue]:
+    """Stored values by (variable_id, year, quarter), in one query."""
+    keys = set(keys)
+    if not keys:
+        return {}
+    variable_ids = {k[0] for k in keys}
+    years = {k[1] for k in keys}
+    query = select(DataValue).where(
+        col(DataValue.variable_id).in_(variable_ids), col(DataValue.year).in_(years)
+    )
+    if lock:
+        query = query.with_for_update()
+    rows = session.exec(query)
+    found = {(r.variable_id, r.year, r.quarter): r for r in rows}
+    return {k: v for k, v in found.items() if k in keys}
+
+
+def _store(
+    session: Session,
+    principal: Principal,
+    valid: list[tuple[Write, Variable]],
+    outcome: Outcome,
+    *,
+    dry_run: bool,
+) -> None:
+    current = existing_values(
+        session, ((v.id or 0, w.year, w.quarter) for w, v in valid), lock=not dry_run
+    )
+    now = utcnow()
+    seen: dict[tuple[int, int, int], DataValue] = {}
+    for write, variable in valid:
+        key = (variable.id or 0, write.year, write.quarter)
+        value = float(write.value)
+        row = seen.get(key) or current.get(key)
+        if row is None:
+            row = DataValue(
+                variable_id=key[0],
+                year=write.year,
+                quarter=write.quarter,
+                value=value,
+                note=write.note,
+                evidence=write.evidence,
+                version=1,
+                created_at=now,
+                updated_at=now,
+                updated_by=principal.name,
+            )
+            outcome.created += 1
+            if not dry_run:
+                session.add(row)
+        elif (row.value, row.note, row.evidence) == (value, write.note, write.evidence):
+            outcome.unchanged += 1
+        else:
+            outcome.updated += 1
+            if not dry_run:
+                row.value, row.note, row.evidence = value, write.note, write.evidence
+                row.version += 1
+                row.updated_at = now
+                row.updated_by = principal.name
+                session.add(row)
+        seen[key] = row
+    outcome.rows = list(seen.values())
+    if dry_run:
+        return
+    try:
+        session.flush()
+    except IntegrityError as exc:  # another writer created the same value meanwhile
+        session.rollback()
+        raise WriteConflict(
+            "These values were written by someone else at the same time; read them and retry"
+        ) from exc
+
+
+def etag_of(rows: Iterable[DataValue | None]) -> str:
+    """A strong ETag over the identity and version of stored values (None: not stored yet)."""
+    parts = sorted(
+        f"{r.variable_id}:{r.year}:{r.quarter}:{r.version}" if r is not None else "-" for r in rows
+    )
+    digest = hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+    return f'"{digest}"'
+
+
+def check_if_match(if_match: str | None, current_etag: str) -> None:
+    """412 when an If-Match header names another version than the current one."""
+    if if_match is None:
+        return
+    candidates = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
+    if "*" in candidates or current_etag in candidates:
+        return
+    raise PreconditionFailed(
+        "The values changed since you read them (If-Match does not match); read them again",
+        current_etag=current_etag,
+    )
+
+
+def raise_rejections(outcome: Outcome) -> None:
+    """Turn the rejections of a single request into one 422 naming each field."""
+    if not outcome.rejections:
+        return
+    errors = [{"field": r.field, "message": r.message, "type": r.code} for r in outcome.rejections]
+    first = outcome.rejections[0]
+    raise InvalidInput(
+        f"{first.field}: {first.message}"
+        + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""),
+        errors=errors,
+    )
+
+
+def value_views(scope: AgencyVariables, rows: Iterable[DataValue]) -> list[DataValueOut]:
+    by_id = {v.id: v for v in scope.variables.values()}
+    views = []
+    for row in rows:
+        variable = by_id[row.variable_id]
+        unit = scope.units[variable.owner_unit_id]
+        views.append(_view(row, variable.code, scope.agency.code, unit.code))
+    return sorted(views, key=lambda v: (v.variable, v.year, v.quarter))
+
+
+def _view(row: DataValue, variable: str, agency: str, unit: str) -> DataValueOut:
+    return DataValueOut(
+        variable=variable,
+        variable_id=row.variable_id,
+        agency=agency,
+        owner_unit=unit,
+        year=row.year,
+        quarter=row.quarter,
+        value=row.value,
+        note=row.note,
+        evidence=row.evidence,
+        version=row.version,
+        updated_at=row.updated_at,
+        updated_by=row.updated_by,
+    )
+
+
+def mapping_writes(
+    values: Mapping[str, Any], year: int, quarter: int, note: str | None, evidence: str | None
+) -> list[Write]:
+    return [Write(code, year, quarter, value, note, evidence) for code, value in values.items()]
+
+
+# Use cases -----------------------------------------------------------------------------------
+
+
+def write_indicator_quarter(
+    session: Session,
+    principal: Principal,
+    indicator_agency: Agency,
+    variable_codes: Sequence[str],
+    year: int,
+    quarter: int,
+    values: Mapping[str, float],
+    note: str | None,
+    evidence: str | None,
+    if_match: str | None,
+) -> str:
+    """Write some of an indicator's variables for a quarter; answer the new ETag.
+
+    The ETag covers all of the indicator's variables for that quarter."""
+    scope = load_agency_variables(session, indicator_agency)
+    foreign = sorted(set(values) - set(variable_codes))
+    if foreign:
+        raise InvalidInput(
+            f"Not a variable of this indicator: {', '.join(foreign)} "
+            f"(its variables: {', '.join(variable_codes)})",
+            errors=[
+                {
+                    "field": f"values.{c}",
+                    "message": "not a variable of this indicator",
+                    "type": "unknown_variable",
+                }
+                for c in foreign
+            ],
+        )
+    keys = [(scope.variables[c].id or 0, year, quarter) for c in variable_codes]
+    current = existing_values(session, keys, lock=True)
+    check_if_match(if_match, etag_of(current.get(k) for k in keys))
+    outcome = apply_writes(
+        session, principal, scope, mapping_writes(values, year, quarter, note, evidence)
+    )
+    raise_rejections(outcome)
+    stored = existing_values(session, keys)
+    return etag_of(stored.get(k) for k in keys)
+
+
+def indicator_quarter_etag(
+    session: Session, agency: Agency, variable_codes: Sequence[str], year: int, quarter: int
+) -> str:
+    scope = load_agency_variables(session, agency)
+    keys = [(scope.variables[c].id or 0, year, quarter) for c in variable_codes]
+    stored = existing_values(session, keys)
+    return etag_of(stored.get(k) for k in keys)
+
+
+def write_quarter(
+    session: Session,
+    principal: Principal,
+    agency_code: str | None,
+    year: int,
+    quarter: int,
+    values: Mapping[str, float],
+    note: str | None,
+    evidence: str | None,
+    if_match: str | None,
+) -> tuple[list[DataValueOut], Outcome, str]:
+    """Write any variables of one agency for a quarter; answer the stored values and ETag."""
+    agency = resolve_agency(session, agency_code)
+    scope = load_agency_variables(session, agency)
+    keys = [
+        (scope.variables[c].id or 0, year, quarter) for c in sorted(values) if c in scope.variables
+    ]
+    current = existing_values(session, keys, lock=True)
+    check_if_match(if_match, etag_of(current.get(k) for k in keys))
+    outcome = apply_writes(
+        session, principal, scope, mapping_writes(values, year, quarter, note, evidence)
+    )
+    raise_rejections(outcome)
+    stored = existing_values(session, keys)
+    return value_views(scope, stored.values()), outcome, etag_of(stored.get(k) for k in keys)
+
+
+def list_values(
+    session: Session,
+    page: PageParams,
+    *,
+    agency: str | None = None,
+    year: int | None = None,
+    quarter: int | None = None,
+    unit: str | None = None,
+    variable: str | None = None,
+    updated_since: dt.datetime | None = None,
+) -> tuple[list[DataValueOut], int]:
+    """Stored values, filtered, by agency, variable code, year and quarter."""
+    query = (
+        select(DataValue)
+        .join(Variable, Variable.id == DataValue.variable_id)  # type: ignore[arg-type]
+        .join(Agency, Agency.id == Variable.agency_id)  # type: ignore[arg-type]
+        .join(Unit, Unit.id == Variable.owner_unit_id)  # type: ignore[arg-type]
+    )
+    if agency:
+        query = query.where(Agency.code == agency)
+    if year is not None:
+        query = query.where(DataValue.year == year)
+    if quarter is not None:
+        query = query.where(DataValue.quarter == quarter)
+    if unit:
+        query = query.where(Unit.code == unit)
+    if variable:
+        query = query.where(Variable.code == variable)
+    if updated_since is not None:
+        query = query.where(DataValue.updated_at > updated_since)
+    order = (Agency.code, Variable.code, DataValue.year, DataValue.quarter)
+    rows, total = paginate(session, query, page, *order)
+    labels = {
+        variable_id: (code, agency_code, unit_code)
+        for variable_id, code, agency_code, unit_code in session.exec(
+            select(Variable.id, Variable.code, Agency.code, Unit.code)
+            .join(Agency, Agency.id == Variable.agency_id)  # type: ignore[arg-type]
+            .join(Unit, Unit.id == Variable.owner_unit_id)  # type: ignore[arg-type]
+            .where(col(Variable.id).in_({r.variable_id for r in rows}))
+        )
+    }
+    return [_view(row, *labels[row.variable_id]) for row in rows], total

@@ -1,0 +1,209 @@
+"""Bulk import of data values from JSON rows or a CSV file, with dry run and atomicity."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlmodel import Session
+
+from app.core.errors import InvalidInput
+from app.core.security import Principal
+from app.schemas.data import ImportError_, ImportSummary
+from app.services.data_values import (
+    Rejection,
+    Write,
+    apply_writes,
+    load_agency_variables,
+    resolve_agency,
+)
+
+COLUMNS = ("variable", "year", "quarter", "value", "note", "evidence")
+REQUIRED = ("variable", "year", "quarter", "value")
+MAX_ROWS = 50_000
+# The column at fault for each kind of rejection found after a row was read.
+_COLUMN_OF = {
+    "unknown_variable": "variable",
+    "not_a_number": "value",
+    "not_finite": "value",
+    "not_an_integer": "value",
+    "out_of_range": "value",
+}
+
+
+def parse_csv(text: str) -> list[dict[str, Any]]:
+    """CSV rows as dicts; the header names the columns; `,` or `;` (Excel's) as delimiter."""
+    text = text.lstrip("\ufeff")
+    first_line = text.split("\n", 1)[0]
+    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+    header = [h.strip().lower() for h in reader.fieldnames or []]
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        raise InvalidInput(
+            f"The CSV header must name the columns {', '.join(COLUMNS[:4])} (missing: "
+            f"{', '.join(missing)}); note and evidence are optional",
+            field="header",
+        )
+    reader.fieldnames = header
+    rows = []
+    for raw in reader:
+        rows.append({k: (v.strip() if isinstance(v, str) else v) for k, v in raw.items() if k})
+        if len(rows) > MAX_ROWS:
+            raise InvalidInput(f"At most {MAX_ROWS} rows per import", field="rows")
+    return rows
+
+
+def _number(text: Any) -> Any:
+    """A CSV cell as a number (the cell itself when it is not one, to be refused later)."""
+    if not isinstance(text, str):
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _integer(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            return None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def to_writes(
+    rows: Iterable[Mapping[str, Any]], *, from_csv: bool
+) -> tuple[list[Write], list[Rejection]]:
+    """Rows as writes, and the rows that cannot even be read as one."""
+    writes: list[Write] = []
+    rejections: list[Rejection] = []
+    seen: dict[tuple[str, int, int], int] = {}
+    for number, row in enumerate(rows, start=1):
+        blank = Write(str(row.get("variable") or ""), 0, 0, row.get("value"), row=number)
+        if not isinstance(row, Mapping):
+            rejections.append(Rejection("invalid_row", "a row must be an object", "row", blank))
+            continue
+        unknown = sorted(set(row) - set(COLUMNS))
+        missing = [c for c in REQUIRED if row.get(c) in (None, "")]
+        if unknown or missing:
+            problem = (
+                f"missing {', '.join(missing)}" if missing else f"unknown {', '.join(unknown)}"
+            )
+            column = (missing or unknown)[0]
+            rejections.append(
+                Rejection("missing_field" if missing else "unknown_field", problem, column, blank)
+            )
+            continue
+        year, quarter = _integer(row["year"]), _integer(row["quarter"])
+        if year is None:
+            rejections.append(
+                Rejection("invalid_year", "year must be a whole number", "year", blank)
+            )
+            continue
+        if quarter is None:
+            rejections.append(
+                Rejection("invalid_quarter", "quarter must be 1, 2, 3 or 4", "quarter", blank)
+            )
+            continue
+        value = _number(row["value"]) if from_csv else row["value"]
+        write = Write(
+            variable=str(row["variable"]),
+            year=year,
+            quarter=quarter,
+            value=value,
+            note=_text(row.get("note")),
+            evidence=_text(row.get("evidence")),
+            row=number,
+        )
+        key = (write.variable, year, quarter)
+        if key in seen:
+            rejections.append(
+                Rejection(
+                    "duplicate_row",
+                    f"same variable and period as row {seen[key]}",
+                    "variable",
+                    write,
+                )
+            )
+            continue
+        seen[key] = number
+        writes.append(write)
+    return writes, rejections
+
+
+def _text(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    return str(value)[:2000]
+
+
+def run_import(
+    session: Session,
+    principal: Principal,
+    agency_code: str | None,
+    rows: list[Mapping[str, Any]],
+    *,
+    from_csv: bool,
+    dry_run: bool,
+    atomic: bool,
+) -> ImportSummary:
+    """Validate every row; store the valid ones unless a dry run, or atomic with rejections."""
+    if len(rows) > MAX_ROWS:
+        raise InvalidInput(f"At most {MAX_ROWS} rows per import", field="rows")
+    agency = resolve_agency(session, agency_code)
+    scope = load_agency_variables(session, agency)
+    writes, unreadable = to_writes(rows, from_csv=from_csv)
+    stop_early = atomic and bool(unreadable)
+    outcome = apply_writes(
+        session,
+        principal,
+        scope,
+        writes,
+        dry_run=dry_run or stop_early,
+        atomic=atomic,
+        field_prefix="variable",
+    )
+    rejections = sorted(unreadable + outcome.rejections, key=lambda r: r.write.row or 0)
+    stored = not rejections or not atomic
+    summary = ImportSummary(
+        dry_run=dry_run,
+        atomic=atomic,
+        created=outcome.created if stored else 0,
+        updated=outcome.updated if stored else 0,
+        unchanged=outcome.unchanged if stored else 0,
+        rejected=len(rejections),
+        errors=[
+            ImportError_(
+                row=r.write.row or 0,
+                variable=r.write.variable or None,
+                value=r.write.value if _is_jsonable(r.write.value) else repr(r.write.value),
+                field=_COLUMN_OF.get(r.code, r.field.split(".")[0]),
+                code=r.code,
+                message=r.message,
+            )
+            for r in rejections
+        ],
+    )
+    return summary
+
+
+def _is_jsonable(value: Any) -> bool:
+    import math
+
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return value is None or isinstance(value, str | int | bool)

@@ -1,0 +1,78 @@
+"""Rating scales: the installation default and per-agency overrides."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, select
+
+from app.achievement.rating import Band, sorted_bands
+from app.core.db import utcnow
+from app.core.errors import InvalidInput, NotFound
+from app.models import Agency, RatingScale
+from app.schemas.rating import BandIn, RatingScaleIn, RatingScaleOut
+from app.services.definitions import get_or_404
+
+
+def list_scales(session: Session) -> list[RatingScaleOut]:
+    scales = session.exec(select(RatingScale).order_by(col(RatingScale.code))).all()
+    users: dict[int, list[str]] = {}
+    for agency in session.exec(select(Agency).where(col(Agency.rating_scale_id).is_not(None))):
+        users.setdefault(agency.rating_scale_id or 0, []).append(agency.code)
+    return [_view(s, users.get(s.id or 0, [])) for s in scales]
+
+
+def get_scale(session: Session, code: str) -> RatingScaleOut:
+    return next((s for s in list_scales(session) if s.code == code), None) or _missing(code)
+
+
+def _missing(code: str) -> RatingScaleOut:
+    raise NotFound(f"Rating scale '{code}' does not exist")
+
+
+def put_scale(session: Session, code: str, data: RatingScaleIn) -> RatingScaleOut:
+    """Create or replace a scale; making it the default unsets the previous default."""
+    scale = session.exec(select(RatingScale).where(RatingScale.code == code)).first()
+    bands = sorted_bands([Band(b.min, b.code, b.label, b.color) for b in data.bands])
+    stored_bands = [
+        {"min": b.min, "code": b.code, "label": b.label, "color": b.color} for b in bands
+    ]
+    if scale is None:
+        scale = RatingScale(code=code, name=data.name, bands=stored_bands)
+    if data.is_default:
+        for other in session.exec(select(RatingScale).where(col(RatingScale.is_default))):
+            if other.code != code:
+                other.is_default = False
+                session.add(other)
+    elif scale.is_default:
+        raise InvalidInput(
+            "This is the default scale; make another scale the default first", field="is_default"
+        )
+    scale.name, scale.bands, scale.is_default = data.name, stored_bands, data.is_default
+    scale.updated_at = utcnow()
+    session.add(scale)
+    session.flush()
+    return get_scale(session, code)
+
+
+def set_agency_scale(session: Session, agency_id: int, code: str | None) -> RatingScaleOut | None:
+    """Point an agency at a scale (or back at the default with None)."""
+    agency = get_or_404(session, Agency, agency_id, "Agency")
+    scale = None
+    if code is not None:
+        scale = session.exec(select(RatingScale).where(RatingScale.code == code)).first()
+        if scale is None:
+            raise InvalidInput(f"Rating scale '{code}' does not exist", field="code")
+    agency.rating_scale_id = scale.id if scale else None
+    agency.updated_at = utcnow()
+    session.add(agency)
+    session.flush()
+    return get_scale(session, code) if code else None
+
+
+def _view(scale: RatingScale, agencies: list[str]) -> RatingScaleOut:
+    return RatingScaleOut(
+        code=scale.code,
+        name=scale.name,
+        is_default=scale.is_default,
+        bands=[BandIn.model_validate(b) for b in scale.bands],
+        agencies=sorted(agencies),
+    )

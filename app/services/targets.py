@@ -1,0 +1,90 @@
+"""Perjanjian Kinerja targets: annual and year-to-date per quarter."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from sqlmodel import Session, select
+
+from app.core.db import utcnow
+from app.core.errors import InvalidInput
+from app.core.security import Principal
+from app.models import Decree, Indicator, Target
+from app.schemas.data import TargetsOut
+from app.services.definitions import get_or_404
+
+ANNUAL = 0  # Target.quarter of the annual target
+
+
+def _indicator_in_year(session: Session, indicator_id: int, year: int) -> Indicator:
+    indicator = get_or_404(session, Indicator, indicator_id, "Indicator")
+    decree = session.get(Decree, indicator.decree_id)
+    assert decree is not None
+    if decree.year != year:
+        raise InvalidInput(
+            f"Indicator {indicator.code} belongs to the SK of {decree.year}, not {year}",
+            field="year",
+        )
+    return indicator
+
+
+def get_targets(session: Session, indicator_id: int, year: int) -> TargetsOut:
+    indicator = _indicator_in_year(session, indicator_id, year)
+    rows = session.exec(
+        select(Target).where(Target.indicator_id == indicator.id, Target.year == year)
+    ).all()
+    return _view(indicator, year, rows)
+
+
+def set_targets(
+    session: Session,
+    principal: Principal,
+    indicator_id: int,
+    year: int,
+    annual: float | None,
+    quarters: Mapping[int, float],
+) -> TargetsOut:
+    """Replace an indicator's targets for a year (those not given are removed)."""
+    indicator = _indicator_in_year(session, indicator_id, year)
+    wanted = {q: v for q, v in quarters.items()}
+    if annual is not None:
+        wanted[ANNUAL] = annual
+    current = {
+        t.quarter: t
+        for t in session.exec(
+            select(Target).where(Target.indicator_id == indicator.id, Target.year == year)
+        )
+    }
+    now = utcnow()
+    for quarter, row in current.items():
+        if quarter not in wanted:
+            session.delete(row)
+    for quarter, value in wanted.items():
+        existing = current.get(quarter)
+        if existing is not None and existing.value == value:
+            continue
+        row = existing or Target(
+            indicator_id=indicator.id or 0, year=year, quarter=quarter, value=value
+        )
+        row.value = value
+        row.updated_at = now
+        row.updated_by = principal.name
+        session.add(row)
+    session.flush()
+    rows = session.exec(
+        select(Target).where(Target.indicator_id == indicator.id, Target.year == year)
+    ).all()
+    return _view(indicator, year, rows)
+
+
+def _view(indicator: Indicator, year: int, rows: Sequence[Target]) -> TargetsOut:
+    annual = next((t for t in rows if t.quarter == ANNUAL), None)
+    return TargetsOut(
+        indicator_id=indicator.id or 0,
+        indicator_code=indicator.code,
+        year=year,
+        annual=annual.value if annual else None,
+        quarters={t.quarter: t.value for t in sorted(rows, key=lambda t: t.quarter) if t.quarter},
+        updated_at=max((t.updated_at for t in rows), default=None),
+        updated_by=max(rows, key=lambda t: t.updated_at).updated_by if rows else None,
+    )

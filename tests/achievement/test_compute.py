@@ -1,0 +1,147 @@
+"""The achievement rules as pure functions, without a database."""
+
+import math
+
+import pytest
+
+from app.achievement import (
+    DEFAULT_BANDS,
+    IndicatorSpec,
+    Status,
+    achievement_percent,
+    aggregate,
+    compute,
+    rate,
+    year_to_date,
+)
+from app.achievement.rating import Band, sorted_bands
+from app.formula import parse
+
+RATIO = IndicatorSpec(parse("done / total * 100"), {"done": "sum", "total": "last"})
+SUMS = IndicatorSpec(parse("handled / received * 100"), {"handled": "sum", "received": "sum"})
+
+
+@pytest.mark.parametrize(
+    ("aggregation", "expected"),
+    [("sum", 60.0), ("last", 30.0), ("max", 30.0), ("min", 10.0), ("avg", 20.0)],
+)
+def test_aggregations(aggregation, expected):
+    assert aggregate(aggregation, [10.0, 20.0, 30.0]) == expected
+
+
+def test_unknown_aggregation_is_refused():
+    with pytest.raises(ValueError):
+        aggregate("median", [1.0])
+
+
+def test_year_to_date_of_a_flow_needs_every_quarter():
+    assert year_to_date("sum", {1: 5.0, 2: 7.0, 3: 1.0}, 3) == 13.0
+    assert year_to_date("sum", {1: 5.0, 3: 1.0}, 3) is None
+    assert year_to_date("sum", {1: 5.0, 2: 7.0, 3: 1.0}, 2) == 12.0
+
+
+def test_year_to_date_of_a_stock_is_the_quarters_own_value():
+    assert year_to_date("last", {1: 100.0, 3: 120.0}, 3) == 120.0
+    assert year_to_date("last", {1: 100.0, 2: 110.0}, 3) is None
+
+
+def test_ratio_of_sums_not_average_of_ratios():
+    data = {"handled": {1: 10.0, 2: 90.0}, "received": {1: 20.0, 2: 100.0}}
+    result = compute(SUMS, data, 2, 100.0, DEFAULT_BANDS)
+    assert result.realization == pytest.approx(100 / 120 * 100)
+    assert result.realization != pytest.approx((50 + 90) / 2)
+    assert result.quarter_realization == pytest.approx(90.0)
+    assert result.values == {"handled": 100.0, "received": 120.0}
+    assert result.quarter_values == {"handled": 90.0, "received": 100.0}
+
+
+@pytest.mark.parametrize(
+    ("realization", "target", "lower", "expected"),
+    [
+        (32, 40, False, 80.0),
+        (50, 40, False, 125.0),
+        (32, 40, True, 120.0),
+        (40, 40, True, 100.0),
+        (100, 40, True, 0.0),  # floored at 0
+        (0, 0, False, None),
+    ],
+)
+def test_achievement_by_polarity(realization, target, lower, expected):
+    assert achievement_percent(realization, target, lower) == expected
+
+
+@pytest.mark.parametrize(
+    ("percent", "code"),
+    [
+        (150, "sangat_tinggi"),
+        (91, "sangat_tinggi"),
+        (90.99, "tinggi"),
+        (76, "tinggi"),
+        (75.5, "sedang"),
+        (66, "sedang"),
+        (65, "rendah"),
+        (51, "rendah"),
+        (50.99, "sangat_rendah"),
+        (0, "sangat_rendah"),
+    ],
+)
+def test_default_rating_scale(percent, code):
+    rating = rate(percent, DEFAULT_BANDS)
+    assert rating is not None and rating.code == code
+
+
+def test_rating_of_nothing_is_nothing_and_bands_sort_highest_first():
+    assert rate(None, DEFAULT_BANDS) is None
+    shuffled = [DEFAULT_BANDS[4], DEFAULT_BANDS[0], DEFAULT_BANDS[2], DEFAULT_BANDS[1]]
+    assert [b.code for b in sorted_bands(shuffled)] == [
+        "sangat_tinggi",
+        "tinggi",
+        "sedang",
+        "sangat_rendah",
+    ]
+    assert Band.from_mapping({"min": "80", "code": "a", "label": "A"}).min == 80.0
+
+
+def test_status_no_data():
+    result = compute(RATIO, {}, 1, 50.0, DEFAULT_BANDS)
+    assert result.status == Status.no_data
+    assert result.realization is None and result.achievement is None and result.rating is None
+    assert result.missing_variables == ["done", "total"]
+
+
+def test_status_partial_data_names_the_missing_variables():
+    result = compute(RATIO, {"done": {1: 4.0}}, 1, 50.0, DEFAULT_BANDS)
+    assert result.status == Status.partial_data
+    assert result.missing_variables == ["total"]
+    assert result.realization is None
+
+
+def test_status_undefined_on_zero_denominator():
+    result = compute(RATIO, {"done": {1: 0.0}, "total": {1: 0.0}}, 1, 50.0, DEFAULT_BANDS)
+    assert result.status == Status.undefined
+    assert result.reason == "division_by_zero"
+    assert result.realization is None
+
+
+def test_status_undefined_on_zero_target():
+    result = compute(RATIO, {"done": {1: 1.0}, "total": {1: 2.0}}, 1, 0.0, DEFAULT_BANDS)
+    assert result.status == Status.undefined
+    assert result.reason == "zero_target"
+    assert result.realization == 50.0
+
+
+def test_status_no_target_keeps_the_realization():
+    result = compute(RATIO, {"done": {1: 1.0}, "total": {1: 4.0}}, 1, None, DEFAULT_BANDS)
+    assert result.status == Status.no_target
+    assert result.realization == 25.0
+    assert result.achievement is None
+
+
+def test_status_ok_and_float_noise_is_cleaned():
+    spec = IndicatorSpec(parse("a + b"), {"a": "sum", "b": "sum"})
+    result = compute(spec, {"a": {1: 0.1}, "b": {1: 0.2}}, 1, 0.3, DEFAULT_BANDS)
+    assert result.status == Status.ok
+    assert result.realization == 0.3
+    assert result.achievement == 100.0
+    assert result.rating is not None and result.rating.code == "sangat_tinggi"
+    assert math.isfinite(result.achievement)

@@ -1,0 +1,219 @@
+"""The achievements API that e-SAKIP pulls: filters, pagination, ETag/304, CSV, SQL cost."""
+
+import csv
+import io
+import time
+
+import pytest
+
+from app.core.db import utcnow
+from app.models import Role
+from tests.api.helpers import assert_problem, indicator_id
+
+YEAR = 2025
+
+
+@pytest.fixture
+def reported(client, session, make_key, admin):
+    """KADIS.1.1 and KADIS.1.2 reported for Q1, with annual targets."""
+    psm = make_key(Role.operator, units=("BID_PSM",))
+    rpjs = make_key(Role.operator, units=("BID_RPJS",))
+    k11, k12 = indicator_id(session, "KADIS.1.1"), indicator_id(session, "KADIS.1.2")
+    for ind, annual in ((k11, 40), (k12, 50)):
+        client.put(
+            f"/api/v1/indicators/{ind}/targets/{YEAR}", headers=admin, json={"annual": annual}
+        )
+    client.put(
+        f"/api/v1/indicators/{k11}/realizations/{YEAR}/1",
+        headers=psm,
+        json={"values": {"psks_diberdayakan": 20, "psks_terdata": 100}},
+    )
+    client.put(
+        f"/api/v1/indicators/{k12}/realizations/{YEAR}/1",
+        headers=rpjs,
+        json={"values": {"ppks_rehabilitasi": 30, "ppks_terdata": 60}},
+    )
+    return {"psm": psm, "rpjs": rpjs}
+
+
+def get(client, headers, **params):
+    return client.get("/api/v1/achievements", headers=headers, params={"year": YEAR, **params})
+
+
+def test_all_indicators_of_the_year_in_sk_order(client, reader, reported):
+    body = get(client, reader, quarter=1).json()
+    assert body["total"] == 39 and len(body["items"]) == 39
+    codes = [a["indicator"]["code"] for a in body["items"]]
+    assert codes[:3] == ["KADIS.1.1", "KADIS.1.2", "KADIS.1.3"]
+    first, second, third = body["items"][:3]
+    assert (first["realization"], first["achievement"], first["status"]) == (20.0, 50.0, "ok")
+    assert (second["realization"], second["achievement"]) == (50.0, 100.0)
+    # KADIS.1.3 shares ppks_terdata with 1.2: reported once, it already counts there.
+    assert third["status"] == "partial_data"
+    assert third["values"]["ppks_terdata"] == 60.0
+    assert third["missing_variables"] == ["ppks_perlindungan_jaminan"]
+    assert {a["quarter"] for a in body["items"]} == {1}
+
+
+def test_quarter_defaults_to_the_annual_view(client, reader, reported):
+    item = get(client, reader, indicator="KADIS.1.1").json()["items"][0]
+    assert item["quarter"] == 4
+    assert item["status"] == "partial_data"  # only Q1 was reported
+
+
+@pytest.mark.parametrize(
+    ("params", "total"),
+    [
+        ({"agency": "DINSOSP3A"}, 39),
+        ({"agency": "OTHER"}, 0),
+        ({"position": "SEKRETARIS"}, 11),
+        ({"unit": "BID_PSM"}, 3),
+        ({"indicator": "KADIS.1.2"}, 1),
+    ],
+)
+def test_filters(client, reader, params, total):
+    assert get(client, reader, **params).json()["total"] == total
+
+
+def test_pagination(client, reader):
+    page = get(client, reader, limit=5, offset=35).json()
+    assert (page["total"], page["limit"], page["offset"], len(page["items"])) == (39, 5, 35, 4)
+    assert_problem(get(client, reader, limit=1001), 422, "validation_error")
+
+
+def test_updated_since(client, session, reader, reported, make_key):
+    later = utcnow()
+    assert get(client, reader, quarter=1, updated_since=later.isoformat()).json()["total"] == 0
+    time.sleep(0.01)
+    rpjs = reported["rpjs"]
+    k13 = indicator_id(session, "KADIS.1.3")
+    client.put(
+        f"/api/v1/indicators/{k13}/realizations/{YEAR}/1",
+        headers=rpjs,
+        json={"values": {"ppks_terdata": 80}},
+    )
+    changed = get(client, reader, quarter=1, updated_since=later.isoformat()).json()
+    # ppks_terdata is shared: both indicators that use it changed.
+    assert [a["indicator"]["code"] for a in changed["items"]] == ["KADIS.1.2", "KADIS.1.3"]
+    assert all(a["updated_at"] > later.isoformat() for a in changed["items"])
+
+
+def test_etag_and_304(client, session, reader, reported, admin):
+    first = get(client, reader, quarter=1, limit=3)
+    etag = first.headers["etag"]
+    assert etag.startswith('W/"')
+    again = client.get(
+        "/api/v1/achievements",
+        headers={**reader, "If-None-Match": etag},
+        params={"year": YEAR, "quarter": 1, "limit": 3},
+    )
+    assert again.status_code == 304 and again.content == b""
+    # A target change behind the page changes the ETag.
+    k11 = indicator_id(session, "KADIS.1.1")
+    client.put(f"/api/v1/indicators/{k11}/targets/{YEAR}", headers=admin, json={"annual": 25})
+    changed = client.get(
+        "/api/v1/achievements",
+        headers={**reader, "If-None-Match": etag},
+        params={"year": YEAR, "quarter": 1, "limit": 3},
+    )
+    assert changed.status_code == 200
+    assert changed.headers["etag"] != etag
+    assert changed.json()["items"][0]["achievement"] == 80.0
+
+
+def test_csv(client, reader, reported):
+    response = client.get(
+        "/api/v1/achievements",
+        headers={**reader, "Accept": "text/csv"},
+        params={"year": YEAR, "quarter": 1},
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert len(rows) == 39
+    assert rows[0]["indicator_code"] == "KADIS.1.1"
+    assert rows[0]["realization"] == "20" and rows[0]["achievement"] == "50"
+    assert rows[0]["values"] == "psks_diberdayakan=20;psks_terdata=100"
+    assert rows[0]["rating_code"] == "sangat_rendah"
+    json_etag = get(client, reader, quarter=1).headers["etag"]
+    assert response.headers["etag"] != json_etag
+
+
+def test_a_page_costs_a_fixed_number_of_statements(client, reader, reported, count_statements):
+    get(client, reader, quarter=2, limit=1)  # warm caches
+    count_statements.statements.clear()
+    get(client, reader, quarter=2, limit=1)
+    small = count_statements.count
+    count_statements.statements.clear()
+    body = get(client, reader, quarter=2, limit=1000).json()
+    assert len(body["items"]) == 39
+    assert count_statements.count == small <= 12
+
+
+def test_needs_a_key_and_a_year(client, reader):
+    assert_problem(client.get("/api/v1/achievements?year=2025"), 401, "unauthenticated")
+    body = assert_problem(
+        client.get("/api/v1/achievements", headers=reader), 422, "validation_error"
+    )
+    assert body["errors"][0]["field"] == "query.year"
+    assert_problem(get(client, reader, quarter=5), 422, "validation_error")
+
+
+def test_verified_only_uses_no_unverified_data(client, reader, reported):
+    item = get(client, reader, quarter=1, verified_only="true").json()["items"][0]
+    assert item["status"] == "no_data" and item["verified"] is False
+
+
+def test_rating_scales_and_agency_override(client, session, reader, admin, reported):
+    scales = client.get("/api/v1/rating-scales", headers=reader).json()
+    assert [(s["code"], s["is_default"]) for s in scales] == [("PERMENDAGRI_86_2017", True)]
+    custom = {
+        "name": "Skala 3 tingkat",
+        "bands": [
+            {"min": None, "code": "belum", "label": "Belum tercapai"},
+            {"min": 100, "code": "tercapai", "label": "Tercapai", "color": "#1a9850"},
+            {"min": 45, "code": "hampir", "label": "Hampir tercapai"},
+        ],
+    }
+    created = client.put("/api/v1/rating-scales/TIGA", headers=admin, json=custom)
+    assert created.status_code == 200, created.text
+    assert [b["code"] for b in created.json()["bands"]] == ["tercapai", "hampir", "belum"]
+    agency_id = client.get("/api/v1/agencies", headers=reader).json()["items"][0]["id"]
+    body = client.put(
+        f"/api/v1/agencies/{agency_id}/rating-scale", headers=admin, json={"code": "TIGA"}
+    ).json()
+    assert body["agencies"] == ["DINSOSP3A"]
+    item = get(client, reader, quarter=1, indicator="KADIS.1.1").json()["items"][0]
+    assert item["achievement"] == 50.0
+    assert item["rating"] == {"code": "hampir", "label": "Hampir tercapai", "color": None}
+    client.put(f"/api/v1/agencies/{agency_id}/rating-scale", headers=admin, json={"code": None})
+    item = get(client, reader, quarter=1, indicator="KADIS.1.1").json()["items"][0]
+    assert item["rating"]["code"] == "sangat_rendah"
+
+
+def test_rating_scale_validation(client, admin, reader):
+    two_catch_alls = {
+        "name": "x",
+        "bands": [
+            {"min": None, "code": "a", "label": "A"},
+            {"min": None, "code": "b", "label": "B"},
+        ],
+    }
+    assert_problem(
+        client.put("/api/v1/rating-scales/X", headers=admin, json=two_catch_alls),
+        422,
+        "validation_error",
+    )
+    ok = {"name": "x", "bands": [{"min": None, "code": "a", "label": "A"}]}
+    assert_problem(client.put("/api/v1/rating-scales/X", headers=reader, json=ok), 403, "forbidden")
+    assert_problem(
+        client.put("/api/v1/rating-scales/lower", headers=admin, json=ok), 422, "validation_error"
+    )
+    assert_problem(client.get("/api/v1/rating-scales/NOPE", headers=reader), 404, "not_found")
+    demote = {**ok, "is_default": False}
+    body = assert_problem(
+        client.put("/api/v1/rating-scales/PERMENDAGRI_86_2017", headers=admin, json=demote),
+        422,
+        "invalid_input",
+    )
+    assert body["field"] == "is_default"
