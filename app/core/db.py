@@ -92,13 +92,23 @@ def get_session() -> Iterator[Session]:
         yield session
 
 
-def get_write_session() -> Iterator[Session]:
-    """A session for a use case that reads then writes: on SQLite it begins with the write
-    lock held (BEGIN IMMEDIATE); on PostgreSQL the write path locks the rows it reads."""
-    engine = get_engine()
+def for_writes(engine: Engine) -> Engine:
+    """The engine to use for a use case that reads then writes: on SQLite its transactions
+    begin with the write lock held (BEGIN IMMEDIATE); PostgreSQL write paths lock the rows
+    they read instead."""
     if engine.dialect.name == "sqlite":
-        engine = engine.execution_options(sqlite_begin="IMMEDIATE")
-    with Session(engine, expire_on_commit=False) as session:
+        return engine.execution_options(sqlite_begin="IMMEDIATE")
+    return engine
+
+
+@lru_cache
+def get_write_engine() -> Engine:
+    return for_writes(get_engine())
+
+
+def get_write_session() -> Iterator[Session]:
+    """One session per writing request (see `for_writes`)."""
+    with Session(get_write_engine(), expire_on_commit=False) as session:
         yield session
 
 

@@ -30,7 +30,7 @@ class ProblemDetail(BaseModel):
         extra="allow",
         json_schema_extra={
             "example": {
-                "type": "https://iki.example/problems/not-found",
+                "type": "urn:iki:problem:not-found",
                 "title": "Not found",
                 "status": 404,
                 "code": "not_found",
@@ -130,7 +130,7 @@ def problem(
 ) -> dict[str, Any]:
     """A problem details object (RFC 9457) with the service's stable `code` member."""
     body: dict[str, Any] = {
-        "type": f"https://iki.example/problems/{code.replace('_', '-')}",
+        "type": f"urn:iki:problem:{code.replace('_', '-')}",
         "title": title,
         "status": status,
         "code": code,

@@ -10,7 +10,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlmodel import Session, select
+from sqlalchemy import update
+from sqlmodel import Session, col, select
 
 from app.core.config import get_settings
 from app.core.db import SessionDep, utcnow
@@ -65,14 +66,19 @@ def authenticate_secret(session: Session, secret: str) -> Principal | None:
     if key is None or key.revoked_at is not None:
         return None
     assert key.id is not None
-    unit_ids = session.exec(select(ApiKeyUnit.unit_id).where(ApiKeyUnit.api_key_id == key.id))
+    unit_ids = frozenset(
+        session.exec(select(ApiKeyUnit.unit_id).where(ApiKeyUnit.api_key_id == key.id))
+    )
+    principal = Principal(key.id, key.name, Role(key.role), unit_ids)
     now = utcnow()
     resolution = timedelta(seconds=get_settings().key_last_used_resolution_seconds)
     if key.last_used_at is None or now - key.last_used_at >= resolution:
-        key.last_used_at = now
-        session.add(key)
+        # End the read first: on SQLite a transaction that read and then writes fails at once
+        # if another writer committed meanwhile, while one that starts by writing waits.
         session.commit()
-    return Principal(key.id, key.name, Role(key.role), frozenset(unit_ids))
+        session.exec(update(ApiKey).where(col(ApiKey.id) == key.id).values(last_used_at=now))
+        session.commit()
+    return principal
 
 
 def current_principal(

@@ -558,7 +558,7 @@ class FormulaProblem(ProblemDetail):
     model_config = ConfigDict(
         json_schema_extra={
             "example": {
-                "type": "https://iki.example/problems/invalid-formula",
+                "type": "urn:iki:problem:invalid-formula",
                 "title": "Invalid formula",
                 "status": 422,
                 "code": "invalid_formula",
