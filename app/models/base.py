@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PydanticField
 from sqlalchemy import Enum as SAEnum
 from sqlmodel import Field, SQLModel
@@ -47,6 +47,10 @@ T = TypeVar("T")
 
 class ListPage(BaseModel, Generic[T]):
     """The envelope of every list: one page of items and the total count."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"description": "One page of a list, and the total count"}
+    )
 
     items: list[T] = PydanticField(description="This page's items")
     total: int = PydanticField(description="How many items match, over all pages", examples=[39])

@@ -10,11 +10,15 @@ from app.models.base import created_at_field, enum_column, updated_at_field
 
 
 class Polarity(StrEnum):
+    """Whether a higher realization is better, or a lower one (e.g. a rate of cases)."""
+
     higher_is_better = "higher_is_better"
     lower_is_better = "lower_is_better"
 
 
 class ValueType(StrEnum):
+    """`integer` for counts, `number` for quantities that may have fractions."""
+
     integer = "integer"
     number = "number"
 

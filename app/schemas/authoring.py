@@ -127,9 +127,9 @@ class AgencyCreate(_Input):
     code: AgencyCode
     name: Name = Field(description="Official name", examples=["Dinas Kesehatan Kota Probolinggo"])
     address: str | None = Field(default=None, max_length=500, description="Postal address")
-    phone: str | None = Field(default=None, max_length=100)
-    email: str | None = Field(default=None, max_length=255)
-    website: str | None = Field(default=None, max_length=255)
+    phone: str | None = Field(default=None, max_length=100, description="Telephone")
+    email: str | None = Field(default=None, max_length=255, description="E-mail")
+    website: str | None = Field(default=None, max_length=255, description="Website")
 
 
 class AgencyUpdate(_Input):
@@ -140,9 +140,9 @@ class AgencyUpdate(_Input):
     code: Omittable[AgencyCode] = Field(default=None)
     name: Omittable[Name] = Field(default=None, description="Official name")
     address: str | None = Field(default=None, max_length=500, description="Postal address")
-    phone: str | None = Field(default=None, max_length=100)
-    email: str | None = Field(default=None, max_length=255)
-    website: str | None = Field(default=None, max_length=255)
+    phone: str | None = Field(default=None, max_length=100, description="Telephone")
+    email: str | None = Field(default=None, max_length=255, description="E-mail")
+    website: str | None = Field(default=None, max_length=255, description="Website")
 
 
 # Units ---------------------------------------------------------------------------------------
@@ -168,7 +168,7 @@ class UnitUpdate(_Input):
     model_config = ConfigDict(json_schema_extra={"example": {"name": "UPTD Liponsos Kota"}})
 
     code: Omittable[UnitCode] = Field(default=None)
-    name: Omittable[Name] = Field(default=None)
+    name: Omittable[Name] = Field(default=None, description="New name")
 
 
 # Positions -----------------------------------------------------------------------------------
@@ -230,9 +230,13 @@ class _Signatory(_Input):
     signatory: str | None = Field(
         default=None, max_length=255, description="Who signed the SK", examples=["Dr. REY"]
     )
-    signatory_title: str | None = Field(default=None, max_length=255)
-    signatory_rank: str | None = Field(default=None, max_length=100)
-    signatory_nip: str | None = Field(default=None, max_length=50)
+    signatory_title: str | None = Field(
+        default=None, max_length=255, description="The signatory's position"
+    )
+    signatory_rank: str | None = Field(default=None, max_length=100, description="Pangkat/golongan")
+    signatory_nip: str | None = Field(
+        default=None, max_length=50, description="NIP of the signatory"
+    )
 
 
 class DecreeCreate(_Signatory):
@@ -252,7 +256,7 @@ class DecreeCreate(_Signatory):
 
     agency: AgencyCode = Field(description="Code of the agency whose IKI it fixes")
     number: str = Field(min_length=1, max_length=100, description="Nomor SK")
-    title: str | None = Field(default=None, max_length=500)
+    title: str | None = Field(default=None, max_length=500, description="Title (tentang ...)")
     date: dt.date = Field(description="Date of enactment")
     year: Year
 
@@ -263,7 +267,7 @@ class DecreeUpdate(_Signatory):
     model_config = ConfigDict(json_schema_extra={"example": {"date": "2025-01-06"}})
 
     number: Omittable[DecreeNumber] = Field(default=None, description="Nomor SK")
-    title: str | None = Field(default=None, max_length=500)
+    title: str | None = Field(default=None, max_length=500, description="Title (tentang ...)")
     date: Omittable[dt.date] = Field(default=None, description="Date of enactment")
     year: Omittable[Year] = Field(default=None)
 
@@ -288,9 +292,13 @@ class DecreeCopy(_Input):
     signatory: str | None = Field(
         default=None, max_length=255, description="By default the source's signatory"
     )
-    signatory_title: str | None = Field(default=None, max_length=255)
-    signatory_rank: str | None = Field(default=None, max_length=100)
-    signatory_nip: str | None = Field(default=None, max_length=50)
+    signatory_title: str | None = Field(
+        default=None, max_length=255, description="The signatory's position"
+    )
+    signatory_rank: str | None = Field(default=None, max_length=100, description="Pangkat/golongan")
+    signatory_nip: str | None = Field(
+        default=None, max_length=50, description="NIP of the signatory"
+    )
 
 
 # Objectives ----------------------------------------------------------------------------------
@@ -413,7 +421,7 @@ class IndicatorUpdate(_Input):
     parent: IndicatorCode | None = Field(
         default=None, description="Code of the indicator (same decree) it cascades to, or null"
     )
-    notes: str | None = Field(default=None)
+    notes: str | None = Field(default=None, description="Notes, e.g. discrepancies in the SK")
 
 
 # Variables -----------------------------------------------------------------------------------
@@ -462,7 +470,7 @@ class VariableCreate(_Range):
         default=None, description="Largest allowed value; null for none"
     )
     owner_unit: UnitCode = Field(description="Code of the unit that reports it")
-    description: str | None = None
+    description: str | None = Field(default=None, description="What exactly is counted")
 
 
 class VariableUpdate(_Range):
@@ -482,7 +490,7 @@ class VariableUpdate(_Range):
     owner_unit: Omittable[UnitCode] = Field(
         default=None, description="Code of the unit that reports it"
     )
-    description: str | None = None
+    description: str | None = Field(default=None, description="What exactly is counted")
 
 
 # Formula check -------------------------------------------------------------------------------

@@ -58,12 +58,12 @@ class TargetsIn(_Strict):
 class TargetsOut(BaseModel):
     """An indicator's targets for a year, with who set them and when."""
 
-    indicator_id: int
+    indicator_id: int = Field(description="Indicator id", examples=[1])
     indicator_code: str = Field(examples=["KADIS.1.1"])
     year: int = Field(examples=[2025])
     annual: float | None = Field(examples=[80])
     quarters: dict[int, float] = Field(examples=[{"1": 20, "2": 40}])
-    updated_at: dt.datetime | None
+    updated_at: dt.datetime | None = Field(description="When they were last set")
     updated_by: str | None = Field(description="Name of the key that last set them")
 
 
@@ -100,26 +100,28 @@ class DataValueOut(BaseModel):
     """A variable's value for one quarter."""
 
     variable: str = Field(description="Variable code", examples=["psks_terdata"])
-    variable_id: int
+    variable_id: int = Field(description="Variable id", examples=[2])
     agency: str = Field(examples=["DINSOSP3A"])
     owner_unit: str = Field(examples=["BID_PSM"])
     year: int = Field(examples=[2025])
     quarter: int = Field(examples=[1])
     value: float = Field(examples=[120])
-    note: str | None
-    evidence: str | None
+    note: str | None = Field(description="Keterangan", examples=["TW I"])
+    evidence: str | None = Field(
+        description="Bukti dukung", examples=["https://drive.example/b.pdf"]
+    )
     version: int = Field(description="Increases with every change", examples=[1])
-    updated_at: dt.datetime
-    updated_by: str | None
+    updated_at: dt.datetime = Field(description="When it last changed")
+    updated_by: str | None = Field(description="Name of the key that changed it last")
 
 
 class DataValuesWritten(BaseModel):
     """What a write did: the values as stored now, and counts."""
 
     items: list[DataValueOut]
-    created: int
-    updated: int
-    unchanged: int
+    created: int = Field(description="Values stored for the first time", examples=[1])
+    updated: int = Field(description="Values changed", examples=[1])
+    unchanged: int = Field(description="Values sent as they already were", examples=[0])
 
 
 class ImportRow(_Strict):
@@ -146,43 +148,51 @@ class ImportError_(BaseModel):
     """A rejected row of an import."""
 
     row: int = Field(description="1-based row number (CSV: the header is row 0)")
-    variable: str | None = None
-    value: Any = None
+    variable: str | None = Field(default=None, description="The row's variable code")
+    value: Any = Field(default=None, description="The row's value as sent")
     field: str | None = Field(default=None, description="The column at fault")
-    code: str = Field(examples=["out_of_range"])
-    message: str
+    code: str = Field(description="Kind of error", examples=["out_of_range"])
+    message: str = Field(description="What is wrong", examples=["must be at least 0"])
 
 
 class ImportSummary(BaseModel):
     """What an import did (or, on a dry run, would do)."""
 
-    dry_run: bool
-    atomic: bool
-    created: int
-    updated: int
-    unchanged: int
-    rejected: int
-    errors: list[ImportError_]
+    dry_run: bool = Field(description="Nothing was stored: validation only")
+    atomic: bool = Field(description="All or nothing")
+    created: int = Field(description="Values stored for the first time", examples=[10])
+    updated: int = Field(description="Values changed", examples=[2])
+    unchanged: int = Field(description="Rows equal to what was stored", examples=[0])
+    rejected: int = Field(description="Rows refused", examples=[0])
+    errors: list[ImportError_] = Field(description="Each refused row")
 
 
 # Achievements --------------------------------------------------------------------------------
 
 
 class IndicatorBrief(BaseModel):
-    id: int
+    """The indicator an achievement is of."""
+
+    id: int = Field(description="Indicator id", examples=[1])
     code: str = Field(examples=["KADIS.1.1"])
-    name: str
+    name: str = Field(description="Name as in the SK")
     unit_of_measure: str = Field(examples=["%"])
     polarity: Polarity
-    decimals: int
+    decimals: int = Field(description="Decimals to show", examples=[2])
 
 
 class PositionBrief(BaseModel):
+    """The position whose IKI the indicator is."""
+
     code: str = Field(examples=["KADIS"])
-    title: str
+    title: str = Field(
+        examples=["Kepala Dinas Sosial, Pemberdayaan Perempuan dan Perlindungan Anak"]
+    )
 
 
 class RatingOut(BaseModel):
+    """A rating band of the agency's scale."""
+
     code: str = Field(examples=["sangat_tinggi"])
     label: str = Field(examples=["Sangat Tinggi"])
     color: str | None = Field(default=None, examples=["#1a9850"])

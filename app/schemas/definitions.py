@@ -26,10 +26,14 @@ class AgencyRef(_Schema):
 class AgencyPublic(AgencyRef):
     """A Perangkat Daerah (OPD)."""
 
-    address: str | None = Field(default=None, description="Postal address")
-    phone: str | None = None
-    email: str | None = None
-    website: str | None = None
+    address: str | None = Field(
+        default=None,
+        description="Postal address",
+        examples=["Jalan Raya Dringu No. 13, Kota Probolinggo, Jawa Timur 67271"],
+    )
+    phone: str | None = Field(default=None, description="Telephone", examples=["(0335) 421431"])
+    email: str | None = Field(default=None, description="E-mail", examples=["dinas@kota.go.id"])
+    website: str | None = Field(default=None, description="Website", examples=["dinas.kota.go.id"])
 
 
 class UnitRef(_Schema):
@@ -80,18 +84,20 @@ class DecreePublic(DecreeRef):
     """An SK fixing one year's IKI of an agency."""
 
     agency: AgencyRef
-    title: str | None = None
+    title: str | None = Field(default=None, description="Title (tentang ...)")
     date: dt.date = Field(description="Date of enactment", examples=["2025-01-03"])
     signatory: str | None = Field(default=None, examples=["Dr. REY SUWIGTYO, S.Sos., M.Si."])
-    signatory_title: str | None = None
-    signatory_rank: str | None = None
-    signatory_nip: str | None = None
+    signatory_title: str | None = Field(default=None, description="The signatory's position")
+    signatory_rank: str | None = Field(
+        default=None, description="Pangkat/golongan", examples=["Pembina Utama Muda"]
+    )
+    signatory_nip: str | None = Field(default=None, description="NIP of the signatory")
 
 
 class ObjectiveRef(_Schema):
     """A Sasaran Kinerja."""
 
-    id: int
+    id: int = Field(description="Objective id", examples=[1])
     number: int = Field(examples=[1])
     statement: str = Field(
         examples=[
@@ -103,7 +109,7 @@ class ObjectiveRef(_Schema):
 class VariablePublic(_Schema):
     """A reported quantity (komponen data), reported once per quarter by its owner unit."""
 
-    id: int
+    id: int = Field(description="Variable id", examples=[2])
     code: str = Field(description="snake_case, unique in its agency", examples=["psks_terdata"])
     label: str = Field(
         description="Label as in the SK", examples=["Total Jumlah PSKS yang terdata"]
@@ -116,14 +122,14 @@ class VariablePublic(_Schema):
     )
     min_value: float | None = Field(description="Smallest allowed value", examples=[0])
     max_value: float | None = Field(description="Largest allowed value, if any", examples=[None])
-    description: str | None = None
+    description: str | None = Field(default=None, description="What exactly is counted")
     owner_unit: UnitRef = Field(description="The unit that reports it")
 
 
 class IndicatorRef(_Schema):
     """An indicator, briefly."""
 
-    id: int
+    id: int = Field(description="Indicator id", examples=[1])
     code: str = Field(examples=["KADIS.1.1"])
 
 
@@ -176,9 +182,9 @@ class IndicatorPublic(_Schema):
 class IkiObjective(_Schema):
     """A Sasaran Kinerja with its indicators, as in the SK lampiran."""
 
-    id: int
-    number: int
-    statement: str
+    id: int = Field(description="Objective id", examples=[1])
+    number: int = Field(description="Number in the SK", examples=[1])
+    statement: str = Field(description="The Sasaran Kinerja, verbatim")
     indicators: list[IndicatorPublic]
 
 

@@ -35,7 +35,7 @@ class RatingScaleIn(BaseModel):
         },
     )
 
-    name: str = Field(min_length=1, max_length=255)
+    name: str = Field(min_length=1, max_length=255, description="Name of the scale")
     bands: list[BandIn] = Field(min_length=1, max_length=20)
     is_default: bool = Field(default=False, description="Make it the installation's default scale")
 
@@ -56,8 +56,8 @@ class RatingScaleOut(BaseModel):
     """A rating scale, bands highest first."""
 
     code: str = Field(examples=["PERMENDAGRI_86_2017"])
-    name: str
-    is_default: bool
+    name: str = Field(examples=["Skala Nilai Peringkat Kinerja (Permendagri 86/2017)"])
+    is_default: bool = Field(description="The installation's default scale")
     bands: list[BandIn]
     agencies: list[str] = Field(description="Codes of the agencies that use it as override")
 

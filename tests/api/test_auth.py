@@ -112,3 +112,14 @@ def test_openapi_declares_bearer_auth_and_documents_routes(client):
             assert operation.get("description"), f"{method} {path} lacks a description"
             if path.startswith("/api/v1"):
                 assert "401" in operation["responses"], f"{method} {path} lacks its 401"
+
+
+def test_every_public_schema_and_field_is_documented(client):
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    for name, schema in schemas.items():
+        if name in {"HTTPValidationError", "ValidationError"}:
+            continue
+        assert schema.get("description"), f"schema {name} has no description"
+        for field, prop in schema.get("properties", {}).items():
+            documented = prop.get("description") or prop.get("examples") or "$ref" in str(prop)
+            assert documented, f"{name}.{field} has neither description nor example"
