@@ -49,16 +49,21 @@ def set_targets(
     wanted = {q: v for q, v in quarters.items()}
     if annual is not None:
         wanted[ANNUAL] = annual
+    now = utcnow()
     current = {
         t.quarter: t
         for t in session.exec(
             select(Target).where(Target.indicator_id == indicator.id, Target.year == year)
         )
     }
-    now = utcnow()
-    for quarter, row in current.items():
-        if quarter not in wanted:
-            session.delete(row)
+    removed = [row for quarter, row in current.items() if quarter not in wanted]
+    for row in removed:
+        session.delete(row)
+    if removed:
+        # A removed target leaves no row to carry the change: mark it on the indicator, so
+        # that `updated_since` pulls notice it.
+        indicator.updated_at = now
+        session.add(indicator)
     for quarter, value in wanted.items():
         existing = current.get(quarter)
         if existing is not None and existing.value == value:

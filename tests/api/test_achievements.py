@@ -217,3 +217,19 @@ def test_rating_scale_validation(client, admin, reader):
         "invalid_input",
     )
     assert body["field"] == "is_default"
+
+
+def test_updated_since_sees_target_changes_and_removals(client, session, reader, admin, reported):
+    k11 = indicator_id(session, "KADIS.1.1")
+    client.put(
+        f"/api/v1/indicators/{k11}/targets/{YEAR}",
+        headers=admin,
+        json={"annual": 40, "quarters": {"1": 10}},
+    )
+    later = utcnow().isoformat()
+    time.sleep(0.01)
+    assert get(client, reader, quarter=1, updated_since=later).json()["total"] == 0
+    client.put(f"/api/v1/indicators/{k11}/targets/{YEAR}", headers=admin, json={"annual": 40})
+    changed = get(client, reader, quarter=1, updated_since=later).json()["items"]
+    assert [a["indicator"]["code"] for a in changed] == ["KADIS.1.1"]
+    assert changed[0]["target"] == 40.0
