@@ -7,6 +7,7 @@ import hashlib
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -20,16 +21,26 @@ from app.schemas.data import MAX_MAGNITUDE, DataValueOut
 from app.services.definitions import PageParams, paginate
 
 
+class Keep(Enum):
+    """Marks a field that was not sent, so its stored value stays."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
+
+
 @dataclass(frozen=True)
 class Write:
-    """One value to store: a variable's value for (year, quarter)."""
+    """One value to store: a variable's value for (year, quarter). A note or evidence of
+    KEEP leaves the stored one as it is (it was not sent)."""
 
     variable: str
     year: int
     quarter: int
     value: Any
-    note: str | None = None
-    evidence: str | None = None
+    note: str | Keep | None = None
+    evidence: str | Keep | None = None
     row: int | None = None  # for imports: where it came from
 
 
@@ -70,6 +81,14 @@ def load_agency_variables(session: Session, agency: Agency) -> AgencyVariables:
     return AgencyVariables(
         agency, {v.code: v for v, _ in rows}, {u.id: u for _, u in rows if u.id is not None}
     )
+
+
+def find_agency(session: Session, code: str | None) -> Agency | None:
+    """The agency with this code, or the only agency when no code is given; else None."""
+    if code is not None:
+        return session.exec(select(Agency).where(Agency.code == code)).first()
+    agencies = session.exec(select(Agency).limit(2)).all()
+    return agencies[0] if len(agencies) == 1 else None
 
 
 def resolve_agency(session: Session, code: str | None) -> Agency:
@@ -177,17 +196,26 @@ def _check_period(write: Write, years: set[int]) -> tuple[str, str] | None:
 def existing_values(
     session: Session, keys: Iterable[tuple[int, int, int]], *, lock: bool = False
 ) -> dict[tuple[int, int, int], DataValue]:
-    """Stored values by (variable_id, year, quarter), in one query."""
+    """Stored values by (variable_id, year, quarter), in one query.
+
+    With `lock`, the variables are locked first (PostgreSQL; SQLite writers already hold the
+    database's write lock): a value that does not exist yet has no row to lock, and a
+    concurrent writer must not create it between this read and our write."""
     keys = set(keys)
     if not keys:
         return {}
     variable_ids = {k[0] for k in keys}
     years = {k[1] for k in keys}
+    if lock and session.get_bind().dialect.name != "sqlite":
+        session.exec(
+            select(Variable.id)
+            .where(col(Variable.id).in_(variable_ids))
+            .order_by(col(Variable.id))
+            .with_for_update()
+        ).all()
     query = select(DataValue).where(
         col(DataValue.variable_id).in_(variable_ids), col(DataValue.year).in_(years)
     )
-    if lock:
-        query = query.with_for_update()
     rows = session.exec(query)
     found = {(r.variable_id, r.year, r.quarter): r for r in rows}
     return {k: v for k, v in found.items() if k in keys}
@@ -206,6 +234,7 @@ def _store(
     )
     now = utcnow()
     seen: dict[tuple[int, int, int], DataValue] = {}
+    created: list[DataValue] = []
     for write, variable in valid:
         key = (variable.id or 0, write.year, write.quarter)
         value = float(write.value)
@@ -216,22 +245,25 @@ def _store(
                 year=write.year,
                 quarter=write.quarter,
                 value=value,
-                note=write.note,
-                evidence=write.evidence,
+                note=None if write.note is KEEP else write.note,
+                evidence=None if write.evidence is KEEP else write.evidence,
                 version=1,
                 created_at=now,
                 updated_at=now,
                 updated_by=principal.name,
             )
             outcome.created += 1
-            if not dry_run:
-                session.add(row)
-        elif (row.value, row.note, row.evidence) == (value, write.note, write.evidence):
+            seen[key] = row
+            created.append(row)
+            continue
+        note = row.note if write.note is KEEP else write.note
+        evidence = row.evidence if write.evidence is KEEP else write.evidence
+        if (row.value, row.note, row.evidence) == (value, note, evidence):
             outcome.unchanged += 1
         else:
             outcome.updated += 1
             if not dry_run:
-                row.value, row.note, row.evidence = value, write.note, write.evidence
+                row.value, row.note, row.evidence = value, note, evidence
                 row.version += 1
                 row.updated_at = now
                 row.updated_by = principal.name
@@ -241,9 +273,12 @@ def _store(
     if dry_run:
         return
     try:
-        session.flush()
+        # New rows go in a savepoint: if a concurrent writer created one of them first, only
+        # the savepoint is lost and the caller gets a clear conflict.
+        with session.begin_nested():
+            session.add_all(created)
+            session.flush()
     except IntegrityError as exc:  # another writer created the same value meanwhile
-        session.rollback()
         raise WriteConflict(
             "These values were written by someone else at the same time; read them and retry"
         ) from exc
@@ -312,7 +347,11 @@ def _view(row: DataValue, variable: str, agency: str, unit: str) -> DataValueOut
 
 
 def mapping_writes(
-    values: Mapping[str, Any], year: int, quarter: int, note: str | None, evidence: str | None
+    values: Mapping[str, Any],
+    year: int,
+    quarter: int,
+    note: str | Keep | None,
+    evidence: str | Keep | None,
 ) -> list[Write]:
     return [Write(code, year, quarter, value, note, evidence) for code, value in values.items()]
 
@@ -328,8 +367,8 @@ def write_indicator_quarter(
     year: int,
     quarter: int,
     values: Mapping[str, float],
-    note: str | None,
-    evidence: str | None,
+    note: str | Keep | None,
+    evidence: str | Keep | None,
     if_match: str | None,
 ) -> str:
     """Write some of an indicator's variables for a quarter; answer the new ETag.
@@ -377,24 +416,38 @@ def write_quarter(
     year: int,
     quarter: int,
     values: Mapping[str, float],
-    note: str | None,
-    evidence: str | None,
+    note: str | Keep | None,
+    evidence: str | Keep | None,
     if_match: str | None,
 ) -> tuple[list[DataValueOut], Outcome, str]:
-    """Write any variables of one agency for a quarter; answer the stored values and ETag."""
+    """Write any variables of one agency for a quarter; answer the stored values and the
+    ETag of the agency's data sheet for that quarter (see `sheet_etag`)."""
     agency = resolve_agency(session, agency_code)
     scope = load_agency_variables(session, agency)
     keys = [
         (scope.variables[c].id or 0, year, quarter) for c in sorted(values) if c in scope.variables
     ]
-    current = existing_values(session, keys, lock=True)
-    check_if_match(if_match, etag_of(current.get(k) for k in keys))
+    existing_values(session, keys, lock=True)
+    check_if_match(if_match, sheet_etag(session, agency, year, quarter))
     outcome = apply_writes(
         session, principal, scope, mapping_writes(values, year, quarter, note, evidence)
     )
     raise_rejections(outcome)
     stored = existing_values(session, keys)
-    return value_views(scope, stored.values()), outcome, etag_of(stored.get(k) for k in keys)
+    return value_views(scope, stored.values()), outcome, sheet_etag(session, agency, year, quarter)
+
+
+def sheet_etag(session: Session, agency: Agency, year: int, quarter: int) -> str:
+    """The ETag of an agency's data for one quarter: all its variables' values, as `GET
+    /data-values?year=&quarter=` shows them and `PUT /data-values/{year}/{quarter}` writes."""
+    rows = session.exec(
+        select(DataValue)
+        .join(Variable, Variable.id == DataValue.variable_id)  # type: ignore[arg-type]
+        .where(
+            Variable.agency_id == agency.id, DataValue.year == year, DataValue.quarter == quarter
+        )
+    )
+    return etag_of(rows)
 
 
 def list_values(

@@ -13,6 +13,8 @@ from app.core.errors import InvalidInput
 from app.core.security import Principal
 from app.schemas.data import ImportError_, ImportSummary
 from app.services.data_values import (
+    KEEP,
+    Keep,
     Rejection,
     Write,
     apply_writes,
@@ -125,8 +127,8 @@ def to_writes(
             year=year,
             quarter=quarter,
             value=value,
-            note=_text(row.get("note")),
-            evidence=_text(row.get("evidence")),
+            note=_text(row, "note", from_csv),
+            evidence=_text(row, "evidence", from_csv),
             row=number,
         )
         key = (write.variable, year, quarter)
@@ -145,10 +147,12 @@ def to_writes(
     return writes, rejections
 
 
-def _text(value: Any) -> str | None:
-    if value is None or value == "":
-        return None
-    return str(value)[:2000]
+def _text(row: Mapping[str, Any], column: str, from_csv: bool) -> str | Keep | None:
+    """A note or evidence cell: absent (or an empty CSV cell) keeps what is stored."""
+    if column not in row or (from_csv and row[column] in (None, "")):
+        return KEEP
+    value = row[column]
+    return None if value is None else str(value)[:2000]
 
 
 def run_import(

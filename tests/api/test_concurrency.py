@@ -54,20 +54,29 @@ def test_read_modify_write_with_if_match_loses_no_update(committed_engine):
                 while True:
                     current = client.get(url, headers=headers)
                     assert current.status_code == 200, current.text
-                    value = current.json()["quarter_values"]["psks_terdata"] or 0
+                    values = current.json()["quarter_values"]
                     written = client.put(
                         url,
                         headers={**headers, "If-Match": current.headers["etag"]},
-                        json={"values": {"psks_terdata": value + 1}},
+                        json={"values": {code: (v or 0) + 1 for code, v in values.items()}},
                     )
                     if written.status_code == 200:
                         break
                     # Another writer got in between: read again and retry.
                     assert written.status_code in (409, 412), written.text
 
+    # One of the indicator's two variables exists before the race and the other does not:
+    # a writer must not slip a new value in between another's If-Match check and write.
+    with TestClient(app) as client:
+        seeded = client.put(url, headers=headers, json={"values": {"psks_diberdayakan": 0}})
+        assert seeded.status_code == 200, seeded.text
+
     with ThreadPoolExecutor(WRITERS) as pool:
         list(pool.map(writer, range(WRITERS)))
 
     with TestClient(app) as client:
         final = client.get(url, headers=headers).json()
-    assert final["quarter_values"]["psks_terdata"] == WRITERS * INCREMENTS
+    assert final["quarter_values"] == {
+        "psks_diberdayakan": WRITERS * INCREMENTS,
+        "psks_terdata": WRITERS * INCREMENTS,
+    }

@@ -37,18 +37,37 @@ def test_put_any_variables_of_the_agency(client, session, verifier):
         ("psks_terdata", "BID_PSM", 120.0),
     ]
     assert response.headers["etag"]
+    first_etag = response.headers["etag"]
+    listed = client.get(
+        "/api/v1/data-values", headers=verifier, params={"year": YEAR, "quarter": 2}
+    )
+    assert listed.headers["etag"] == first_etag
+    # Nothing changed since first_etag: a write of some variables goes through.
     again = client.put(
         f"/api/v1/data-values/{YEAR}/2",
-        headers={**verifier, "If-Match": response.headers["etag"]},
-        json={"values": {"psks_terdata": 120, "ppks_terdata": 81}, "note": "rekap"},
-    ).json()
-    assert (again["created"], again["updated"], again["unchanged"]) == (0, 1, 1)
+        headers={**verifier, "If-Match": first_etag},
+        json={"values": {"psks_terdata": 120, "ppks_terdata": 81}},
+    )
+    assert again.status_code == 200, again.text
+    body = again.json()
+    assert (body["created"], body["updated"], body["unchanged"]) == (0, 1, 1)
+    # The note was not sent, so the stored one stays.
+    assert {i["variable"]: i["note"] for i in body["items"]} == {
+        "ppks_terdata": "rekap",
+        "psks_terdata": "rekap",
+    }
+    # first_etag is stale now, whichever variables the next writer sends.
     stale = client.put(
         f"/api/v1/data-values/{YEAR}/2",
-        headers={**verifier, "If-Match": response.headers["etag"]},
+        headers={**verifier, "If-Match": first_etag},
         json={"values": {"psks_terdata": 1}},
     )
     assert_problem(stale, 412, "precondition_failed")
+    assert stored(session)[(body["items"][1]["variable_id"], 2)] == 120.0
+    current = client.get(
+        "/api/v1/data-values", headers=verifier, params={"year": YEAR, "quarter": 2}
+    ).headers["etag"]
+    assert current == again.headers["etag"] != first_etag
 
 
 def test_put_is_all_or_nothing(client, session, verifier):

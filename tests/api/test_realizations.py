@@ -133,6 +133,11 @@ def test_partial_write_keeps_other_values(client, session, psm):
     rows = {r.value: r for r in stored(session)}
     assert rows[10.0].version == 2 and rows[50.0].version == 1
     assert rows[50.0].note == "a" and rows[50.0].evidence == "b"
+    assert rows[10.0].note == "a" and rows[10.0].evidence == "b"  # not sent: kept
+    put(client, psm, ind, 1, {"psks_diberdayakan": 10}, note=None)
+    session.expire_all()
+    rows = {r.value: r for r in stored(session)}
+    assert rows[10.0].note is None and rows[10.0].evidence == "b"  # null: cleared
     assert rows[10.0].updated_by.startswith("operator")
 
 

@@ -30,6 +30,7 @@ from app.schemas.data import (
     TargetsOut,
 )
 from app.services import achievements, data_values, imports, targets
+from app.services.data_values import KEEP, Keep
 from app.services.definitions import get_or_404
 
 router = APIRouter(responses=problem_schema_responses(401, 403, 422))
@@ -146,17 +147,9 @@ def put_realization(
     variables their units own. Nothing is stored if any value is refused."""
     indicator, agency = _indicator_context(session, indicator_id, year)
     codes = parse(indicator.formula).variables
+    note, evidence = _note_and_evidence(body)
     etag = data_values.write_indicator_quarter(
-        session,
-        principal,
-        agency,
-        codes,
-        year,
-        quarter,
-        body.values,
-        body.note,
-        body.evidence,
-        if_match,
+        session, principal, agency, codes, year, quarter, body.values, note, evidence, if_match
     )
     result = achievements.compute_for(session, [indicator], year, [quarter])[0]
     session.commit()
@@ -165,6 +158,15 @@ def put_realization(
 
 
 # Data values ---------------------------------------------------------------------------------
+
+
+def _note_and_evidence(body: DataValuesIn) -> tuple[str | Keep | None, str | Keep | None]:
+    """What to store as note and evidence: not sent keeps the stored ones, null clears them."""
+    sent = body.model_fields_set
+    return (
+        body.note if "note" in sent else KEEP,
+        body.evidence if "evidence" in sent else KEEP,
+    )
 
 
 @router.put(
@@ -187,9 +189,11 @@ def put_data_values(
     if_match: IfMatch = None,
 ) -> DataValuesWritten:
     """Write any variables of one agency for a quarter. Nothing is stored if any value is
-    refused; the ETag covers the variables written."""
+    refused. The ETag is that of the agency's data sheet for the quarter (as `GET
+    /data-values?year=&quarter=` gives it)."""
+    note, evidence = _note_and_evidence(body)
     items, outcome, etag = data_values.write_quarter(
-        session, principal, agency, year, quarter, body.values, body.note, body.evidence, if_match
+        session, principal, agency, year, quarter, body.values, note, evidence, if_match
     )
     session.commit()
     response.headers["ETag"] = etag
@@ -206,6 +210,7 @@ def put_data_values(
 )
 def list_data_values(
     session: SessionDep,
+    response: Response,
     page: Page,
     agency: Annotated[str | None, Query(description="Agency code")] = None,
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
@@ -216,7 +221,13 @@ def list_data_values(
         dt.datetime | None, Query(description="Only values changed after this time (ISO 8601)")
     ] = None,
 ) -> ListPage[DataValueOut]:
-    """Stored values with who changed them last and when."""
+    """Stored values with who changed them last and when. Filtered to one year and quarter
+    (and agency, when there are several), the ETag header is that quarter's data sheet: send
+    it as If-Match to `PUT /data-values/{year}/{quarter}`."""
+    if year is not None and quarter is not None:
+        sheet_agency = data_values.find_agency(session, agency)
+        if sheet_agency is not None:
+            response.headers["ETag"] = data_values.sheet_etag(session, sheet_agency, year, quarter)
     items, total = data_values.list_values(
         session,
         page,
