@@ -35,14 +35,18 @@ def migrate() -> None:
 @cli.command()
 def seed(
     seed_dir: Annotated[Path | None, typer.Option(help="Seed folder (default: SEED_DIR)")] = None,
+    update: Annotated[
+        bool, typer.Option("--update", help="Also apply the seed over rows that exist already")
+    ] = False,
 ) -> None:
-    """Load the seed data (the SKs and the default rating scale); safe to run again."""
+    """Load the seed data (the SKs and the default rating scale); safe to run again: rows
+    that exist are kept as they are (admins may have edited them), unless --update."""
     from app.services.seed import load_seed
 
     folder = seed_dir or Path(get_settings().seed_dir)
     with Session(get_engine()) as session:
         try:
-            report = load_seed(session, folder)
+            report = load_seed(session, folder, update_existing=update)
         except AppError as exc:
             raise _fail(exc) from exc
     created, updated = sum(report.created.values()), sum(report.updated.values())

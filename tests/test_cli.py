@@ -61,3 +61,30 @@ def test_migrate_seed_and_manage_keys(iki):
     iki("keys", "revoke", "esakip")
     assert "esakip\treader" in iki("keys", "list").stdout
     assert iki("keys", "revoke", "nobody", check=False).returncode == 1
+
+
+def test_migrate_from_an_installed_package(tmp_path):
+    """As in the Docker image: the package is installed elsewhere, the command runs in the
+    folder that holds alembic.ini, migrations/ and seed/."""
+    import shutil
+
+    site, home = tmp_path / "site", tmp_path / "home"
+    shutil.copytree(ROOT / "app", site / "app", ignore=shutil.ignore_patterns("__pycache__"))
+    home.mkdir()
+    shutil.copy(ROOT / "alembic.ini", home)
+    shutil.copytree(ROOT / "migrations", home / "migrations")
+    shutil.copytree(ROOT / "seed", home / "seed")
+    env = {**os.environ, "PYTHONPATH": str(site), "DATABASE_URL": "sqlite:///data/iki.db"}
+    for name in ("TEST_DATABASE_URL", "SEED_DIR"):
+        env.pop(name, None)
+    for command in ("migrate", "seed"):
+        result = subprocess.run(
+            [sys.executable, "-m", "app.cli", command],
+            cwd=home,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+    assert (home / "data" / "iki.db").is_file()

@@ -10,13 +10,25 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+def project_root() -> Path:
+    """The folder holding `alembic.ini` and `migrations/`: beside the `app` package in a
+    checkout, else the working directory (an installed package, as in the Docker image)."""
+    candidates = [Path(__file__).resolve().parents[2], Path.cwd()]
+    for folder in candidates:
+        if (folder / "alembic.ini").is_file() and (folder / "migrations").is_dir():
+            return folder
+    raise RuntimeError(
+        "alembic.ini and migrations/ not found beside the app package nor in "
+        f"{Path.cwd()}: run the command from the project's folder"
+    )
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """An Alembic config for this project; with a connection, migrations run on it."""
-    config = Config(str(PROJECT_ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    root = project_root()
+    config = Config(str(root / "alembic.ini"))
+    config.set_main_option("script_location", str(root / "migrations"))
     config.attributes["configure_logging"] = False
     if connection is not None:
         config.attributes["connection"] = connection

@@ -42,6 +42,9 @@ def updated_at_field() -> Any:
     return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
+# Ids are PostgreSQL `integer`s: anything larger cannot name a row (and would overflow).
+MAX_ID = 2_147_483_647
+
 T = TypeVar("T")
 
 

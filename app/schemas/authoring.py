@@ -26,6 +26,8 @@ from pydantic import (
 from app.core.errors import ProblemDetail
 from app.formula import FUNCTIONS
 from app.models import Aggregation, Polarity, ValueType
+from app.models.base import MAX_ID
+from app.schemas.data import Number
 
 ORG_CODE_PATTERN = r"^[A-Z][A-Z0-9_]{0,31}$"
 VARIABLE_CODE_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
@@ -318,7 +320,9 @@ class ObjectiveCreate(_Input):
         }
     )
 
-    decree_id: int = Field(description="Id of the decree it belongs to", examples=[1])
+    decree_id: int = Field(
+        ge=1, le=MAX_ID, description="Id of the decree it belongs to", examples=[1]
+    )
     position: PositionCode = Field(description="Code of the position whose objective it is")
     number: int = Field(ge=1, le=999, description="Number in the SK", examples=[1])
     statement: Text = Field(description="The Sasaran Kinerja, verbatim")
@@ -364,7 +368,9 @@ class IndicatorCreate(_Input):
         }
     )
 
-    objective_id: int = Field(description="Id of its objective (Sasaran Kinerja)", examples=[1])
+    objective_id: int = Field(
+        ge=1, le=MAX_ID, description="Id of its objective (Sasaran Kinerja)", examples=[1]
+    )
     code: IndicatorCode
     number: int | None = Field(
         default=None, ge=1, le=999, description="Number in the SK; by default the code's last part"
@@ -403,7 +409,7 @@ class IndicatorUpdate(_Input):
         json_schema_extra={"example": {"formula": "psks_diberdayakan / psks_terdata * 100"}}
     )
 
-    objective_id: Omittable[int] = Field(
+    objective_id: Omittable[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(
         default=None, description="Id of an objective of the same decree"
     )
     code: Omittable[IndicatorCode] = Field(default=None)
@@ -517,7 +523,7 @@ class FormulaCheck(_Input):
         description="Code of the agency whose variables the formula may use; may be left out "
         "when the service holds a single agency",
     )
-    values: dict[str, FiniteFloat] | None = Field(
+    values: dict[str, Number] | None = Field(
         default=None,
         max_length=200,
         description="Values of the formula's variables, by code, to test-evaluate it",

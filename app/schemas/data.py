@@ -28,6 +28,7 @@ def _json_number(value: Any) -> float:
 
 
 Number = Annotated[float, PlainValidator(_json_number, json_schema_input_type=float)]
+TargetValue = Annotated[Number, Field(ge=0)]
 Quarter = Annotated[int, Field(ge=1, le=4, description="Triwulan, 1-4")]
 Year = Annotated[int, Field(ge=2000, le=2100, description="Year", examples=[2025])]
 
@@ -47,8 +48,8 @@ class TargetsIn(_Strict):
         json_schema_extra={"example": {"annual": 80, "quarters": {"1": 20, "2": 40, "4": 80}}},
     )
 
-    annual: Number | None = Field(description="The target for the whole year")
-    quarters: dict[Annotated[int, Field(ge=1, le=4)], Number] = Field(
+    annual: TargetValue | None = Field(description="The target for the whole year")
+    quarters: dict[Annotated[int, Field(ge=1, le=4)], TargetValue] = Field(
         default_factory=dict,
         description="Targets for the year to date at the end of a quarter, by quarter 1-4; "
         "a quarter without one is measured against the annual target",

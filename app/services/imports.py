@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -27,6 +28,7 @@ REQUIRED = ("variable", "year", "quarter", "value")
 MAX_ROWS = 50_000
 # The column at fault for each kind of rejection found after a row was read.
 _COLUMN_OF = {
+    "ambiguous_number": "value",
     "unknown_variable": "variable",
     "not_a_number": "value",
     "not_finite": "value",
@@ -58,33 +60,30 @@ def parse_csv(text: str) -> list[dict[str, Any]]:
     return rows
 
 
-def _number(text: Any) -> Any:
-    """A CSV cell as a number (the cell itself when it is not one, to be refused later)."""
-    if not isinstance(text, str):
-        return text
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        return float(text)
-    except ValueError:
-        return text
+CSV_NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?")
+# 1.000 or 12.500.000: a thousands separator as Excel writes it in the Indonesian locale.
+GROUPED_THOUSANDS = re.compile(r"-?\d{1,3}(\.\d{3})+")
 
 
-def _integer(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            return None
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
+def _csv_number(text: str) -> float | int | tuple[str, str]:
+    """A CSV cell as a number, or why it is not one as (code, message)."""
+    if GROUPED_THOUSANDS.fullmatch(text):
+        plain = text.replace(".", "")
+        return "ambiguous_number", (
+            f"'{text}' could be {plain} or a decimal: write numbers without thousands "
+            "separators, with a point for decimals"
+        )
+    if not CSV_NUMBER.fullmatch(text):
+        hint = " (use a point for decimals)" if re.fullmatch(r"-?\d+,\d+", text) else ""
+        return "not_a_number", f"'{text}' is not a number{hint}"
+    return int(text) if text.lstrip("-").isdigit() else float(text)
+
+
+def _integer(value: Any, *, from_csv: bool) -> int | None:
+    """A year or quarter: a JSON integer, or the digits of a CSV cell."""
+    if from_csv:
+        return int(value) if isinstance(value, str) and value.isdigit() else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def to_writes(
@@ -95,10 +94,13 @@ def to_writes(
     rejections: list[Rejection] = []
     seen: dict[tuple[str, int, int], int] = {}
     for number, row in enumerate(rows, start=1):
-        blank = Write(str(row.get("variable") or ""), 0, 0, row.get("value"), row=number)
         if not isinstance(row, Mapping):
-            rejections.append(Rejection("invalid_row", "a row must be an object", "row", blank))
+            unreadable = Write("", 0, 0, None, row=number)
+            rejections.append(
+                Rejection("invalid_row", "a row must be an object", "row", unreadable)
+            )
             continue
+        blank = Write(str(row.get("variable") or ""), 0, 0, row.get("value"), row=number)
         unknown = sorted(set(row) - set(COLUMNS))
         missing = [c for c in REQUIRED if row.get(c) in (None, "")]
         if unknown or missing:
@@ -110,7 +112,8 @@ def to_writes(
                 Rejection("missing_field" if missing else "unknown_field", problem, column, blank)
             )
             continue
-        year, quarter = _integer(row["year"]), _integer(row["quarter"])
+        year = _integer(row["year"], from_csv=from_csv)
+        quarter = _integer(row["quarter"], from_csv=from_csv)
         if year is None:
             rejections.append(
                 Rejection("invalid_year", "year must be a whole number", "year", blank)
@@ -121,7 +124,13 @@ def to_writes(
                 Rejection("invalid_quarter", "quarter must be 1, 2, 3 or 4", "quarter", blank)
             )
             continue
-        value = _number(row["value"]) if from_csv else row["value"]
+        value = row["value"]
+        if from_csv:
+            value = _csv_number(str(value))
+            if isinstance(value, tuple):
+                code, message = value
+                rejections.append(Rejection(code, message, "value", blank))
+                continue
         write = Write(
             variable=str(row["variable"]),
             year=year,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.achievement.rating import Band, sorted_bands
 from app.core.db import utcnow
-from app.core.errors import InvalidInput, NotFound
+from app.core.errors import InvalidInput, NotFound, WriteConflict
 from app.models import Agency, RatingScale
 from app.schemas.rating import BandIn, RatingScaleIn, RatingScaleOut
 from app.services.definitions import get_or_404
@@ -48,8 +49,12 @@ def put_scale(session: Session, code: str, data: RatingScaleIn) -> RatingScaleOu
         )
     scale.name, scale.bands, scale.is_default = data.name, stored_bands, data.is_default
     scale.updated_at = utcnow()
-    session.add(scale)
-    session.flush()
+    try:
+        with session.begin_nested():  # a concurrent writer may create the same code first
+            session.add(scale)
+            session.flush()
+    except IntegrityError as exc:
+        raise WriteConflict(f"Rating scale '{code}' was written by someone else; retry") from exc
     return get_scale(session, code)
 
 

@@ -158,11 +158,15 @@ def _read_yaml(path: Path) -> Any:
 
 
 class _Upserter:
-    """Writes rows by natural key, touching only what differs, and counts what it did."""
+    """Writes rows by natural key and counts what it did. Rows that exist are left as they
+    are (admins may have edited them since) unless `update_existing`, which applies what
+    differs from the seed."""
 
-    def __init__(self, session: Session, report: SeedReport) -> None:
+    def __init__(self, session: Session, report: SeedReport, update_existing: bool) -> None:
         self.session = session
         self.report = report
+        self.update_existing = update_existing
+        self.created: set[int] = set()  # ids of the rows created in this run, by id(row)
 
     def index(
         self, model: type[M], rows: Iterable[M], key: Callable[[M], Hashable]
@@ -180,6 +184,10 @@ class _Upserter:
             self.session.flush()
             existing[key] = row
             self.report.created[table] += 1
+            self.created.add(id(row))
+            return row
+        if not self.update_existing:
+            self.report.unchanged[table] += 1
             return row
         changed = {k: v for k, v in values.items() if getattr(row, k) != v}
         if changed:
@@ -195,10 +203,13 @@ class _Upserter:
         return row
 
 
-def load_seed(session: Session, seed_dir: Path) -> SeedReport:
-    """Load every agency folder and the rating scale under `seed_dir`; commit once at the end."""
+def load_seed(session: Session, seed_dir: Path, *, update_existing: bool = False) -> SeedReport:
+    """Load every agency folder and the rating scale under `seed_dir`; commit once at the end.
+
+    What exists already is kept as it is, so running the seed on every start never undoes an
+    admin's edit; `update_existing` applies the seed's values over them instead."""
     report = SeedReport()
-    upserter = _Upserter(session, report)
+    upserter = _Upserter(session, report, update_existing)
     scale_file = seed_dir / "rating_scale.yaml"
     if scale_file.exists():
         _load_rating_scale(upserter, SeedRatingScale.model_validate(_read_yaml(scale_file)))
@@ -210,10 +221,15 @@ def load_seed(session: Session, seed_dir: Path) -> SeedReport:
 
 def _load_rating_scale(up: _Upserter, data: SeedRatingScale) -> None:
     existing = up.index(RatingScale, up.session.exec(select(RatingScale)), lambda r: r.code)
-    for other in existing.values():
-        if other.code != data.scale.code and other.is_default:
-            other.is_default = False
-            up.session.add(other)
+    has_default = any(s.is_default for s in existing.values())
+    if has_default and not up.update_existing:
+        make_default = bool(existing.get(data.scale.code) and existing[data.scale.code].is_default)
+    else:
+        make_default = True
+        for other in existing.values():
+            if other.code != data.scale.code and other.is_default:
+                other.is_default = False
+                up.session.add(other)
     up.upsert(
         RatingScale,
         existing,
@@ -221,7 +237,7 @@ def _load_rating_scale(up: _Upserter, data: SeedRatingScale) -> None:
         {
             "code": data.scale.code,
             "name": data.scale.name,
-            "is_default": True,
+            "is_default": make_default,
             "bands": [band.model_dump() for band in data.scale.bands],
         },
     )
@@ -336,6 +352,8 @@ def _load_decree(
             )
             indicator = up.upsert(Indicator, indicators, ind.code, values)
             assert indicator.id is not None
+            if id(indicator) not in up.created and not up.update_existing:
+                continue
             for unit_code in ind.source_units:
                 unit_id = _ref(unit_ids, unit_code, "unit", ind.code)
                 assert unit_id is not None
@@ -343,9 +361,9 @@ def _load_decree(
     for indicator_id, unit_id in wanted_links - links:
         session.add(IndicatorSourceUnit(indicator_id=indicator_id, unit_id=unit_id))
         up.report.created["indicator_source_unit"] += 1
-    for indicator_id, unit_id in links - wanted_links:
-        stale = session.get(IndicatorSourceUnit, (indicator_id, unit_id))
-        session.delete(stale)
+    stale_links = links - wanted_links if up.update_existing else set()
+    for indicator_id, unit_id in stale_links:
+        session.delete(session.get(IndicatorSourceUnit, (indicator_id, unit_id)))
         up.report.updated["indicator_source_unit"] += 1
     session.flush()
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from app.core.db import utcnow
-from app.core.errors import InvalidInput
+from app.core.errors import InvalidInput, WriteConflict
 from app.core.security import Principal
 from app.models import Decree, Indicator, Target
 from app.schemas.data import TargetsOut
@@ -64,6 +65,7 @@ def set_targets(
         # that `updated_since` pulls notice it.
         indicator.updated_at = now
         session.add(indicator)
+    created: list[Target] = []
     for quarter, value in wanted.items():
         existing = current.get(quarter)
         if existing is not None and existing.value == value:
@@ -71,11 +73,19 @@ def set_targets(
         row = existing or Target(
             indicator_id=indicator.id or 0, year=year, quarter=quarter, value=value
         )
+        if existing is None:
+            created.append(row)
         row.value = value
         row.updated_at = now
         row.updated_by = principal.name
-        session.add(row)
-    session.flush()
+    try:
+        with session.begin_nested():  # a concurrent writer may create the same target first
+            session.add_all(created)
+            session.flush()
+    except IntegrityError as exc:
+        raise WriteConflict(
+            "These targets were set by someone else at the same time; read them and retry"
+        ) from exc
     rows = session.exec(
         select(Target).where(Target.indicator_id == indicator.id, Target.year == year)
     ).all()

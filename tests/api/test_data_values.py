@@ -271,3 +271,74 @@ def test_import_refuses_other_media_and_malformed_json(client, verifier, reader)
         403,
         "forbidden",
     )
+
+
+def test_csv_numbers_that_a_spreadsheet_may_garble_are_refused(client, session, verifier):
+    csv_text = (
+        "variable;year;quarter;value\n"
+        "psks_terdata;2025;1;1.000\n"
+        "psks_terdata;2025;2;1,5\n"
+        "psks_terdata;2025;3;1_000\n"
+        "psks_terdata;2025;4;12.5e1\n"
+    )
+    response = client.post(
+        "/api/v1/data-values/import?atomic=false",
+        headers={**verifier, "Content-Type": "text/csv"},
+        content=csv_text,
+    )
+    body = response.json()
+    assert [(e["row"], e["code"]) for e in body["errors"]] == [
+        (1, "ambiguous_number"),
+        (2, "not_a_number"),
+        (3, "not_a_number"),
+    ]
+    assert "1000" in body["errors"][0]["message"]
+    assert "point" in body["errors"][1]["message"]
+    assert body["created"] == 1  # 12.5e1 = 125
+    assert list(stored(session).values()) == [125.0]
+
+
+@pytest.mark.parametrize(
+    ("row", "code"),
+    [
+        ({"variable": "psks_terdata", "year": "2025", "quarter": 1, "value": 1}, "invalid_year"),
+        ({"variable": "psks_terdata", "year": 2025, "quarter": 1.0, "value": 1}, "invalid_quarter"),
+        (
+            {"variable": "psks_terdata", "year": 2025, "quarter": True, "value": 1},
+            "invalid_quarter",
+        ),
+        ({"variable": "psks_terdata", "year": 2025, "quarter": 1, "value": "1"}, "not_a_number"),
+        (
+            {"variable": "psks_terdata", "year": 2025, "quarter": 1, "value": 10**400},
+            "out_of_range",
+        ),
+        (
+            {"variable": "psks_terdata", "year": 2025, "quarter": 1, "value": 1, "x": 1},
+            "unknown_field",
+        ),
+        (1, "invalid_row"),
+        (["psks_terdata", 2025, 1, 1], "invalid_row"),
+    ],
+)
+def test_json_import_rows_of_the_wrong_type(client, session, verifier, row, code):
+    response = client.post("/api/v1/data-values/import", headers=verifier, json={"rows": [row]})
+    body = assert_problem(response, 422, "import_rejected")
+    assert [e["code"] for e in body["errors"]] == [code]
+    assert stored(session) == {}
+
+
+def test_import_respects_operator_scope(client, session, psm):
+    response = client.post(
+        "/api/v1/data-values/import",
+        headers=psm,
+        json={
+            "rows": [*ROWS, {"variable": "ppks_terdata", "year": YEAR, "quarter": 1, "value": 1}]
+        },
+    )
+    body = assert_problem(response, 403, "forbidden")
+    assert body["variables"] == ["ppks_terdata"]
+    assert stored(session) == {}
+    assert (
+        client.post("/api/v1/data-values/import", headers=psm, json={"rows": ROWS}).status_code
+        == 200
+    )

@@ -275,3 +275,26 @@ def test_four_quarters_of_an_indicator(client, session, psm, admin):
     assert [a["realization"] for a in body] == [10.0, 20.0, None, None]
     assert [a["status"] for a in body] == ["ok", "ok", "partial_data", "partial_data"]
     assert body[2]["missing_variables"] == ["psks_diberdayakan", "psks_terdata"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/indicators/9223372036854775808",
+        "/api/v1/indicators/2147483648/achievements?year=2025",
+        "/api/v1/indicators/0/targets/2025",
+        "/api/v1/indicators?offset=9223372036854775808",
+        "/api/v1/agencies/-1",
+    ],
+)
+def test_ids_beyond_the_database_range_are_refused(client, reader, path):
+    assert_problem(client.get(path, headers=reader), 422, "validation_error")
+
+
+def test_negative_targets_are_refused(client, session, admin):
+    ind = indicator_id(session, "KADIS.1.1")
+    response = client.put(
+        f"/api/v1/indicators/{ind}/targets/{YEAR}", headers=admin, json={"annual": -5}
+    )
+    body = assert_problem(response, 422, "validation_error")
+    assert body["errors"][0]["field"] == "body.annual"

@@ -119,3 +119,32 @@ def test_seeding_again_changes_nothing(session):
     assert sum(report.unchanged.values()) > 39
     after = {i.code: (i.id, i.updated_at) for i in session.exec(select(Indicator))}
     assert after == before
+
+
+def test_seeding_again_keeps_admin_edits_unless_asked_to_update(session):
+    indicator = session.exec(select(Indicator).where(Indicator.code == "KADIS.1.1")).one()
+    indicator.notes = "Disunting admin"
+    variable = session.exec(select(Variable).where(Variable.code == "psks_terdata")).one()
+    variable.aggregation = "max"
+    mine = RatingScale(code="MINE", name="Skala sendiri", is_default=True, bands=[])
+    session.exec(select(RatingScale).where(RatingScale.is_default)).one().is_default = False
+    session.add_all([indicator, variable, mine])
+    session.flush()
+
+    report = load_seed(session, SEED_DIR)
+    assert not report.changed
+    session.refresh(indicator)
+    session.refresh(variable)
+    assert indicator.notes == "Disunting admin"
+    assert variable.aggregation == "max"
+    default = session.exec(select(RatingScale).where(RatingScale.is_default)).one()
+    assert default.code == "MINE"
+
+    report = load_seed(session, SEED_DIR, update_existing=True)
+    assert report.updated["indicator"] == 1 and report.updated["variable"] == 1
+    session.refresh(indicator)
+    session.refresh(variable)
+    assert indicator.notes is None
+    assert variable.aggregation == "last"
+    default = session.exec(select(RatingScale).where(RatingScale.is_default)).one()
+    assert default.code == "PERMENDAGRI_86_2017"

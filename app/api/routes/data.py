@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import Page
+from app.api.deps import Page, id_path
 from app.core.db import SessionDep, WriteSessionDep
 from app.core.errors import InvalidInput, problem, problem_response, problem_schema_responses
 from app.core.security import AdminKey, CurrentKey, OperatorKey, Principal
@@ -35,7 +35,7 @@ from app.services.definitions import get_or_404
 
 router = APIRouter(responses=problem_schema_responses(401, 403, 422))
 
-IndicatorId = Annotated[int, Path(description="Indicator id")]
+IndicatorId = Annotated[int, id_path("Indicator")]
 YearPath = Annotated[int, Path(ge=2000, le=2100, description="Year", examples=[2025])]
 QuarterPath = Annotated[int, Path(ge=1, le=4, description="Triwulan, 1-4", examples=[1])]
 IfMatch = Annotated[

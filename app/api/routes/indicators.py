@@ -2,9 +2,9 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
-from app.api.deps import Page, set_location
+from app.api.deps import Page, id_path, set_location
 from app.core.db import SessionDep, WriteSessionDep
 from app.core.errors import PROBLEM_JSON, problem_schema_responses
 from app.core.security import AdminKey
@@ -24,9 +24,9 @@ from app.services import authoring, definitions
 
 router = APIRouter(responses=problem_schema_responses(401, 403, 422))
 
-DecreeId = Annotated[int, Path(description="Decree id")]
-IndicatorId = Annotated[int, Path(description="Indicator id")]
-VariableId = Annotated[int, Path(description="Variable id")]
+DecreeId = Annotated[int, id_path("Decree")]
+IndicatorId = Annotated[int, id_path("Indicator")]
+VariableId = Annotated[int, id_path("Variable")]
 
 CREATED = problem_schema_responses(409)
 CHANGED = problem_schema_responses(404, 409)

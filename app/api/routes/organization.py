@@ -2,9 +2,9 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
-from app.api.deps import Page, set_location
+from app.api.deps import Page, id_path, set_location
 from app.core.db import SessionDep, WriteSessionDep
 from app.core.errors import problem_schema_responses
 from app.core.security import AdminKey
@@ -32,10 +32,10 @@ router = APIRouter(responses=problem_schema_responses(401, 403, 422))
 
 AgencyFilter = Annotated[str | None, Query(description="Agency code", examples=["DINSOSP3A"])]
 UnitFilter = Annotated[str | None, Query(description="Unit code", examples=["BID_PSM"])]
-AgencyId = Annotated[int, Path(description="Agency id")]
-UnitId = Annotated[int, Path(description="Unit id")]
-PositionId = Annotated[int, Path(description="Position id")]
-ObjectiveId = Annotated[int, Path(description="Objective id")]
+AgencyId = Annotated[int, id_path("Agency")]
+UnitId = Annotated[int, id_path("Unit")]
+PositionId = Annotated[int, id_path("Position")]
+ObjectiveId = Annotated[int, id_path("Objective")]
 
 CREATED = problem_schema_responses(409)
 CHANGED = problem_schema_responses(404, 409)

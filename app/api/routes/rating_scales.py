@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
+from app.api.deps import id_path
 from app.core.db import SessionDep, WriteSessionDep
 from app.core.errors import problem_schema_responses
 from app.core.security import AdminKey
@@ -63,7 +64,7 @@ def put_scale(
 def set_agency_scale(
     session: WriteSessionDep,
     _: AdminKey,
-    agency_id: Annotated[int, Path(description="Agency id")],
+    agency_id: Annotated[int, id_path("Agency")],
     body: AgencyScaleIn,
 ) -> RatingScaleOut | None:
     """Make an agency use a scale other than the default (admin); `null` undoes it."""
