@@ -48,17 +48,28 @@ class AchievementFilters:
     verified_only: bool = False
 
 
-def rating_bands(session: Session, agencies: Sequence[Agency]) -> dict[int, tuple[Band, ...]]:
-    """Each agency's rating bands: its own scale, else the installation default, else
+@dataclass(frozen=True)
+class Scale:
+    """The rating bands an agency uses, and when they last changed (None: built in)."""
+
+    bands: tuple[Band, ...]
+    updated_at: dt.datetime | None
+
+
+def rating_scales(session: Session, agencies: Sequence[Agency]) -> dict[int, Scale]:
+    """Each agency's rating scale: its own, else the installation default, else
     Permendagri 86/2017 as built in."""
     wanted = {a.rating_scale_id for a in agencies if a.rating_scale_id}
-    scales = session.exec(
+    rows = session.exec(
         select(RatingScale).where(or_(col(RatingScale.is_default), col(RatingScale.id).in_(wanted)))
     ).all()
-    default = next((s for s in scales if s.is_default), None)
-    as_bands = {s.id: sorted_bands([Band.from_mapping(b) for b in s.bands]) for s in scales}
-    fallback = as_bands[default.id] if default else DEFAULT_BANDS
-    return {a.id or 0: as_bands.get(a.rating_scale_id, fallback) for a in agencies}
+    scales = {
+        r.id: Scale(sorted_bands([Band.from_mapping(b) for b in r.bands]), r.updated_at)
+        for r in rows
+    }
+    default = next((r for r in rows if r.is_default), None)
+    fallback = scales[default.id] if default else Scale(DEFAULT_BANDS, None)
+    return {a.id or 0: scales.get(a.rating_scale_id, fallback) for a in agencies}
 
 
 def compute_for(
@@ -76,8 +87,12 @@ def compute_for(
     positions = by_id(session, Position, {o.position_id for o in objectives.values()})
     decrees = by_id(session, Decree, {i.decree_id for i in indicators})
     agencies = by_id(session, Agency, {d.agency_id for d in decrees.values()})
+    formulas = {ind.id: parse(ind.formula) for ind in indicators}
+    codes = {code for checked in formulas.values() for code in checked.variables}
     variables = session.exec(
-        select(Variable).where(col(Variable.agency_id).in_(list(agencies)))
+        select(Variable).where(
+            col(Variable.agency_id).in_(list(agencies)), col(Variable.code).in_(codes)
+        )
     ).all()
     by_code = {(v.agency_id, v.code): v for v in variables}
     values: dict[int, dict[int, DataValue]] = defaultdict(dict)
@@ -98,7 +113,7 @@ def compute_for(
         )
     ):
         targets[target.indicator_id][target.quarter] = target
-    bands = rating_bands(session, list(agencies.values()))
+    scales = rating_scales(session, list(agencies.values()))
 
     results = []
     for ind in indicators:
@@ -106,7 +121,7 @@ def compute_for(
         agency = agencies[decree.agency_id]
         objective = objectives[ind.objective_id]
         position = positions[objective.position_id]
-        checked = parse(ind.formula)
+        checked = formulas[ind.id]
         used = [by_code[(agency.id or 0, code)] for code in checked.variables]
         spec = IndicatorSpec(
             formula=checked,
@@ -134,9 +149,12 @@ def compute_for(
                 data,
                 quarter,
                 target_row.value if target_row else None,
-                bands[agency.id or 0],
+                scales[agency.id or 0].bands,
             )
-            stamps = [ind.updated_at, *(t.updated_at for t in ind_targets.values())]
+            scale_changed = scales[agency.id or 0].updated_at
+            stamps = [ind.updated_at, agency.updated_at, *(v.updated_at for v in used)]
+            stamps += [t.updated_at for t in ind_targets.values()]
+            stamps += [scale_changed] if scale_changed else []
             stamps += [
                 r.updated_at for v in used for q, r in values[v.id or 0].items() if q <= quarter
             ]
@@ -167,10 +185,15 @@ def compute_for(
 def _changed_indicator_ids(
     session: Session, filters: AchievementFilters, quarter: int
 ) -> list[int]:
-    """Indicators of the filter whose definition, targets or data changed after the time."""
+    """Indicators of the filter whose achievement may have changed after the time: their
+    definition, variables, data, targets, agency or rating scale changed."""
     since = filters.updated_since
     assert since is not None
     changed_codes: dict[int, set[str]] = defaultdict(set)
+    for agency_id, code in session.exec(
+        select(Variable.agency_id, Variable.code).where(Variable.updated_at > since)
+    ):
+        changed_codes[agency_id].add(code)
     for agency_id, code in session.exec(
         select(Variable.agency_id, Variable.code)
         .join(DataValue, DataValue.variable_id == Variable.id)  # type: ignore[arg-type]
@@ -189,6 +212,7 @@ def _changed_indicator_ids(
             )
         )
     )
+    changed_agencies = _agencies_rated_differently(session, since)
     matching = _base_query(filters).with_only_columns(col(Indicator.id))
     candidates = session.exec(
         select(Indicator.id, Indicator.formula, Indicator.updated_at, Decree.agency_id)
@@ -201,10 +225,30 @@ def _changed_indicator_ids(
         if ident is not None
         and (
             updated_at > since
+            or agency_id in changed_agencies
             or ident in changed_targets
             or changed_codes[agency_id].intersection(parse(formula).variables)
         )
     ]
+
+
+def _agencies_rated_differently(session: Session, since: dt.datetime) -> set[int]:
+    """Agencies changed after `since` (e.g. their scale override), or whose scale did."""
+    changed_scales = set(session.exec(select(RatingScale.id).where(RatingScale.updated_at > since)))
+    default_changed = bool(
+        session.exec(
+            select(RatingScale.id).where(
+                col(RatingScale.is_default), RatingScale.updated_at > since
+            )
+        ).first()
+    )
+    agencies = session.exec(select(Agency.id, Agency.rating_scale_id, Agency.updated_at)).all()
+    return {
+        ident
+        for ident, scale_id, updated_at in agencies
+        if ident is not None
+        and (updated_at > since or (scale_id in changed_scales if scale_id else default_changed))
+    }
 
 
 def _base_query(filters: AchievementFilters) -> SelectOfScalar[Indicator]:

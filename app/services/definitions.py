@@ -449,6 +449,7 @@ INDICATOR_ORDER = (
     Objective.position_id,
     Objective.number,
     Indicator.number,
+    Indicator.id,
 )
 
 

@@ -134,6 +134,11 @@ def test_csv(client, reader, reported):
     assert rows[0]["indicator_code"] == "KADIS.1.1"
     assert rows[0]["realization"] == "20" and rows[0]["achievement"] == "50"
     assert rows[0]["values"] == "psks_diberdayakan=20;psks_terdata=100"
+    assert rows[0]["quarter_values"] == rows[0]["values"]
+    assert rows[0]["position_title"].startswith("Kepala Dinas")
+    assert rows[0]["rating_color"] == "#d73027"
+    assert rows[2]["missing_variables"] == "ppks_perlindungan_jaminan"
+    assert rows[2]["values"] == "ppks_perlindungan_jaminan=;ppks_terdata=60"
     assert rows[0]["rating_code"] == "sangat_rendah"
     json_etag = get(client, reader, quarter=1).headers["etag"]
     assert response.headers["etag"] != json_etag
@@ -233,3 +238,52 @@ def test_updated_since_sees_target_changes_and_removals(client, session, reader,
     changed = get(client, reader, quarter=1, updated_since=later).json()["items"]
     assert [a["indicator"]["code"] for a in changed] == ["KADIS.1.1"]
     assert changed[0]["target"] == 40.0
+
+
+def test_updated_since_sees_variable_and_rating_scale_changes(
+    client, session, reader, admin, reported
+):
+    later = utcnow().isoformat()
+    time.sleep(0.01)
+    variable_id = client.get(
+        "/api/v1/variables", headers=reader, params={"q": "psks_terdata"}
+    ).json()["items"][0]["id"]
+    patched = client.patch(
+        f"/api/v1/variables/{variable_id}", headers=admin, json={"aggregation": "max"}
+    )
+    assert patched.status_code == 200, patched.text
+    changed = get(client, reader, quarter=1, updated_since=later).json()["items"]
+    assert [a["indicator"]["code"] for a in changed] == ["KADIS.1.1", "KADIS.2.1"]
+    assert all(a["updated_at"] > later for a in changed)
+
+    later = utcnow().isoformat()
+    time.sleep(0.01)
+    bands = [{"min": None, "code": "semua", "label": "Semua"}]
+    client.put("/api/v1/rating-scales/DUA", headers=admin, json={"name": "x", "bands": bands})
+    assert get(client, reader, quarter=1, updated_since=later).json()["total"] == 0  # unused
+    client.put(
+        "/api/v1/rating-scales/DUA",
+        headers=admin,
+        json={"name": "x", "bands": bands, "is_default": True},
+    )
+    changed = get(client, reader, quarter=1, updated_since=later).json()
+    assert changed["total"] == 39
+    assert changed["items"][0]["rating"]["code"] == "semua"
+
+
+def test_etag_changes_with_data_and_definitions(client, session, reader, admin, reported):
+    def etag():
+        return get(client, reader, quarter=1, limit=2).headers["etag"]
+
+    first = etag()
+    assert etag() == first
+    k11 = indicator_id(session, "KADIS.1.1")
+    client.put(
+        f"/api/v1/indicators/{k11}/realizations/{YEAR}/1",
+        headers=reported["psm"],
+        json={"values": {"psks_diberdayakan": 21}},
+    )
+    second = etag()
+    assert second != first
+    client.patch(f"/api/v1/indicators/{k11}", headers=admin, json={"name": "Nama baru"})
+    assert etag() != second

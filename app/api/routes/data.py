@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
@@ -394,59 +395,47 @@ def _decode(raw: bytes) -> str:
 
 # Achievements --------------------------------------------------------------------------------
 
-CSV_COLUMNS = (
-    "agency",
-    "indicator_code",
-    "indicator_name",
-    "position_code",
-    "year",
-    "quarter",
-    "unit_of_measure",
-    "polarity",
-    "values",
-    "quarter_realization",
-    "realization",
-    "target",
-    "achievement",
-    "rating_code",
-    "rating_label",
-    "status",
-    "reason",
-    "missing_variables",
-    "verified",
-    "updated_at",
+
+def _pairs(values: dict[str, float | None]) -> str:
+    return ";".join(f"{code}={_num(value)}" for code, value in values.items())
+
+
+# One CSV row per achievement: the JSON item flattened, column by column.
+CSV_FIELDS: tuple[tuple[str, Callable[[AchievementOut], object]], ...] = (
+    ("agency", lambda a: a.agency),
+    ("indicator_id", lambda a: a.indicator.id),
+    ("indicator_code", lambda a: a.indicator.code),
+    ("indicator_name", lambda a: a.indicator.name),
+    ("position_code", lambda a: a.position.code),
+    ("position_title", lambda a: a.position.title),
+    ("year", lambda a: a.year),
+    ("quarter", lambda a: a.quarter),
+    ("unit_of_measure", lambda a: a.indicator.unit_of_measure),
+    ("polarity", lambda a: a.indicator.polarity),
+    ("decimals", lambda a: a.indicator.decimals),
+    ("values", lambda a: _pairs(a.values)),
+    ("quarter_values", lambda a: _pairs(a.quarter_values)),
+    ("quarter_realization", lambda a: _num(a.quarter_realization)),
+    ("realization", lambda a: _num(a.realization)),
+    ("target", lambda a: _num(a.target)),
+    ("achievement", lambda a: _num(a.achievement)),
+    ("rating_code", lambda a: a.rating.code if a.rating else ""),
+    ("rating_label", lambda a: a.rating.label if a.rating else ""),
+    ("rating_color", lambda a: (a.rating.color or "") if a.rating else ""),
+    ("status", lambda a: a.status),
+    ("reason", lambda a: a.reason or ""),
+    ("missing_variables", lambda a: ";".join(a.missing_variables)),
+    ("verified", lambda a: str(a.verified).lower()),
+    ("updated_at", lambda a: a.updated_at.isoformat() if a.updated_at else ""),
 )
 
 
 def _csv(items: list[AchievementOut]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for a in items:
-        writer.writerow(
-            [
-                a.agency,
-                a.indicator.code,
-                a.indicator.name,
-                a.position.code,
-                a.year,
-                a.quarter,
-                a.indicator.unit_of_measure,
-                a.indicator.polarity,
-                ";".join(f"{k}={'' if v is None else _num(v)}" for k, v in a.values.items()),
-                _num(a.quarter_realization),
-                _num(a.realization),
-                _num(a.target),
-                _num(a.achievement),
-                a.rating.code if a.rating else "",
-                a.rating.label if a.rating else "",
-                a.status,
-                a.reason or "",
-                ";".join(a.missing_variables),
-                str(a.verified).lower(),
-                a.updated_at.isoformat() if a.updated_at else "",
-            ]
-        )
+    writer.writerow(name for name, _ in CSV_FIELDS)
+    for item in items:
+        writer.writerow(get(item) for _, get in CSV_FIELDS)
     return buffer.getvalue()
 
 
