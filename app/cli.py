@@ -47,6 +47,7 @@ def seed(
     with Session(get_engine()) as session:
         try:
             report = load_seed(session, folder, update_existing=update)
+            session.commit()
         except AppError as exc:
             raise _fail(exc) from exc
     created, updated = sum(report.created.values()), sum(report.updated.values())
@@ -67,6 +68,7 @@ def serve(
     settings = get_settings()
     with Session(get_engine()) as session:
         secret = ensure_bootstrap_admin(session)
+        session.commit()
     if secret:
         banner = "=" * 72
         typer.echo(

@@ -74,6 +74,7 @@ def engine(databases: DatabaseFactory) -> Iterator[Engine]:
     upgrade(engine)
     with Session(engine) as session:
         load_seed(session, SEED_DIR)
+        session.commit()
     yield engine
     engine.dispose()
 

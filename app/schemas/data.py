@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, field_validator
 
 from app.models import Polarity
 
 MAX_MAGNITUDE = 1e15
+UNSAFE_SCHEME = re.compile(r"\s*(javascript|data|vbscript|file):", re.IGNORECASE)
 
 
 def _json_number(value: Any) -> float:
@@ -93,8 +95,16 @@ class DataValuesIn(_Strict):
     )
     note: str | None = Field(default=None, max_length=2000, description="Keterangan")
     evidence: str | None = Field(
-        default=None, max_length=2000, description="Bukti dukung: a reference or URL"
+        default=None, max_length=2000, description="Bukti dukung: a reference or an http(s) URL"
     )
+
+    @field_validator("evidence")
+    @classmethod
+    def _safe_evidence(cls, value: str | None) -> str | None:
+        # Evidence is shown as a link in reports: only web links, never script or data URLs.
+        if value is not None and UNSAFE_SCHEME.match(value):
+            raise ValueError("a link must be an http(s) URL")
+        return value
 
 
 class DataValueOut(BaseModel):

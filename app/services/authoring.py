@@ -62,7 +62,7 @@ from app.schemas.definitions import (
     VariablePublic,
 )
 from app.services import definitions
-from app.services.definitions import get_or_404
+from app.services.definitions import get_or_404, resolve_agency
 
 _NAMES_SHOWN = 5
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -136,20 +136,6 @@ def _id(row: SQLModel) -> int:
 
 
 # References by code --------------------------------------------------------------------------
-
-
-def resolve_agency(session: Session, code: str | None, field: str = "agency") -> Agency:
-    """The agency with this code; without a code, the only agency if there is exactly one."""
-    if code is None:
-        agencies = list(session.exec(select(Agency).limit(2)))
-        if len(agencies) == 1:
-            return agencies[0]
-        held = "several agencies" if agencies else "no agency yet"
-        raise InvalidInput(f"Name the agency (its code): the service holds {held}", field=field)
-    agency = session.exec(select(Agency).where(Agency.code == code)).first()
-    if agency is None:
-        raise InvalidInput(f"Unknown agency '{code}'", field=field)
-    return agency
 
 
 def _units(session: Session, agency: Agency, codes: Sequence[str], field: str) -> list[Unit]:

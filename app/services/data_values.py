@@ -14,11 +14,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.core.db import utcnow
-from app.core.errors import Forbidden, InvalidInput, NotFound, PreconditionFailed, WriteConflict
+from app.core.errors import Forbidden, InvalidInput, PreconditionFailed, WriteConflict
 from app.core.security import Principal
 from app.models import Agency, DataValue, Decree, Unit, ValueType, Variable
 from app.schemas.data import MAX_MAGNITUDE, DataValueOut
-from app.services.definitions import PageParams, paginate
+from app.services.definitions import PageParams, paginate, resolve_agency
 
 
 class Keep(Enum):
@@ -81,27 +81,6 @@ def load_agency_variables(session: Session, agency: Agency) -> AgencyVariables:
     return AgencyVariables(
         agency, {v.code: v for v, _ in rows}, {u.id: u for _, u in rows if u.id is not None}
     )
-
-
-def find_agency(session: Session, code: str | None) -> Agency | None:
-    """The agency with this code, or the only agency when no code is given; else None."""
-    if code is not None:
-        return session.exec(select(Agency).where(Agency.code == code)).first()
-    agencies = session.exec(select(Agency).limit(2)).all()
-    return agencies[0] if len(agencies) == 1 else None
-
-
-def resolve_agency(session: Session, code: str | None) -> Agency:
-    """The agency with this code; without a code, the only agency (if there is just one)."""
-    if code is not None:
-        agency = session.exec(select(Agency).where(Agency.code == code)).first()
-        if agency is None:
-            raise NotFound(f"Agency '{code}' does not exist", field="agency")
-        return agency
-    agencies = session.exec(select(Agency).limit(2)).all()
-    if len(agencies) != 1:
-        raise InvalidInput("Name the agency: more than one exists", field="agency")
-    return agencies[0]
 
 
 def check_value(variable: Variable, value: Any) -> tuple[str, str] | None:

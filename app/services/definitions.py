@@ -10,7 +10,7 @@ from sqlalchemy import or_
 from sqlmodel import Session, SQLModel, col, func, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from app.core.errors import NotFound
+from app.core.errors import InvalidInput, NotFound
 from app.formula import describe, parse, to_latex
 from app.models import (
     Agency,
@@ -73,6 +73,28 @@ def by_id(session: Session, model: type[M], ids: set[int]) -> dict[int, M]:
         return {}
     rows = session.exec(select(model).where(col(model.id).in_(ids)))  # type: ignore[attr-defined]
     return {row.id: row for row in rows}  # type: ignore[attr-defined]
+
+
+def find_agency(session: Session, code: str | None) -> Agency | None:
+    """The agency with this code, or the only agency when no code is given; else None."""
+    if code is not None:
+        return session.exec(select(Agency).where(Agency.code == code)).first()
+    agencies = session.exec(select(Agency).limit(2)).all()
+    return agencies[0] if len(agencies) == 1 else None
+
+
+def resolve_agency(session: Session, code: str | None, field: str = "agency") -> Agency:
+    """The agency with this code; without a code, the only agency if there is exactly one."""
+    if code is None:
+        agencies = list(session.exec(select(Agency).limit(2)))
+        if len(agencies) == 1:
+            return agencies[0]
+        held = "several agencies" if agencies else "no agency yet"
+        raise InvalidInput(f"Name the agency (its code): the service holds {held}", field=field)
+    agency = session.exec(select(Agency).where(Agency.code == code)).first()
+    if agency is None:
+        raise InvalidInput(f"Unknown agency '{code}'", field=field)
+    return agency
 
 
 # Agencies, units -----------------------------------------------------------------------------
@@ -458,6 +480,20 @@ def list_indicators(
 ) -> tuple[list[IndicatorPublic], int]:
     rows, total = paginate(session, indicator_query(**filters), page, *INDICATOR_ORDER)
     return indicator_views(session, rows), total
+
+
+def indicator_in_year(session: Session, indicator_id: int, year: int) -> tuple[Indicator, Agency]:
+    """An indicator and its agency, checking that its decree is of `year` (422 otherwise)."""
+    indicator = get_or_404(session, Indicator, indicator_id, "Indicator")
+    decree = session.get(Decree, indicator.decree_id)
+    agency = session.get(Agency, decree.agency_id) if decree else None
+    assert decree is not None and agency is not None
+    if decree.year != year:
+        raise InvalidInput(
+            f"Indicator {indicator.code} belongs to the SK of {decree.year}, not {year}",
+            field="year",
+        )
+    return indicator, agency
 
 
 def get_indicator(session: Session, indicator_id: int) -> IndicatorPublic:

@@ -20,8 +20,8 @@ from app.services.data_values import (
     Write,
     apply_writes,
     load_agency_variables,
-    resolve_agency,
 )
+from app.services.definitions import resolve_agency
 
 COLUMNS = ("variable", "year", "quarter", "value", "note", "evidence")
 REQUIRED = ("variable", "year", "quarter", "value")

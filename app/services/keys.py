@@ -95,9 +95,9 @@ def revoke_key(session: Session, name: str) -> ApiKey:
 
 
 def ensure_bootstrap_admin(session: Session) -> str | None:
-    """On a database without any key, create an admin key and return its secret (else None)."""
+    """On a database without any key, create an admin key and return its secret (else None).
+    The caller commits."""
     if session.exec(select(func.count()).select_from(ApiKey)).one() > 0:
         return None
     _, secret = create_key(session, "admin", Role.admin)
-    session.commit()
     return secret

@@ -204,7 +204,7 @@ class _Upserter:
 
 
 def load_seed(session: Session, seed_dir: Path, *, update_existing: bool = False) -> SeedReport:
-    """Load every agency folder and the rating scale under `seed_dir`; commit once at the end.
+    """Load every agency folder and the rating scale under `seed_dir` (the caller commits).
 
     What exists already is kept as it is, so running the seed on every start never undoes an
     admin's edit; `update_existing` applies the seed's values over them instead."""
@@ -215,7 +215,6 @@ def load_seed(session: Session, seed_dir: Path, *, update_existing: bool = False
         _load_rating_scale(upserter, SeedRatingScale.model_validate(_read_yaml(scale_file)))
     for folder in sorted(p for p in seed_dir.iterdir() if (p / "organization.yaml").exists()):
         _load_agency_folder(upserter, folder)
-    session.commit()
     return report
 
 

@@ -8,29 +8,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from app.core.db import utcnow
-from app.core.errors import InvalidInput, WriteConflict
+from app.core.errors import WriteConflict
 from app.core.security import Principal
-from app.models import Decree, Indicator, Target
+from app.models import Indicator, Target
 from app.schemas.data import TargetsOut
-from app.services.definitions import get_or_404
+from app.services.definitions import indicator_in_year
 
 ANNUAL = 0  # Target.quarter of the annual target
 
 
-def _indicator_in_year(session: Session, indicator_id: int, year: int) -> Indicator:
-    indicator = get_or_404(session, Indicator, indicator_id, "Indicator")
-    decree = session.get(Decree, indicator.decree_id)
-    assert decree is not None
-    if decree.year != year:
-        raise InvalidInput(
-            f"Indicator {indicator.code} belongs to the SK of {decree.year}, not {year}",
-            field="year",
-        )
-    return indicator
-
-
 def get_targets(session: Session, indicator_id: int, year: int) -> TargetsOut:
-    indicator = _indicator_in_year(session, indicator_id, year)
+    indicator, _ = indicator_in_year(session, indicator_id, year)
     rows = session.exec(
         select(Target).where(Target.indicator_id == indicator.id, Target.year == year)
     ).all()
@@ -46,7 +34,7 @@ def set_targets(
     quarters: Mapping[int, float],
 ) -> TargetsOut:
     """Replace an indicator's targets for a year (those not given are removed)."""
-    indicator = _indicator_in_year(session, indicator_id, year)
+    indicator, _ = indicator_in_year(session, indicator_id, year)
     wanted = {q: v for q, v in quarters.items()}
     if annual is not None:
         wanted[ANNUAL] = annual

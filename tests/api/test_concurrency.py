@@ -27,6 +27,7 @@ def committed_engine(databases) -> Iterator[Engine]:
     upgrade(engine)
     with Session(engine) as session:
         load_seed(session, SEED_DIR)
+        session.commit()
     writes = for_writes(engine)
 
     def session_for(bind: Engine) -> Iterator[Session]:

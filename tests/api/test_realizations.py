@@ -298,3 +298,16 @@ def test_negative_targets_are_refused(client, session, admin):
     )
     body = assert_problem(response, 422, "validation_error")
     assert body["errors"][0]["field"] == "body.annual"
+
+
+@pytest.mark.parametrize("link", ["javascript:alert(1)", " JavaScript:x", "data:text/html,x"])
+def test_evidence_links_must_be_web_links(client, session, psm, link):
+    ind = indicator_id(session, "KADIS.1.1")
+    response = put(client, psm, ind, 1, {"psks_terdata": 1}, evidence=link)
+    body = assert_problem(response, 422, "validation_error")
+    assert body["errors"][0]["field"] == "body.evidence"
+    assert stored(session) == []
+    assert (
+        put(client, psm, ind, 1, {"psks_terdata": 1}, evidence="https://x.go.id/b.pdf").status_code
+        == 200
+    )

@@ -20,7 +20,7 @@ from app.core.db import SessionDep, WriteSessionDep
 from app.core.errors import InvalidInput, problem, problem_response, problem_schema_responses
 from app.core.security import AdminKey, CurrentKey, OperatorKey, Principal
 from app.formula import parse
-from app.models import Agency, Decree, Indicator, ListPage
+from app.models import ListPage
 from app.schemas.data import (
     AchievementOut,
     DataValueOut,
@@ -30,9 +30,8 @@ from app.schemas.data import (
     TargetsIn,
     TargetsOut,
 )
-from app.services import achievements, data_values, imports, targets
+from app.services import achievements, data_values, definitions, imports, targets
 from app.services.data_values import KEEP, Keep
-from app.services.definitions import get_or_404
 
 router = APIRouter(responses=problem_schema_responses(401, 403, 422))
 
@@ -90,17 +89,6 @@ def put_targets(
 # Realisasi of one indicator ------------------------------------------------------------------
 
 
-def _indicator_context(session: Any, indicator_id: int, year: int) -> tuple[Indicator, Agency]:
-    indicator = get_or_404(session, Indicator, indicator_id, "Indicator")
-    decree = session.get(Decree, indicator.decree_id)
-    if decree.year != year:
-        raise InvalidInput(
-            f"Indicator {indicator.code} belongs to the SK of {decree.year}, not {year}",
-            field="year",
-        )
-    return indicator, session.get(Agency, decree.agency_id)
-
-
 @router.get(
     "/indicators/{indicator_id}/realizations/{year}/{quarter}",
     tags=["realizations"],
@@ -118,7 +106,7 @@ def get_realization(
 ) -> AchievementOut:
     """The indicator's achievement at the quarter, with the values behind it. The ETag
     header is what to send as If-Match when writing this quarter's values."""
-    indicator, agency = _indicator_context(session, indicator_id, year)
+    indicator, agency = definitions.indicator_in_year(session, indicator_id, year)
     codes = parse(indicator.formula).variables
     response.headers["ETag"] = data_values.indicator_quarter_etag(
         session, agency, codes, year, quarter
@@ -146,7 +134,7 @@ def put_realization(
     """Write the values of the indicator's variables for the quarter (some or all: values not
     sent stay as they are) and answer the recomputed achievement. Operators may write only the
     variables their units own. Nothing is stored if any value is refused."""
-    indicator, agency = _indicator_context(session, indicator_id, year)
+    indicator, agency = definitions.indicator_in_year(session, indicator_id, year)
     codes = parse(indicator.formula).variables
     note, evidence = _note_and_evidence(body)
     etag = data_values.write_indicator_quarter(
@@ -226,7 +214,7 @@ def list_data_values(
     (and agency, when there are several), the ETag header is that quarter's data sheet: send
     it as If-Match to `PUT /data-values/{year}/{quarter}`."""
     if year is not None and quarter is not None:
-        sheet_agency = data_values.find_agency(session, agency)
+        sheet_agency = definitions.find_agency(session, agency)
         if sheet_agency is not None:
             response.headers["ETag"] = data_values.sheet_etag(session, sheet_agency, year, quarter)
     items, total = data_values.list_values(
@@ -537,5 +525,5 @@ def indicator_achievements(
     verified_only: Annotated[bool, Query(description="Compute only from verified data")] = False,
 ) -> list[AchievementOut]:
     """Quarters 1 to 4 of one indicator's year, each year to date."""
-    indicator, _agency = _indicator_context(session, indicator_id, year)
+    indicator, _agency = definitions.indicator_in_year(session, indicator_id, year)
     return achievements.indicator_year(session, indicator, year, verified_only=verified_only)
