@@ -1,9 +1,11 @@
 """Helpers shared by the routes: pagination, the list envelope and the Location of new rows."""
 
+import re
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request, Response
 
+from app.core.errors import InvalidInput
 from app.models.base import MAX_ID
 from app.services.definitions import PageParams
 
@@ -26,3 +28,18 @@ def set_location(request: Request, response: Response, route: str, **path_params
 def id_path(label: str) -> Any:
     """A path parameter naming a row by id."""
     return Path(ge=1, le=MAX_ID, description=f"{label} id", examples=[1])
+
+
+# A NUL can reach us only as the JSON escape \u0000 (one not itself escaped) or as %00.
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
+async def refuse_nul_characters(request: Request) -> None:
+    """Refuse NUL characters anywhere in a request: PostgreSQL cannot store them, and no
+    code, name or note needs one."""
+    if "%00" in request.url.path or "%00" in request.url.query:
+        raise InvalidInput("NUL characters (%00) are not allowed", field="query")
+    if request.method in {"POST", "PUT", "PATCH"}:
+        body = await request.body()
+        if b"\x00" in body or _JSON_NUL.search(body):
+            raise InvalidInput("NUL characters (\\u0000) are not allowed", field="body")

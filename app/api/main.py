@@ -1,12 +1,16 @@
 """The `/api/v1` router: every route under it needs an API key."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
+from app.api.deps import refuse_nul_characters
 from app.api.routes import data, formulas, indicators, organization, rating_scales
 from app.core.security import require_role
 from app.models import Role
 
-api_router = APIRouter(prefix="/api/v1", dependencies=[require_role(Role.reader)])
+api_router = APIRouter(
+    prefix="/api/v1",
+    dependencies=[require_role(Role.reader), Depends(refuse_nul_characters)],
+)
 api_router.include_router(organization.router)
 api_router.include_router(indicators.router)
 api_router.include_router(data.router)

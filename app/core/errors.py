@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -142,8 +143,18 @@ def problem(
     return body
 
 
+class ProblemResponse(JSONResponse):
+    """problem+json, escaped to ASCII so that any echo of the input (even a lone surrogate
+    that JSON may carry) can always be rendered."""
+
+    media_type = PROBLEM_JSON
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
 def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(body, status_code=body["status"], media_type=PROBLEM_JSON, headers=headers)
+    return ProblemResponse(body, status_code=body["status"], headers=headers)
 
 
 _HTTP_CODES = {

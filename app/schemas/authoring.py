@@ -94,9 +94,9 @@ IndicatorCode = Annotated[
     ),
 ]
 Year = Annotated[int, Field(ge=2000, le=2100, description="Year of effect", examples=[2026])]
-FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False, ge=-1e15, le=1e15)]
 Name = Annotated[str, Field(min_length=1, max_length=255)]
-Text = Annotated[str, Field(min_length=1)]
+Text = Annotated[str, Field(min_length=1, max_length=20_000)]
 Lines = Annotated[list[Annotated[str, Field(min_length=1)]], Field(max_length=200)]
 DecreeNumber = Annotated[str, Field(min_length=1, max_length=100)]
 SkNumber = Annotated[int, Field(ge=1, le=999)]

@@ -39,6 +39,13 @@ _COLUMN_OF = {
 
 def parse_csv(text: str) -> list[dict[str, Any]]:
     """CSV rows as dicts; the header names the columns; `,` or `;` (Excel's) as delimiter."""
+    try:
+        return _parse_csv(text)
+    except csv.Error as exc:  # a bare CR, a field over the csv module's limit ...
+        raise InvalidInput(f"The CSV cannot be read: {exc}", field="body") from exc
+
+
+def _parse_csv(text: str) -> list[dict[str, Any]]:
     text = text.lstrip("\ufeff")
     first_line = text.split("\n", 1)[0]
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
@@ -60,9 +67,11 @@ def parse_csv(text: str) -> list[dict[str, Any]]:
     return rows
 
 
-CSV_NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?")
+# ASCII digits only (\d would take any script's), and no more than a float can hold.
+CSV_NUMBER = re.compile(r"-?[0-9]{1,20}(\.[0-9]{1,20})?([eE][-+]?[0-9]{1,3})?")
 # 1.000 or 12.500.000: a thousands separator as Excel writes it in the Indonesian locale.
-GROUPED_THOUSANDS = re.compile(r"-?\d{1,3}(\.\d{3})+")
+GROUPED_THOUSANDS = re.compile(r"-?[0-9]{1,3}(\.[0-9]{3})+")
+CSV_PERIOD = re.compile(r"[0-9]{1,4}")
 
 
 def _csv_number(text: str) -> float | int | tuple[str, str]:
@@ -74,15 +83,15 @@ def _csv_number(text: str) -> float | int | tuple[str, str]:
             "separators, with a point for decimals"
         )
     if not CSV_NUMBER.fullmatch(text):
-        hint = " (use a point for decimals)" if re.fullmatch(r"-?\d+,\d+", text) else ""
-        return "not_a_number", f"'{text}' is not a number{hint}"
+        hint = " (use a point for decimals)" if re.fullmatch(r"-?[0-9]+,[0-9]+", text) else ""
+        return "not_a_number", f"'{text[:40]}' is not a number{hint}"
     return int(text) if text.lstrip("-").isdigit() else float(text)
 
 
 def _integer(value: Any, *, from_csv: bool) -> int | None:
     """A year or quarter: a JSON integer, or the digits of a CSV cell."""
     if from_csv:
-        return int(value) if isinstance(value, str) and value.isdigit() else None
+        return int(value) if isinstance(value, str) and CSV_PERIOD.fullmatch(value) else None
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
@@ -99,6 +108,12 @@ def to_writes(
             rejections.append(
                 Rejection("invalid_row", "a row must be an object", "row", unreadable)
             )
+            continue
+        broken = [c for c in COLUMNS if isinstance(row.get(c), str) and not _is_text(row[c])]
+        if broken:
+            unreadable = Write("", 0, 0, None, row=number)
+            message = "not valid Unicode text (a lone surrogate)"
+            rejections.append(Rejection("invalid_text", message, broken[0], unreadable))
             continue
         blank = Write(str(row.get("variable") or ""), 0, 0, row.get("value"), row=number)
         unknown = sorted(set(row) - set(COLUMNS))
@@ -154,6 +169,15 @@ def to_writes(
         seen[key] = number
         writes.append(write)
     return writes, rejections
+
+
+def _is_text(value: str) -> bool:
+    """Whether a string can be stored and sent back (JSON may carry lone surrogates)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _text(row: Mapping[str, Any], column: str, from_csv: bool) -> str | Keep | None:

@@ -26,6 +26,7 @@ from app.schemas.data import (
     DataValueOut,
     DataValuesIn,
     DataValuesWritten,
+    ImportIn,
     ImportSummary,
     TargetsIn,
     TargetsOut,
@@ -241,7 +242,7 @@ _IMPORT_BODY = {
         "required": True,
         "content": {
             "application/json": {
-                "schema": {"$ref": "#/components/schemas/ImportIn"},
+                "schema": ImportIn.model_json_schema(),
                 "example": {
                     "agency": "DINSOSP3A",
                     "rows": [
@@ -349,7 +350,7 @@ async def _read_import(request: Request, agency: str | None) -> tuple[list[Any],
     if content_type in {"application/json", ""}:
         try:
             data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
             raise InvalidInput(f"The body is not valid JSON: {exc}", field="body") from exc
         if not isinstance(data, dict) or not isinstance(data.get("rows"), list):
             raise InvalidInput('The body must be {"agency": ..., "rows": [...]}', field="rows")
@@ -378,7 +379,13 @@ def _decode(raw: bytes) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
+        pass
+    try:
         return raw.decode("cp1252")  # Excel on Windows saves CSV in the ANSI code page
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(
+            "The file is not text: save it as CSV (UTF-8 or Windows-1252)", field="file"
+        ) from exc
 
 
 # Achievements --------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from app.core.db import SessionDep, WriteSessionDep
 from app.core.errors import problem_schema_responses
 from app.core.security import AdminKey
 from app.models import ListPage
+from app.models.base import MAX_ID
 from app.schemas.authoring import (
     AgencyCreate,
     AgencyUpdate,
@@ -290,7 +291,7 @@ def delete_position(_: AdminKey, session: WriteSessionDep, position_id: Position
 def list_objectives(
     session: SessionDep,
     page: Page,
-    decree_id: Annotated[int | None, Query(description="Decree id")] = None,
+    decree_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Decree id")] = None,
     agency: AgencyFilter = None,
     year: Annotated[int | None, Query(ge=2000, le=2100, description="Year of the SK")] = None,
     position: Annotated[str | None, Query(description="Position code", examples=["KADIS"])] = None,
