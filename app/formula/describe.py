@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import ClassVar, Final
 
@@ -56,7 +57,7 @@ def to_latex(checked: CheckedFormula, labels: Mapping[str, str]) -> str:
     return _Latex(labels).render(checked.tree.body)[0]
 
 
-class _Writer:
+class _Writer(ABC):
     """Renders a checked tree, adding parentheses where binding strength needs them."""
 
     operators: ClassVar[Mapping[type[ast.operator], str]]
@@ -119,20 +120,25 @@ class _Writer:
         right = self.term(node.right, strength + 1)
         return f"{left}{self.operators[type(node.op)]}{right}", strength
 
+    @abstractmethod
     def variable(self, label: str) -> str:
-        raise NotImplementedError
+        """Written by each output format."""
 
+    @abstractmethod
     def wrap(self, text: str) -> str:
-        raise NotImplementedError
+        """Written by each output format."""
 
+    @abstractmethod
     def power(self, base: str, exponent: ast.expr) -> str:
-        raise NotImplementedError
+        """Written by each output format."""
 
+    @abstractmethod
     def if_else(self, body: str, test: str, orelse: str) -> str:
-        raise NotImplementedError
+        """Written by each output format."""
 
+    @abstractmethod
     def call(self, function: str, arguments: list[str]) -> tuple[str, int]:
-        raise NotImplementedError
+        """Written by each output format."""
 
 
 class _Words(_Writer):
