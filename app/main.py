@@ -1,6 +1,7 @@
 """The ASGI application: `app.main:app`."""
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from app.api.main import api_router
 from app.api.routes import health
@@ -59,7 +60,9 @@ TAGS = [
 
 def create_app() -> FastAPI:
     """Build the application: routers, error handlers, OpenAPI metadata."""
-    app = FastAPI(
+    # Swagger UI and ReDoc assets are served by the app itself, not from a CDN, so /docs works
+    # on a city network without internet access.
+    app = FastAPIOffline(
         title="IKI service",
         version="0.1.0",
         summary="Indikator Kinerja Individu: definitions, realisasi and capaian.",

@@ -1,5 +1,7 @@
 """Authentication and roles through the HTTP interface; errors as problem+json."""
 
+import re
+
 import pytest
 from sqlmodel import select
 
@@ -123,3 +125,13 @@ def test_every_public_schema_and_field_is_documented(client):
         for field, prop in schema.get("properties", {}).items():
             documented = prop.get("description") or prop.get("examples") or "$ref" in str(prop)
             assert documented, f"{name}.{field} has neither description nor example"
+
+
+def test_docs_need_no_cdn(client):
+    for page in ("/docs", "/redoc"):
+        html = client.get(page).text
+        assert "cdn.jsdelivr.net" not in html and "unpkg.com" not in html
+        assets = re.findall(r'(?:src|href)="(/[^"]+\.(?:js|css))"', html)
+        assert assets, page
+        for asset in assets:
+            assert client.get(asset).status_code == 200, asset
