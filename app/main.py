@@ -25,19 +25,12 @@ before it are: `reader` < `operator` (scoped to units) < `verifier` < `admin`.
 **Errors** are RFC 9457 `application/problem+json` objects with a stable `code`.
 """
 
+# In the order a reader of /docs needs them: what e-SAKIP pulls and bidang staff post first.
 TAGS = [
-    {"name": "agencies", "description": "Perangkat Daerah (OPD) of the city."},
-    {"name": "units", "description": "Bidang, Sekretariat and UPTD: the owners of reported data."},
-    {"name": "positions", "description": "Jabatan with IKI, and each position's IKI document."},
-    {"name": "decrees", "description": "The SKs that fix a year's IKI of an agency."},
-    {"name": "objectives", "description": "Sasaran Kinerja of a position in a decree."},
-    {"name": "indicators", "description": "Indikator Kinerja Individu with their formulas."},
-    {"name": "variables", "description": "Reported quantities (komponen data) of an agency."},
     {
-        "name": "formulas",
-        "description": "Check a formula against an agency's variables and try it with values.",
+        "name": "achievements",
+        "description": "Capaian per indicator and period, as e-SAKIP pulls them (JSON or CSV).",
     },
-    {"name": "targets", "description": "Perjanjian Kinerja targets: annual and per quarter."},
     {
         "name": "realizations",
         "description": "Realisasi of one indicator per quarter, answered with its capaian.",
@@ -46,9 +39,17 @@ TAGS = [
         "name": "data values",
         "description": "Reported values of variables: write, list, bulk import (JSON or CSV).",
     },
+    {"name": "targets", "description": "Perjanjian Kinerja targets: annual and per quarter."},
+    {"name": "indicators", "description": "Indikator Kinerja Individu with their formulas."},
+    {"name": "positions", "description": "Jabatan with IKI, and each position's IKI document."},
+    {"name": "variables", "description": "Reported quantities (komponen data) of an agency."},
+    {"name": "decrees", "description": "The SKs that fix a year's IKI of an agency."},
+    {"name": "objectives", "description": "Sasaran Kinerja of a position in a decree."},
+    {"name": "agencies", "description": "Perangkat Daerah (OPD) of the city."},
+    {"name": "units", "description": "Bidang, Sekretariat and UPTD: the owners of reported data."},
     {
-        "name": "achievements",
-        "description": "Capaian per indicator and period, as e-SAKIP pulls them (JSON or CSV).",
+        "name": "formulas",
+        "description": "Check a formula against an agency's variables and try it with values.",
     },
     {
         "name": "rating scales",
