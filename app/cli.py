@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from app.core.config import get_settings
@@ -50,8 +51,15 @@ def seed(
             session.commit()
         except AppError as exc:
             raise _fail(exc) from exc
+        except IntegrityError as exc:
+            typer.echo(f"error: the seed conflicts with the database: {exc.orig}", err=True)
+            raise typer.Exit(code=1) from exc
     created, updated = sum(report.created.values()), sum(report.updated.values())
-    typer.echo(f"seed loaded from {folder}: {created} created, {updated} updated", err=True)
+    files = ", ".join(report.loaded) or "none (all loaded before; --update loads them again)"
+    typer.echo(
+        f"seed from {folder}: files loaded: {files}; {created} rows created, {updated} updated",
+        err=True,
+    )
 
 
 @cli.command()

@@ -1,7 +1,7 @@
 """Tables and schemas. Importing this package registers every table on SQLModel.metadata."""
 
 from app.models.base import ListPage
-from app.models.data import DataValue, RatingScale, Target
+from app.models.data import DataValue, RatingScale, SeedLoad, Target
 from app.models.definitions import (
     Aggregation,
     Decree,
@@ -30,6 +30,7 @@ __all__ = [
     "Position",
     "RatingScale",
     "Role",
+    "SeedLoad",
     "Target",
     "Unit",
     "ValueType",

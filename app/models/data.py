@@ -69,3 +69,14 @@ class RatingScale(SQLModel, table=True):
     )
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
+
+
+class SeedLoad(SQLModel, table=True):
+    """A seed file that has been loaded: it is not loaded again (unless `iki seed --update`),
+    so codes an admin renamed since are not created anew."""
+
+    __tablename__ = "seed_load"
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=255, unique=True, description="Path below seed/")
+    loaded_at: datetime = created_at_field()

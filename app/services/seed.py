@@ -25,6 +25,7 @@ from app.models import (
     Polarity,
     Position,
     RatingScale,
+    SeedLoad,
     Unit,
     ValueType,
     Variable,
@@ -143,6 +144,7 @@ class SeedReport(BaseModel):
     created: Counter[str] = Field(default_factory=Counter)
     updated: Counter[str] = Field(default_factory=Counter)
     unchanged: Counter[str] = Field(default_factory=Counter)
+    loaded: list[str] = Field(default_factory=list, description="Seed files loaded now")
 
     @property
     def changed(self) -> bool:
@@ -166,7 +168,23 @@ class _Upserter:
         self.session = session
         self.report = report
         self.update_existing = update_existing
-        self.created: set[int] = set()  # ids of the rows created in this run, by id(row)
+        self.created: set[tuple[str, int]] = set()  # (table, id) of the rows created now
+        self.loaded = {row.source: row for row in session.exec(select(SeedLoad))}
+
+    def due(self, source: str) -> bool:
+        """Whether a seed file is to be loaded: never loaded before, or updating."""
+        return self.update_existing or source not in self.loaded
+
+    def mark(self, source: str) -> None:
+        """Record a seed file as loaded."""
+        row = self.loaded.get(source) or SeedLoad(source=source)
+        row.loaded_at = utcnow()
+        self.session.add(row)
+        self.loaded[source] = row
+        self.report.loaded.append(source)
+
+    def is_new(self, table: str, row: Any) -> bool:
+        return (table, row.id) in self.created
 
     def index(
         self, model: type[M], rows: Iterable[M], key: Callable[[M], Hashable]
@@ -184,7 +202,7 @@ class _Upserter:
             self.session.flush()
             existing[key] = row
             self.report.created[table] += 1
-            self.created.add(id(row))
+            self.created.add((table, row.id))  # type: ignore[attr-defined]
             return row
         if not self.update_existing:
             self.report.unchanged[table] += 1
@@ -204,17 +222,19 @@ class _Upserter:
 
 
 def load_seed(session: Session, seed_dir: Path, *, update_existing: bool = False) -> SeedReport:
-    """Load every agency folder and the rating scale under `seed_dir` (the caller commits).
+    """Load the seed files under `seed_dir` that were never loaded (the caller commits).
 
-    What exists already is kept as it is, so running the seed on every start never undoes an
-    admin's edit; `update_existing` applies the seed's values over them instead."""
+    A file is loaded once: running the seed at every start never undoes an admin's edit nor
+    brings back a code an admin renamed. `update_existing` loads every file again and applies
+    its values over the rows that exist."""
     report = SeedReport()
-    upserter = _Upserter(session, report, update_existing)
+    up = _Upserter(session, report, update_existing)
     scale_file = seed_dir / "rating_scale.yaml"
-    if scale_file.exists():
-        _load_rating_scale(upserter, SeedRatingScale.model_validate(_read_yaml(scale_file)))
+    if scale_file.exists() and up.due(scale_file.name):
+        _load_rating_scale(up, SeedRatingScale.model_validate(_read_yaml(scale_file)))
+        up.mark(scale_file.name)
     for folder in sorted(p for p in seed_dir.iterdir() if (p / "organization.yaml").exists()):
-        _load_agency_folder(upserter, folder)
+        _load_agency_folder(up, folder)
     return report
 
 
@@ -244,8 +264,24 @@ def _load_rating_scale(up: _Upserter, data: SeedRatingScale) -> None:
 
 def _load_agency_folder(up: _Upserter, folder: Path) -> None:
     session = up.session
+    org_source = f"{folder.name}/organization.yaml"
+    decree_files = [
+        f for f in sorted(folder.glob("decree-*.yaml")) if up.due(f"{folder.name}/{f.name}")
+    ]
+    if not up.due(org_source) and not decree_files:
+        return
     org = SeedOrganization.model_validate(_read_yaml(folder / "organization.yaml"))
     variables = SeedVariables.model_validate(_read_yaml(folder / "variables.yaml"))
+    if not up.due(org_source):  # only a new decree file: the organisation is as admins keep it
+        agency = session.exec(select(Agency).where(Agency.code == org.agency.code)).first()
+        if agency is None:
+            raise InvalidInput(
+                f"Seed {folder.name}: agency {org.agency.code} no longer exists; "
+                "load the folder again with `iki seed --update`"
+            )
+        for decree_file in decree_files:
+            _load_decree_file(up, agency, folder, decree_file)
+        return
 
     agencies = up.index(Agency, session.exec(select(Agency)), lambda a: a.code)
     agency = up.upsert(Agency, agencies, org.agency.code, org.agency.model_dump())
@@ -271,7 +307,6 @@ def _load_agency_folder(up: _Upserter, folder: Path) -> None:
             superior_id=_ref(_ids(positions), pos.superior, "position", pos.code),
         )
         up.upsert(Position, positions, pos.code, values)
-    position_ids = _ids(positions)
 
     known_variables = up.index(
         Variable,
@@ -286,9 +321,22 @@ def _load_agency_folder(up: _Upserter, folder: Path) -> None:
         )
         up.upsert(Variable, known_variables, var.code, values)
 
-    for decree_file in sorted(folder.glob("decree-*.yaml")):
-        decree = SeedDecree.model_validate(_read_yaml(decree_file))
-        _load_decree(up, agency, decree, unit_ids, position_ids, {str(k) for k in known_variables})
+    up.mark(org_source)
+    for decree_file in decree_files:
+        _load_decree_file(up, agency, folder, decree_file)
+
+
+def _load_decree_file(up: _Upserter, agency: Agency, folder: Path, decree_file: Path) -> None:
+    """Load one SK, its references resolved by code among the agency's rows as they are."""
+    session = up.session
+    units = session.exec(select(Unit.code, Unit.id).where(Unit.agency_id == agency.id)).all()
+    positions = session.exec(
+        select(Position.code, Position.id).where(Position.agency_id == agency.id)
+    ).all()
+    variable_codes = set(session.exec(select(Variable.code).where(Variable.agency_id == agency.id)))
+    decree = SeedDecree.model_validate(_read_yaml(decree_file))
+    _load_decree(up, agency, decree, dict(units), dict(positions), variable_codes)
+    up.mark(f"{folder.name}/{decree_file.name}")
 
 
 def _load_decree(
@@ -300,11 +348,13 @@ def _load_decree(
     variable_codes: set[str],
 ) -> None:
     session = up.session
-    decrees = up.index(
-        Decree, session.exec(select(Decree).where(Decree.agency_id == agency.id)), lambda d: d.year
+    decrees = up.index(  # by number: the SK's identity, whatever year an admin gave it since
+        Decree,
+        session.exec(select(Decree).where(Decree.agency_id == agency.id)),
+        lambda d: d.number,
     )
     decree = up.upsert(
-        Decree, decrees, data.decree.year, {"agency_id": agency.id, **data.decree.model_dump()}
+        Decree, decrees, data.decree.number, {"agency_id": agency.id, **data.decree.model_dump()}
     )
     objectives = up.index(
         Objective,
@@ -351,7 +401,7 @@ def _load_decree(
             )
             indicator = up.upsert(Indicator, indicators, ind.code, values)
             assert indicator.id is not None
-            if id(indicator) not in up.created and not up.update_existing:
+            if not (up.update_existing or up.is_new("indicator", indicator)):
                 continue
             for unit_code in ind.source_units:
                 unit_id = _ref(unit_ids, unit_code, "unit", ind.code)

@@ -116,7 +116,7 @@ def test_seeding_again_changes_nothing(session):
     before = {i.code: (i.id, i.updated_at) for i in session.exec(select(Indicator))}
     report = load_seed(session, SEED_DIR)
     assert not report.changed, (report.created, report.updated)
-    assert sum(report.unchanged.values()) > 39
+    assert report.loaded == []
     after = {i.code: (i.id, i.updated_at) for i in session.exec(select(Indicator))}
     assert after == before
 
@@ -148,3 +148,52 @@ def test_seeding_again_keeps_admin_edits_unless_asked_to_update(session):
     assert variable.aggregation == "last"
     default = session.exec(select(RatingScale).where(RatingScale.is_default)).one()
     assert default.code == "PERMENDAGRI_86_2017"
+
+
+def test_renamed_codes_are_not_created_again(session):
+    agency = session.exec(select(Agency)).one()
+    agency.code = "DINSOS"
+    indicator = session.exec(select(Indicator).where(Indicator.code == "KADIS.1.1")).one()
+    indicator.code = "KADIS.1.10"
+    decree = session.exec(select(Decree)).one()
+    decree.year = 2026
+    session.add_all([agency, indicator, decree])
+    session.flush()
+    report = load_seed(session, SEED_DIR)
+    assert not report.changed
+    assert _count(session, Agency) == 1
+    assert session.exec(select(Indicator).where(Indicator.code == "KADIS.1.1")).first() is None
+
+
+def test_a_new_decree_file_is_loaded_into_an_agency_as_it_is(session, tmp_path):
+    import shutil
+
+    import yaml
+
+    seed = tmp_path / "seed"
+    shutil.copytree(SEED_DIR, seed)
+    folder = seed / "dinsosp3a-probolinggo"
+    sk = yaml.safe_load((folder / "decree-2025.yaml").read_text())
+    sk["decree"].update(year=2026, number="000.8.6.3/01/425.109/2026", date="2026-01-05")
+    (folder / "decree-2026.yaml").write_text(yaml.safe_dump(sk, allow_unicode=True))
+    unit = session.exec(select(Unit).where(Unit.code == "BID_PP")).one()
+    unit.name = "Bidang PP (disunting)"
+    session.add(unit)
+    session.flush()
+
+    report = load_seed(session, seed)
+    assert report.loaded == ["dinsosp3a-probolinggo/decree-2026.yaml"]
+    assert report.created["decree"] == 1 and report.created["indicator"] == 39
+    assert report.created["indicator_source_unit"] >= 39
+    assert not report.created["unit"] and not report.updated["unit"]
+    session.refresh(unit)
+    assert unit.name == "Bidang PP (disunting)"
+    new = session.exec(select(Decree).where(Decree.year == 2026)).one()
+    parents = session.exec(
+        select(Indicator).where(
+            Indicator.decree_id == new.id, col(Indicator.parent_id).is_not(None)
+        )
+    ).all()
+    assert parents
+    new_ids = set(session.exec(select(Indicator.id).where(Indicator.decree_id == new.id)))
+    assert all(p.parent_id in new_ids for p in parents)  # cascades stay within the new SK
