@@ -88,3 +88,19 @@ def test_migrate_from_an_installed_package(tmp_path):
         )
         assert result.returncode == 0, result.stderr
     assert (home / "data" / "iki.db").is_file()
+
+
+def test_migrations_of_another_project_are_not_used(tmp_path, monkeypatch):
+    import pytest
+
+    from app.core import migrations
+
+    (tmp_path / "migrations").mkdir()
+    (tmp_path / "alembic.ini").write_text("[alembic]\n")
+    (tmp_path / "migrations" / "env.py").write_text("import other_project.models\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(migrations, "__file__", str(tmp_path / "site" / "app" / "core" / "m.py"))
+    with pytest.raises(RuntimeError, match="not found"):
+        migrations.project_root()
+    (tmp_path / "migrations" / "env.py").write_text("import app.models\n")
+    assert migrations.project_root() == tmp_path

@@ -37,9 +37,11 @@ _JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 async def refuse_nul_characters(request: Request) -> None:
     """Refuse NUL characters anywhere in a request: PostgreSQL cannot store them, and no
     code, name or note needs one."""
-    if "%00" in request.url.path or "%00" in request.url.query:
+    if "\x00" in request.url.path or "%00" in request.url.query:
         raise InvalidInput("NUL characters (%00) are not allowed", field="query")
     if request.method in {"POST", "PUT", "PATCH"}:
         body = await request.body()
+        if body.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise InvalidInput("The body is UTF-16 text: save the file as CSV UTF-8", field="body")
         if b"\x00" in body or _JSON_NUL.search(body):
             raise InvalidInput("NUL characters (\\u0000) are not allowed", field="body")

@@ -10,13 +10,17 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine
 
+_ENV_MARK = "import app.models"
+
 
 def project_root() -> Path:
     """The folder holding `alembic.ini` and `migrations/`: beside the `app` package in a
     checkout, else the working directory (an installed package, as in the Docker image)."""
     candidates = [Path(__file__).resolve().parents[2], Path.cwd()]
     for folder in candidates:
-        if (folder / "alembic.ini").is_file() and (folder / "migrations").is_dir():
+        env = folder / "migrations" / "env.py"
+        # Only this project's migrations: their env.py builds on the app's models.
+        if (folder / "alembic.ini").is_file() and env.is_file() and _ENV_MARK in env.read_text():
             return folder
     raise RuntimeError(
         "alembic.ini and migrations/ not found beside the app package nor in "

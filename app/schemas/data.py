@@ -12,7 +12,15 @@ from pydantic import BaseModel, ConfigDict, Field, PlainValidator, field_validat
 from app.models import Polarity
 
 MAX_MAGNITUDE = 1e15
-UNSAFE_SCHEME = re.compile(r"\s*(javascript|data|vbscript|file):", re.IGNORECASE)
+UNSAFE_SCHEMES = ("javascript:", "data:", "vbscript:", "file:")
+MAX_TEXT = 2000
+
+
+def is_unsafe_link(text: str) -> bool:
+    """Whether evidence would be a script or data link once shown in a report. Browsers
+    ignore spaces and control characters inside a scheme (`java\tscript:`), so do we."""
+    compact = re.sub(r"[\x00-\x20]", "", text).lower()
+    return compact.startswith(UNSAFE_SCHEMES)
 
 
 def _json_number(value: Any) -> float:
@@ -102,7 +110,7 @@ class DataValuesIn(_Strict):
     @classmethod
     def _safe_evidence(cls, value: str | None) -> str | None:
         # Evidence is shown as a link in reports: only web links, never script or data URLs.
-        if value is not None and UNSAFE_SCHEME.match(value):
+        if value is not None and is_unsafe_link(value):
             raise ValueError("a link must be an http(s) URL")
         return value
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import or_
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -152,7 +153,8 @@ def compute_for(
                 scales[agency.id or 0].bands,
             )
             scale_changed = scales[agency.id or 0].updated_at
-            stamps = [ind.updated_at, agency.updated_at, *(v.updated_at for v in used)]
+            stamps = [ind.updated_at, agency.updated_at, position.updated_at]
+            stamps += [v.updated_at for v in used]
             stamps += [t.updated_at for t in ind_targets.values()]
             stamps += [scale_changed] if scale_changed else []
             stamps += [
@@ -214,17 +216,25 @@ def _changed_indicator_ids(
     )
     changed_agencies = _agencies_rated_differently(session, since)
     matching = _base_query(filters).with_only_columns(col(Indicator.id))
-    candidates = session.exec(
-        select(Indicator.id, Indicator.formula, Indicator.updated_at, Decree.agency_id)
-        .join(Decree, Decree.id == Indicator.decree_id)  # type: ignore[arg-type]
+    candidates = session.exec(  # type: ignore[call-overload]
+        sa_select(  # five columns: more than sqlmodel's typed select() and exec() take
+            col(Indicator.id),
+            col(Indicator.formula),
+            col(Indicator.updated_at),
+            col(Position.updated_at),
+            col(Decree.agency_id),
+        )
+        .join(Decree, col(Decree.id) == col(Indicator.decree_id))
+        .join(Objective, col(Objective.id) == col(Indicator.objective_id))
+        .join(Position, col(Position.id) == col(Objective.position_id))
         .where(col(Indicator.id).in_(matching))
     ).all()
     return [
         ident
-        for ident, formula, updated_at, agency_id in candidates
+        for ident, formula, indicator_changed, position_changed, agency_id in candidates
         if ident is not None
         and (
-            updated_at > since
+            max(indicator_changed, position_changed) > since
             or agency_id in changed_agencies
             or ident in changed_targets
             or changed_codes[agency_id].intersection(parse(formula).variables)

@@ -159,7 +159,7 @@ def apply_writes(
         )
     if outcome.rejections and atomic:
         return outcome
-    _store(session, principal, valid, outcome, dry_run=dry_run)
+    _store(session, principal, scope, valid, outcome, dry_run=dry_run)
     return outcome
 
 
@@ -172,26 +172,26 @@ def _check_period(write: Write, years: set[int]) -> tuple[str, str] | None:
     return None
 
 
-def existing_values(
-    session: Session, keys: Iterable[tuple[int, int, int]], *, lock: bool = False
-) -> dict[tuple[int, int, int], DataValue]:
-    """Stored values by (variable_id, year, quarter), in one query.
+def lock_agency_data(session: Session, agency: Agency) -> None:
+    """Serialise the writers of an agency's data until the transaction ends.
 
-    With `lock`, the variables are locked first (PostgreSQL; SQLite writers already hold the
-    database's write lock): a value that does not exist yet has no row to lock, and a
-    concurrent writer must not create it between this read and our write."""
+    On PostgreSQL the agency's row is locked: a value that does not exist yet has no row of
+    its own to lock, and an ETag covers several values, so a writer must hold the agency
+    from before it compares an If-Match to after it writes. SQLite writers already hold the
+    database's write lock (BEGIN IMMEDIATE)."""
+    if session.get_bind().dialect.name != "sqlite":
+        session.exec(select(Agency.id).where(Agency.id == agency.id).with_for_update()).all()
+
+
+def existing_values(
+    session: Session, keys: Iterable[tuple[int, int, int]]
+) -> dict[tuple[int, int, int], DataValue]:
+    """Stored values by (variable_id, year, quarter), in one query."""
     keys = set(keys)
     if not keys:
         return {}
     variable_ids = {k[0] for k in keys}
     years = {k[1] for k in keys}
-    if lock and session.get_bind().dialect.name != "sqlite":
-        session.exec(
-            select(Variable.id)
-            .where(col(Variable.id).in_(variable_ids))
-            .order_by(col(Variable.id))
-            .with_for_update()
-        ).all()
     query = select(DataValue).where(
         col(DataValue.variable_id).in_(variable_ids), col(DataValue.year).in_(years)
     )
@@ -203,14 +203,15 @@ def existing_values(
 def _store(
     session: Session,
     principal: Principal,
+    scope: AgencyVariables,
     valid: list[tuple[Write, Variable]],
     outcome: Outcome,
     *,
     dry_run: bool,
 ) -> None:
-    current = existing_values(
-        session, ((v.id or 0, w.year, w.quarter) for w, v in valid), lock=not dry_run
-    )
+    if not dry_run:
+        lock_agency_data(session, scope.agency)
+    current = existing_values(session, ((v.id or 0, w.year, w.quarter) for w, v in valid))
     now = utcnow()
     seen: dict[tuple[int, int, int], DataValue] = {}
     created: list[DataValue] = []
@@ -369,7 +370,8 @@ def write_indicator_quarter(
             ],
         )
     keys = [(scope.variables[c].id or 0, year, quarter) for c in variable_codes]
-    current = existing_values(session, keys, lock=True)
+    lock_agency_data(session, indicator_agency)
+    current = existing_values(session, keys)
     check_if_match(if_match, etag_of(current.get(k) for k in keys))
     outcome = apply_writes(
         session, principal, scope, mapping_writes(values, year, quarter, note, evidence)
@@ -406,7 +408,7 @@ def write_quarter(
     keys = [
         (scope.variables[c].id or 0, year, quarter) for c in sorted(values) if c in scope.variables
     ]
-    existing_values(session, keys, lock=True)
+    lock_agency_data(session, agency)
     check_if_match(if_match, sheet_etag(session, agency, year, quarter))
     outcome = apply_writes(
         session, principal, scope, mapping_writes(values, year, quarter, note, evidence)

@@ -75,8 +75,19 @@ def by_id(session: Session, model: type[M], ids: set[int]) -> dict[int, M]:
     return {row.id: row for row in rows}  # type: ignore[attr-defined]
 
 
+def is_text(value: str) -> bool:
+    """Whether a string can be stored and sent back (JSON may carry lone surrogates)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def find_agency(session: Session, code: str | None) -> Agency | None:
     """The agency with this code, or the only agency when no code is given; else None."""
+    if code is not None and not is_text(code):
+        return None
     if code is not None:
         return session.exec(select(Agency).where(Agency.code == code)).first()
     agencies = session.exec(select(Agency).limit(2)).all()
@@ -91,9 +102,9 @@ def resolve_agency(session: Session, code: str | None, field: str = "agency") ->
             return agencies[0]
         held = "several agencies" if agencies else "no agency yet"
         raise InvalidInput(f"Name the agency (its code): the service holds {held}", field=field)
-    agency = session.exec(select(Agency).where(Agency.code == code)).first()
+    agency = find_agency(session, code)
     if agency is None:
-        raise InvalidInput(f"Unknown agency '{code}'", field=field)
+        raise InvalidInput(f"Unknown agency {code!r}", field=field)
     return agency
 
 

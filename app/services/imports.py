@@ -12,16 +12,15 @@ from sqlmodel import Session
 
 from app.core.errors import InvalidInput
 from app.core.security import Principal
-from app.schemas.data import ImportError_, ImportSummary
+from app.schemas.data import MAX_TEXT, ImportError_, ImportSummary, is_unsafe_link
 from app.services.data_values import (
     KEEP,
-    Keep,
     Rejection,
     Write,
     apply_writes,
     load_agency_variables,
 )
-from app.services.definitions import resolve_agency
+from app.services.definitions import is_text, resolve_agency
 
 COLUMNS = ("variable", "year", "quarter", "value", "note", "evidence")
 REQUIRED = ("variable", "year", "quarter", "value")
@@ -70,7 +69,7 @@ def _parse_csv(text: str) -> list[dict[str, Any]]:
 # ASCII digits only (\d would take any script's), and no more than a float can hold.
 CSV_NUMBER = re.compile(r"-?[0-9]{1,20}(\.[0-9]{1,20})?([eE][-+]?[0-9]{1,3})?")
 # 1.000 or 12.500.000: a thousands separator as Excel writes it in the Indonesian locale.
-GROUPED_THOUSANDS = re.compile(r"-?[0-9]{1,3}(\.[0-9]{3})+")
+GROUPED_THOUSANDS = re.compile(r"-?[1-9][0-9]{0,2}(\.[0-9]{3})+")
 CSV_PERIOD = re.compile(r"[0-9]{1,4}")
 
 
@@ -109,7 +108,7 @@ def to_writes(
                 Rejection("invalid_row", "a row must be an object", "row", unreadable)
             )
             continue
-        broken = [c for c in COLUMNS if isinstance(row.get(c), str) and not _is_text(row[c])]
+        broken = [c for c in COLUMNS if isinstance(row.get(c), str) and not is_text(row[c])]
         if broken:
             unreadable = Write("", 0, 0, None, row=number)
             message = "not valid Unicode text (a lone surrogate)"
@@ -155,6 +154,11 @@ def to_writes(
             evidence=_text(row, "evidence", from_csv),
             row=number,
         )
+        text_problem = _text_problem(write)
+        if text_problem is not None:
+            code, message, column = text_problem
+            rejections.append(Rejection(code, message, column, write))
+            continue
         key = (write.variable, year, quarter)
         if key in seen:
             rejections.append(
@@ -171,21 +175,25 @@ def to_writes(
     return writes, rejections
 
 
-def _is_text(value: str) -> bool:
-    """Whether a string can be stored and sent back (JSON may carry lone surrogates)."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _text(row: Mapping[str, Any], column: str, from_csv: bool) -> str | Keep | None:
+def _text(row: Mapping[str, Any], column: str, from_csv: bool) -> Any:
     """A note or evidence cell: absent (or an empty CSV cell) keeps what is stored."""
     if column not in row or (from_csv and row[column] in (None, "")):
         return KEEP
-    value = row[column]
-    return None if value is None else str(value)[:2000]
+    return row[column]
+
+
+def _text_problem(write: Write) -> tuple[str, str, str] | None:
+    """Why a row's note or evidence cannot be stored, as (code, message, column)."""
+    for column, value in (("note", write.note), ("evidence", write.evidence)):
+        if value is KEEP or value is None:
+            continue
+        if not isinstance(value, str):
+            return "invalid_field", f"{column} must be text", column
+        if len(value) > MAX_TEXT:
+            return "too_long", f"{column} is longer than {MAX_TEXT} characters", column
+    if isinstance(write.evidence, str) and is_unsafe_link(write.evidence):
+        return "unsafe_link", "a link must be an http(s) URL", "evidence"
+    return None
 
 
 def run_import(

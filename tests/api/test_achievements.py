@@ -287,3 +287,22 @@ def test_etag_changes_with_data_and_definitions(client, session, reader, admin, 
     assert second != first
     client.patch(f"/api/v1/indicators/{k11}", headers=admin, json={"name": "Nama baru"})
     assert etag() != second
+
+
+def test_updated_since_sees_position_changes(client, session, reader, admin, reported):
+    later = utcnow().isoformat()
+    time.sleep(0.01)
+    positions = client.get("/api/v1/positions", headers=reader).json()["items"]
+    kabid_pp = next(p for p in positions if p["code"] == "KABID_PP")
+    patched = client.patch(
+        f"/api/v1/positions/{kabid_pp['id']}", headers=admin, json={"title": "Kabid PP"}
+    )
+    assert patched.status_code == 200, patched.text
+    changed = get(client, reader, quarter=1, updated_since=later).json()["items"]
+    assert {a["indicator"]["code"] for a in changed} == {
+        "KABID_PP.1.1",
+        "KABID_PP.1.2",
+        "KABID_PP.1.3",
+        "KABID_PP.2.1",
+    }
+    assert all(a["position"]["title"] == "Kabid PP" for a in changed)

@@ -81,3 +81,35 @@ def test_read_modify_write_with_if_match_loses_no_update(committed_engine):
         "psks_diberdayakan": WRITERS * INCREMENTS,
         "psks_terdata": WRITERS * INCREMENTS,
     }
+
+
+def test_data_sheet_writers_with_if_match_lose_no_update(committed_engine):
+    with Session(committed_engine) as session:
+        _, secret = create_key(session, "sheet", Role.verifier)
+        session.commit()
+    headers = {"Authorization": f"Bearer {secret}"}
+    sheet = {"year": 2025, "quarter": 2}
+    codes = ("psks_terdata", "ppks_terdata")  # owned by two different units
+
+    def writer(_: int) -> None:
+        with TestClient(app) as client:
+            for _ in range(INCREMENTS):
+                while True:
+                    current = client.get("/api/v1/data-values", headers=headers, params=sheet)
+                    assert current.status_code == 200, current.text
+                    stored = {i["variable"]: i["value"] for i in current.json()["items"]}
+                    written = client.put(
+                        "/api/v1/data-values/2025/2",
+                        headers={**headers, "If-Match": current.headers["etag"]},
+                        json={"values": {c: stored.get(c, 0) + 1 for c in codes}},
+                    )
+                    if written.status_code == 200:
+                        break
+                    assert written.status_code in (409, 412), written.text
+
+    with ThreadPoolExecutor(WRITERS) as pool:
+        list(pool.map(writer, range(WRITERS)))
+
+    with TestClient(app) as client:
+        items = client.get("/api/v1/data-values", headers=headers, params=sheet).json()["items"]
+    assert {i["variable"]: i["value"] for i in items} == dict.fromkeys(codes, WRITERS * INCREMENTS)

@@ -106,3 +106,44 @@ def test_nul_in_queries_is_refused_but_an_escaped_backslash_is_text(client, sess
 def test_authentication_comes_before_reading_the_body(client):
     response = client.post("/api/v1/agencies", json={"code": "X", "name": "a\u0000b"})
     assert_problem(response, 401, "unauthenticated")
+
+
+def test_lone_surrogate_agency_in_an_import(client, operator):
+    raw = '{"agency": "\\ud800", "rows": []}'
+    response = client.post(
+        IMPORT, headers={**operator, "Content-Type": "application/json"}, content=raw
+    )
+    assert_problem(response, 422, "invalid_input")
+
+
+@pytest.mark.parametrize(
+    ("extra", "code", "field"),
+    [
+        ({"evidence": "java\tscript:alert(1)"}, "unsafe_link", "evidence"),
+        ({"evidence": " DATA:text/html,x"}, "unsafe_link", "evidence"),
+        ({"note": {"a": 1}}, "invalid_field", "note"),
+        ({"evidence": 5}, "invalid_field", "evidence"),
+        ({"note": "x" * 2001}, "too_long", "note"),
+    ],
+)
+def test_import_notes_and_evidence_are_checked_like_single_writes(
+    client, session, operator, extra, code, field
+):
+    row = {"variable": "psks_terdata", "year": 2025, "quarter": 1, "value": 1, **extra}
+    body = assert_problem(
+        client.post(IMPORT, headers=operator, json={"rows": [row]}), 422, "import_rejected"
+    )
+    assert [(e["code"], e["field"]) for e in body["errors"]] == [(code, field)]
+    assert session.exec(select(DataValue)).all() == []
+
+
+def test_utf16_csv_gets_a_hint(client, operator):
+    body = "variable,year,quarter,value\n".encode("utf-16")
+    problem = assert_problem(post_csv(client, operator, body), 422, "invalid_input")
+    assert "UTF-8" in problem["detail"]
+
+
+def test_unambiguous_decimals_with_three_places(client, operator):
+    csv_text = HEADER + b"psks_terdata,2025,1,0.500\n"
+    body = post_csv(client, operator, csv_text).json()
+    assert [e["code"] for e in body["errors"]] == ["not_an_integer"]  # a decimal, not 500

@@ -34,8 +34,9 @@ def healthz() -> Health:
 )
 def readyz(session: SessionDep) -> Health | JSONResponse:
     """The database answers and its schema is at the latest migration."""
-    head = head_revision()
+    head = None
     try:
+        head = head_revision()
         connection = session.connection()
         connection.execute(text("SELECT 1"))
         current = current_revision(connection)
