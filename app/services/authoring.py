@@ -106,6 +106,26 @@ def _taken(session: Session, query: Any) -> bool:
     return session.exec(query.limit(1)).first() is not None
 
 
+# Units, positions and variables: a code unique in its agency.
+AgencyScoped = type[Unit] | type[Position] | type[Variable]
+
+
+def _code_conflict(model: AgencyScoped, agency: Agency, code: str) -> Conflict:
+    kind = model.__name__.lower()
+    return Conflict(f"Agency {agency.code} already has a {kind} '{code}'", field="code")
+
+
+def _refuse_taken_code(
+    session: Session, model: AgencyScoped, agency: Agency, code: str, row_id: int | None = None
+) -> None:
+    """409 if another row of `model` in the agency has `code`."""
+    query = select(model.id).where(model.agency_id == agency.id, model.code == code)
+    if row_id is not None:
+        query = query.where(model.id != row_id)
+    if _taken(session, query):
+        raise _code_conflict(model, agency, code)
+
+
 def _codes(session: Session, column: Any, *where: Any) -> list[str]:
     """The values of `column` (a code or name) of the rows matching `where`, sorted."""
     return list(session.exec(select(column).where(*where).order_by(column)))
@@ -315,16 +335,11 @@ def delete_agency(session: Session, agency_id: int) -> None:
 # Units ---------------------------------------------------------------------------------------
 
 
-def _unit_code_conflict(agency: Agency, code: str) -> Conflict:
-    return Conflict(f"Agency {agency.code} already has a unit '{code}'", field="code")
-
-
 def create_unit(session: Session, data: UnitCreate) -> UnitPublic:
     agency = resolve_agency(session, data.agency)
-    if _taken(session, select(Unit.id).where(Unit.agency_id == agency.id, Unit.code == data.code)):
-        raise _unit_code_conflict(agency, data.code)
+    _refuse_taken_code(session, Unit, agency, data.code)
     unit = Unit(agency_id=_id(agency), code=data.code, name=data.name)
-    with _savepoint(session, _unit_code_conflict(agency, data.code)):
+    with _savepoint(session, _code_conflict(Unit, agency, data.code)):
         session.add(unit)
     return definitions.get_unit(session, _id(unit))
 
@@ -334,12 +349,8 @@ def update_unit(session: Session, unit_id: int, data: UnitUpdate) -> UnitPublic:
     agency = _agency_of(session, unit.agency_id)
     changes = data.model_dump(exclude_unset=True)
     code = changes.get("code", unit.code)
-    same_code = select(Unit.id).where(
-        Unit.agency_id == unit.agency_id, Unit.code == code, Unit.id != unit_id
-    )
-    if _taken(session, same_code):
-        raise _unit_code_conflict(agency, code)
-    _apply(session, unit, changes, _unit_code_conflict(agency, code))
+    _refuse_taken_code(session, Unit, agency, code, unit_id)
+    _apply(session, unit, changes, _code_conflict(Unit, agency, code))
     return definitions.get_unit(session, unit_id)
 
 
@@ -374,17 +385,9 @@ def delete_unit(session: Session, unit_id: int) -> None:
 # Positions -----------------------------------------------------------------------------------
 
 
-def _position_code_conflict(agency: Agency, code: str) -> Conflict:
-    return Conflict(f"Agency {agency.code} already has a position '{code}'", field="code")
-
-
 def create_position(session: Session, data: PositionCreate) -> PositionPublic:
     agency = resolve_agency(session, data.agency)
-    same_code = select(Position.id).where(
-        Position.agency_id == agency.id, Position.code == data.code
-    )
-    if _taken(session, same_code):
-        raise _position_code_conflict(agency, data.code)
+    _refuse_taken_code(session, Position, agency, data.code)
     position = Position(
         agency_id=_id(agency),
         unit_id=_unit_id(session, agency, data.unit, "unit") if data.unit else None,
@@ -393,7 +396,7 @@ def create_position(session: Session, data: PositionCreate) -> PositionPublic:
         else None,
         **data.model_dump(exclude={"agency", "unit", "superior"}),
     )
-    with _savepoint(session, _position_code_conflict(agency, data.code)):
+    with _savepoint(session, _code_conflict(Position, agency, data.code)):
         session.add(position)
     return definitions.get_position(session, _id(position))
 
@@ -403,11 +406,7 @@ def update_position(session: Session, position_id: int, data: PositionUpdate) ->
     agency = _agency_of(session, position.agency_id)
     changes = data.model_dump(exclude_unset=True)
     code = changes.get("code", position.code)
-    same_code = select(Position.id).where(
-        Position.agency_id == agency.id, Position.code == code, Position.id != position_id
-    )
-    if _taken(session, same_code):
-        raise _position_code_conflict(agency, code)
+    _refuse_taken_code(session, Position, agency, code, position_id)
     if "unit" in changes:
         unit_code = changes.pop("unit")
         changes["unit_id"] = _unit_id(session, agency, unit_code, "unit") if unit_code else None
@@ -418,7 +417,7 @@ def update_position(session: Session, position_id: int, data: PositionUpdate) ->
             superior_id = _id(_position(session, agency, superior_code, "superior"))
             _refuse_superior_cycle(session, position, superior_id)
         changes["superior_id"] = superior_id
-    _apply(session, position, changes, _position_code_conflict(agency, code))
+    _apply(session, position, changes, _code_conflict(Position, agency, code))
     return definitions.get_position(session, position_id)
 
 
@@ -859,23 +858,15 @@ def delete_indicator(session: Session, indicator_id: int) -> None:
 # Variables -----------------------------------------------------------------------------------
 
 
-def _variable_code_conflict(agency: Agency, code: str) -> Conflict:
-    return Conflict(f"Agency {agency.code} already has a variable '{code}'", field="code")
-
-
 def create_variable(session: Session, data: VariableCreate) -> VariablePublic:
     agency = resolve_agency(session, data.agency)
-    same_code = select(Variable.id).where(
-        Variable.agency_id == agency.id, Variable.code == data.code
-    )
-    if _taken(session, same_code):
-        raise _variable_code_conflict(agency, data.code)
+    _refuse_taken_code(session, Variable, agency, data.code)
     variable = Variable(
         agency_id=_id(agency),
         owner_unit_id=_unit_id(session, agency, data.owner_unit, "owner_unit"),
         **data.model_dump(exclude={"agency", "owner_unit"}),
     )
-    with _savepoint(session, _variable_code_conflict(agency, data.code)):
+    with _savepoint(session, _code_conflict(Variable, agency, data.code)):
         session.add(variable)
     return definitions.get_variable(session, _id(variable))
 
@@ -886,11 +877,7 @@ def update_variable(session: Session, variable_id: int, data: VariableUpdate) ->
     changes = data.model_dump(exclude_unset=True)
     code = changes.get("code", variable.code)
     if code != variable.code:
-        same_code = select(Variable.id).where(
-            Variable.agency_id == agency.id, Variable.code == code
-        )
-        if _taken(session, same_code):
-            raise _variable_code_conflict(agency, code)
+        _refuse_taken_code(session, Variable, agency, code, variable_id)
         _refuse_if_referred(
             f"Variable {variable.code} cannot be renamed: it",
             {"formulas": _indicators_using(session, _id(agency), variable.code)},
@@ -907,7 +894,7 @@ def update_variable(session: Session, variable_id: int, data: VariableUpdate) ->
         changes["owner_unit_id"] = _unit_id(
             session, agency, changes.pop("owner_unit"), "owner_unit"
         )
-    _apply(session, variable, changes, _variable_code_conflict(agency, code))
+    _apply(session, variable, changes, _code_conflict(Variable, agency, code))
     return definitions.get_variable(session, variable_id)
 
 
