@@ -421,6 +421,18 @@ def update_position(session: Session, position_id: int, data: PositionUpdate) ->
     return definitions.get_position(session, position_id)
 
 
+def _reaches(links: Mapping[int | None, int | None], start: int, target: int) -> bool:
+    """Whether following `links` (child -> parent) from `start` arrives at `target`."""
+    seen: set[int] = set()
+    current: int | None = start
+    while current is not None and current not in seen:
+        if current == target:
+            return True
+        seen.add(current)
+        current = links.get(current)
+    return False
+
+
 def _refuse_superior_cycle(session: Session, position: Position, superior_id: int) -> None:
     superiors = dict(
         session.exec(
@@ -429,14 +441,11 @@ def _refuse_superior_cycle(session: Session, position: Position, superior_id: in
             )
         ).all()
     )
-    current: int | None = superior_id
-    while current is not None:
-        if current == position.id:
-            raise InvalidInput(
-                f"Position {position.code} cannot report to itself or to one of its subordinates",
-                field="superior",
-            )
-        current = superiors.get(current)
+    if _reaches(superiors, superior_id, _id(position)):
+        raise InvalidInput(
+            f"Position {position.code} cannot report to itself or to one of its subordinates",
+            field="superior",
+        )
 
 
 def delete_position(session: Session, position_id: int) -> None:
@@ -786,15 +795,12 @@ def _refuse_parent_cycle(session: Session, indicator: Indicator, parent_id: int)
             )
         ).all()
     )
-    current: int | None = parent_id
-    while current is not None:
-        if current == indicator.id:
-            raise InvalidInput(
-                f"Indicator {indicator.code} cannot cascade to itself or to one of the "
-                "indicators cascading to it",
-                field="parent",
-            )
-        current = parents.get(current)
+    if _reaches(parents, parent_id, _id(indicator)):
+        raise InvalidInput(
+            f"Indicator {indicator.code} cannot cascade to itself or to one of the "
+            "indicators cascading to it",
+            field="parent",
+        )
 
 
 def _replace_source_units(

@@ -893,3 +893,14 @@ def test_write_routes_are_documented(client):
                 continue
             assert {"401", "403", "422", "409"} <= set(operation["responses"]), (method, path)
             assert operation["summary"] and operation["description"]
+
+
+def test_indicator_cascade_cycles_are_refused(client, session, admin):
+    from tests.api.helpers import indicator_id
+
+    kadis = indicator_id(session, "KADIS.5.1")  # SEKRETARIS.1.1 cascades to it
+    for parent in ("KADIS.5.1", "SEKRETARIS.1.1"):
+        response = client.patch(f"{API}/indicators/{kadis}", headers=admin, json={"parent": parent})
+        assert response.status_code == 422, response.text
+        assert response.json()["field"] == "parent"
+    assert client.get(f"{API}/indicators/{kadis}", headers=admin).json()["parent"] is None
