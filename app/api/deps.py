@@ -6,8 +6,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Query, Request, Response
 
 from app.core.errors import InvalidInput
-from app.models.base import MAX_ID
-from app.services.definitions import PageParams
+from app.core.types import MAX_ID
+from app.schemas.common import PageParams
 
 
 def page_params(

@@ -1,6 +1,5 @@
 """Tables and schemas. Importing this package registers every table on SQLModel.metadata."""
 
-from app.models.base import ListPage
 from app.models.data import DataValue, RatingScale, SeedLoad, Target
 from app.models.definitions import (
     Aggregation,
@@ -24,7 +23,6 @@ __all__ = [
     "Decree",
     "Indicator",
     "IndicatorSourceUnit",
-    "ListPage",
     "Objective",
     "Polarity",
     "Position",

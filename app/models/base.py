@@ -1,11 +1,8 @@
 """Shared model plumbing: the MetaData naming convention and common field helpers."""
 
-from datetime import datetime
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-from pydantic import Field as PydanticField
 from sqlalchemy import Enum as SAEnum
 from sqlmodel import Field, SQLModel
 
@@ -34,31 +31,6 @@ def enum_column(enum: type[StrEnum], name: str) -> Any:
     )
 
 
-def created_at_field() -> Any:
-    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-
-
-def updated_at_field() -> Any:
-    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-
-
-# Ids are PostgreSQL `integer`s: anything larger cannot name a row (and would overflow).
-MAX_ID = 2_147_483_647
-
-T = TypeVar("T")
-
-
-class ListPage(BaseModel, Generic[T]):
-    """The envelope of every list: one page of items and the total count."""
-
-    model_config = ConfigDict(
-        json_schema_extra={"description": "One page of a list, and the total count"}
-    )
-
-    items: list[T] = PydanticField(description="This page's items")
-    total: int = PydanticField(description="How many items match, over all pages", examples=[39])
-    limit: int = PydanticField(description="Page size asked for", examples=[100])
-    offset: int = PydanticField(description="Index of the first item of this page", examples=[0])
-
-
-__all__ = ["ListPage", "created_at_field", "datetime", "updated_at_field"]
+def timestamp_field(*, index: bool = False) -> Any:
+    """A timezone-aware time, set to now when the row is created (created_at, updated_at)."""
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=index)

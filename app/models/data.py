@@ -6,8 +6,7 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, Column, Float, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from app.core.db import UTCDateTime, utcnow
-from app.models.base import created_at_field, updated_at_field
+from app.models.base import timestamp_field
 
 
 class DataValue(SQLModel, table=True):
@@ -28,10 +27,8 @@ class DataValue(SQLModel, table=True):
     note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     evidence: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     version: int = Field(default=1)
-    created_at: datetime = created_at_field()
-    updated_at: datetime = Field(
-        default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True
-    )
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field(index=True)
     updated_by: str | None = Field(default=None, max_length=100)
 
 
@@ -50,8 +47,8 @@ class Target(SQLModel, table=True):
     year: int
     quarter: int = Field(default=0, description="0 for the annual target")
     value: float = Field(sa_column=Column(Float, nullable=False))
-    created_at: datetime = created_at_field()
-    updated_at: datetime = updated_at_field()
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field()
     updated_by: str | None = Field(default=None, max_length=100)
 
 
@@ -67,8 +64,8 @@ class RatingScale(SQLModel, table=True):
     bands: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
-    created_at: datetime = created_at_field()
-    updated_at: datetime = updated_at_field()
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field()
 
 
 class SeedLoad(SQLModel, table=True):
@@ -79,4 +76,4 @@ class SeedLoad(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     source: str = Field(max_length=255, unique=True, description="Path below seed/")
-    loaded_at: datetime = created_at_field()
+    loaded_at: datetime = timestamp_field()

@@ -6,7 +6,7 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, Column, Float, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from app.models.base import created_at_field, enum_column, updated_at_field
+from app.models.base import enum_column, timestamp_field
 
 
 class Polarity(StrEnum):
@@ -53,8 +53,8 @@ class Decree(SQLModel, table=True):
     signatory_title: str | None = Field(default=None, max_length=255)
     signatory_rank: str | None = Field(default=None, max_length=100)
     signatory_nip: str | None = Field(default=None, max_length=50)
-    created_at: dt.datetime = created_at_field()
-    updated_at: dt.datetime = updated_at_field()
+    created_at: dt.datetime = timestamp_field()
+    updated_at: dt.datetime = timestamp_field()
 
 
 class Objective(SQLModel, table=True):
@@ -69,8 +69,8 @@ class Objective(SQLModel, table=True):
     position_id: int = Field(foreign_key="position.id", index=True)
     number: int
     statement: str = Field(sa_column=Column(Text, nullable=False))
-    created_at: dt.datetime = created_at_field()
-    updated_at: dt.datetime = updated_at_field()
+    created_at: dt.datetime = timestamp_field()
+    updated_at: dt.datetime = timestamp_field()
 
 
 class Variable(SQLModel, table=True):
@@ -100,8 +100,8 @@ class Variable(SQLModel, table=True):
     max_value: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
     owner_unit_id: int = Field(foreign_key="unit.id", index=True)
     description: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    created_at: dt.datetime = created_at_field()
-    updated_at: dt.datetime = updated_at_field()
+    created_at: dt.datetime = timestamp_field()
+    updated_at: dt.datetime = timestamp_field()
 
 
 class Indicator(SQLModel, table=True):
@@ -127,8 +127,8 @@ class Indicator(SQLModel, table=True):
     data_source: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     notes: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     parent_id: int | None = Field(default=None, foreign_key="indicator.id")
-    created_at: dt.datetime = created_at_field()
-    updated_at: dt.datetime = updated_at_field()
+    created_at: dt.datetime = timestamp_field()
+    updated_at: dt.datetime = timestamp_field()
 
 
 class IndicatorSourceUnit(SQLModel, table=True):

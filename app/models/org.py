@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from app.models.base import created_at_field, updated_at_field
+from app.models.base import timestamp_field
 
 
 class Agency(SQLModel, table=True):
@@ -21,8 +21,8 @@ class Agency(SQLModel, table=True):
     email: str | None = Field(default=None, max_length=255)
     website: str | None = Field(default=None, max_length=255)
     rating_scale_id: int | None = Field(default=None, foreign_key="rating_scale.id")
-    created_at: datetime = created_at_field()
-    updated_at: datetime = updated_at_field()
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field()
 
 
 class Unit(SQLModel, table=True):
@@ -36,8 +36,8 @@ class Unit(SQLModel, table=True):
     agency_id: int = Field(foreign_key="agency.id", index=True)
     code: str = Field(max_length=32)
     name: str = Field(max_length=255)
-    created_at: datetime = created_at_field()
-    updated_at: datetime = updated_at_field()
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field()
 
 
 class Position(SQLModel, table=True):
@@ -57,5 +57,5 @@ class Position(SQLModel, table=True):
     duties: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     functions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     activities: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    created_at: datetime = created_at_field()
-    updated_at: datetime = updated_at_field()
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field()

@@ -6,7 +6,7 @@ from enum import StrEnum
 from sqlmodel import Field, SQLModel
 
 from app.core.db import UTCDateTime
-from app.models.base import created_at_field, enum_column
+from app.models.base import enum_column, timestamp_field
 
 
 class Role(StrEnum):
@@ -34,7 +34,7 @@ class ApiKey(SQLModel, table=True):
         max_length=16, description="The first characters of the key, to tell keys apart"
     )
     secret_hash: str = Field(max_length=64, unique=True, index=True)
-    created_at: datetime = created_at_field()
+    created_at: datetime = timestamp_field()
     last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 

@@ -27,13 +27,15 @@ from app.models import (
     Target,
     Variable,
 )
+from app.schemas.common import PageParams
 from app.schemas.data import (
     AchievementOut,
     IndicatorBrief,
     PositionBrief,
     RatingOut,
 )
-from app.services.definitions import INDICATOR_ORDER, PageParams, by_id, indicator_query, paginate
+from app.services.common import by_id, paginate
+from app.services.decrees import INDICATOR_ORDER, indicator_query
 
 
 @dataclass(frozen=True)

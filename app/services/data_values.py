@@ -17,8 +17,9 @@ from app.core.db import utcnow
 from app.core.errors import Forbidden, InvalidInput, PreconditionFailed, WriteConflict
 from app.core.security import Principal
 from app.models import Agency, DataValue, Decree, Unit, ValueType, Variable
+from app.schemas.common import PageParams
 from app.schemas.data import MAX_MAGNITUDE, DataValueOut
-from app.services.definitions import PageParams, paginate, resolve_agency
+from app.services.common import paginate, resolve_agency
 
 
 class Keep(Enum):

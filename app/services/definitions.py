@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import or_
-from sqlmodel import Session, SQLModel, col, func, select
-from sqlmodel.sql.expression import SelectOfScalar
+from sqlmodel import Session, col, select
 
-from app.core.errors import InvalidInput, NotFound
+from app.core.errors import NotFound
 from app.formula import describe, parse, to_latex
 from app.models import (
     Agency,
@@ -22,6 +20,7 @@ from app.models import (
     Unit,
     Variable,
 )
+from app.schemas.common import PageParams
 from app.schemas.definitions import (
     AgencyPublic,
     AgencyRef,
@@ -39,74 +38,8 @@ from app.schemas.definitions import (
     UnitRef,
     VariablePublic,
 )
-
-M = TypeVar("M", bound=SQLModel)
-
-
-@dataclass(frozen=True)
-class PageParams:
-    """A page of a list: at most `limit` items from `offset` on."""
-
-    limit: int = 100
-    offset: int = 0
-
-
-def get_or_404(session: Session, model: type[M], ident: int, label: str) -> M:
-    """The row of `model` with this id, or a 404 naming what was looked for."""
-    row = session.get(model, ident)
-    if row is None:
-        raise NotFound(f"{label} {ident} does not exist")
-    return row
-
-
-def paginate(
-    session: Session, query: SelectOfScalar[M], page: PageParams, *order: Any
-) -> tuple[list[M], int]:
-    """One page of `query` in `order`, and the total count of its rows."""
-    total = session.exec(select(func.count()).select_from(query.order_by(None).subquery())).one()
-    rows = list(session.exec(query.order_by(*order).limit(page.limit).offset(page.offset)))
-    return rows, total
-
-
-def by_id(session: Session, model: type[M], ids: set[int]) -> dict[int, M]:
-    if not ids:
-        return {}
-    rows = session.exec(select(model).where(col(model.id).in_(ids)))  # type: ignore[attr-defined]
-    return {row.id: row for row in rows}  # type: ignore[attr-defined]
-
-
-def is_text(value: str) -> bool:
-    """Whether a string can be stored and sent back (JSON may carry lone surrogates)."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def find_agency(session: Session, code: str | None) -> Agency | None:
-    """The agency with this code, or the only agency when no code is given; else None."""
-    if code is not None and not is_text(code):
-        return None
-    if code is not None:
-        return session.exec(select(Agency).where(Agency.code == code)).first()
-    agencies = session.exec(select(Agency).limit(2)).all()
-    return agencies[0] if len(agencies) == 1 else None
-
-
-def resolve_agency(session: Session, code: str | None, field: str = "agency") -> Agency:
-    """The agency with this code; without a code, the only agency if there is exactly one."""
-    if code is None:
-        agencies = list(session.exec(select(Agency).limit(2)))
-        if len(agencies) == 1:
-            return agencies[0]
-        held = "several agencies" if agencies else "no agency yet"
-        raise InvalidInput(f"Name the agency (its code): the service holds {held}", field=field)
-    agency = find_agency(session, code)
-    if agency is None:
-        raise InvalidInput(f"Unknown agency {code!r}", field=field)
-    return agency
-
+from app.services.common import by_id, find_agency, get_or_404, paginate, resolve_agency  # noqa: F401
+from app.services.decrees import INDICATOR_ORDER, indicator_in_year, indicator_query  # noqa: F401
 
 # Agencies, units -----------------------------------------------------------------------------
 
@@ -436,75 +369,11 @@ def agency_variables(
     return result
 
 
-def indicator_query(
-    agency: str | None = None,
-    year: int | None = None,
-    position: str | None = None,
-    unit: str | None = None,
-    q: str | None = None,
-    code: str | None = None,
-) -> SelectOfScalar[Indicator]:
-    """Indicators matching the filters (codes of agency, position, source unit; text search)."""
-    query = (
-        select(Indicator)
-        .join(Decree, Decree.id == Indicator.decree_id)  # type: ignore[arg-type]
-        .join(Agency, Agency.id == Decree.agency_id)  # type: ignore[arg-type]
-        .join(Objective, Objective.id == Indicator.objective_id)  # type: ignore[arg-type]
-    )
-    if agency:
-        query = query.where(Agency.code == agency)
-    if year is not None:
-        query = query.where(Decree.year == year)
-    if position:
-        query = query.join(Position, Position.id == Objective.position_id).where(  # type: ignore[arg-type]
-            Position.code == position
-        )
-    if unit:
-        in_unit = (
-            select(IndicatorSourceUnit.indicator_id)
-            .join(Unit, Unit.id == IndicatorSourceUnit.unit_id)  # type: ignore[arg-type]
-            .where(Unit.code == unit)
-        )
-        query = query.where(col(Indicator.id).in_(in_unit))
-    if code:
-        query = query.where(Indicator.code == code)
-    if q:
-        pattern = f"%{q}%"
-        query = query.where(
-            or_(col(Indicator.code).ilike(pattern), col(Indicator.name).ilike(pattern))
-        )
-    return query
-
-
-INDICATOR_ORDER = (
-    Agency.code,
-    col(Decree.year).desc(),
-    Objective.position_id,
-    Objective.number,
-    Indicator.number,
-    Indicator.id,
-)
-
-
 def list_indicators(
     session: Session, page: PageParams, **filters: Any
 ) -> tuple[list[IndicatorPublic], int]:
     rows, total = paginate(session, indicator_query(**filters), page, *INDICATOR_ORDER)
     return indicator_views(session, rows), total
-
-
-def indicator_in_year(session: Session, indicator_id: int, year: int) -> tuple[Indicator, Agency]:
-    """An indicator and its agency, checking that its decree is of `year` (422 otherwise)."""
-    indicator = get_or_404(session, Indicator, indicator_id, "Indicator")
-    decree = session.get(Decree, indicator.decree_id)
-    agency = session.get(Agency, decree.agency_id) if decree else None
-    assert decree is not None and agency is not None
-    if decree.year != year:
-        raise InvalidInput(
-            f"Indicator {indicator.code} belongs to the SK of {decree.year}, not {year}",
-            field="year",
-        )
-    return indicator, agency
 
 
 def get_indicator(session: Session, indicator_id: int) -> IndicatorPublic:

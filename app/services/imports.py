@@ -13,6 +13,7 @@ from sqlmodel import Session
 from app.core.errors import InvalidInput
 from app.core.security import Principal
 from app.schemas.data import MAX_TEXT, ImportError_, ImportSummary, is_unsafe_link
+from app.services.common import is_text, resolve_agency
 from app.services.data_values import (
     KEEP,
     Rejection,
@@ -20,7 +21,6 @@ from app.services.data_values import (
     apply_writes,
     load_agency_variables,
 )
-from app.services.definitions import is_text, resolve_agency
 
 COLUMNS = ("variable", "year", "quarter", "value", "note", "evidence")
 REQUIRED = ("variable", "year", "quarter", "value")

@@ -10,7 +10,7 @@ from app.core.db import utcnow
 from app.core.errors import InvalidInput, NotFound, WriteConflict
 from app.models import Agency, RatingScale
 from app.schemas.rating import BandIn, RatingScaleIn, RatingScaleOut
-from app.services.definitions import get_or_404
+from app.services.common import get_or_404
 
 
 def list_scales(session: Session) -> list[RatingScaleOut]:

@@ -12,7 +12,7 @@ from app.core.errors import WriteConflict
 from app.core.security import Principal
 from app.models import Indicator, Target
 from app.schemas.data import TargetsOut
-from app.services.definitions import indicator_in_year
+from app.services.decrees import indicator_in_year
 
 ANNUAL = 0  # Target.quarter of the annual target
 

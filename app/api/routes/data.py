@@ -20,7 +20,7 @@ from app.core.db import SessionDep, WriteSessionDep
 from app.core.errors import InvalidInput, problem, problem_response, problem_schema_responses
 from app.core.security import AdminKey, CurrentKey, OperatorKey, Principal
 from app.formula import parse
-from app.models import ListPage
+from app.schemas.common import ListPage
 from app.schemas.data import (
     AchievementOut,
     DataValueOut,
@@ -83,7 +83,6 @@ def put_targets(
     target is the target for the year to date at that quarter's end; a quarter without one is
     measured against the annual target."""
     result = targets.set_targets(session, principal, indicator_id, year, body.annual, body.quarters)
-    session.commit()
     return result
 
 
@@ -142,7 +141,6 @@ def put_realization(
         session, principal, agency, codes, year, quarter, body.values, note, evidence, if_match
     )
     result = achievements.compute_for(session, [indicator], year, [quarter])[0]
-    session.commit()
     response.headers["ETag"] = etag
     return result
 
@@ -185,7 +183,6 @@ def put_data_values(
     items, outcome, etag = data_values.write_quarter(
         session, principal, agency, year, quarter, body.values, note, evidence, if_match
     )
-    session.commit()
     response.headers["ETag"] = etag
     return DataValuesWritten(
         items=items, created=outcome.created, updated=outcome.updated, unchanged=outcome.unchanged

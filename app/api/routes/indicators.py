@@ -8,7 +8,6 @@ from app.api.deps import Page, id_path, set_location
 from app.core.db import SessionDep, WriteSessionDep
 from app.core.errors import PROBLEM_JSON, problem_schema_responses
 from app.core.security import AdminKey
-from app.models import ListPage
 from app.schemas.authoring import (
     DecreeCopy,
     DecreeCreate,
@@ -19,6 +18,7 @@ from app.schemas.authoring import (
     VariableCreate,
     VariableUpdate,
 )
+from app.schemas.common import ListPage
 from app.schemas.definitions import DecreePublic, IndicatorPublic, VariablePublic
 from app.services import authoring, definitions
 
@@ -85,7 +85,6 @@ def create_decree(
 ) -> DecreePublic:
     """Add an empty SK of IKI for one year of an agency (admin); one per agency and year."""
     created = authoring.create_decree(session, body)
-    session.commit()
     set_location(request, response, "get_decree", decree_id=created.id)
     return created
 
@@ -102,7 +101,6 @@ def update_decree(
 ) -> DecreePublic:
     """Change a decree's header (admin); fields left out stay."""
     updated = authoring.update_decree(session, decree_id, body)
-    session.commit()
     return updated
 
 
@@ -117,7 +115,6 @@ def update_decree(
 def delete_decree(_: AdminKey, session: WriteSessionDep, decree_id: DecreeId) -> Response:
     """Delete a decree without objectives or indicators (admin)."""
     authoring.delete_decree(session, decree_id)
-    session.commit()
     return Response(status_code=204)
 
 
@@ -141,7 +138,6 @@ def copy_decree(
     and indicators (codes, formulas, texts, source units, cascade), without targets or data;
     this decree's rows stay untouched (admin)."""
     created = authoring.copy_decree(session, decree_id, body)
-    session.commit()
     set_location(request, response, "get_decree", decree_id=created.id)
     return created
 
@@ -199,7 +195,6 @@ def create_indicator(
     """Add an indicator under an objective (admin); its formula must use only the agency's
     variables."""
     created = authoring.create_indicator(session, body)
-    session.commit()
     set_location(request, response, "get_indicator", indicator_id=created.id)
     return created
 
@@ -216,7 +211,6 @@ def update_indicator(
 ) -> IndicatorPublic:
     """Change an indicator (admin); a new formula is checked, source units are replaced whole."""
     updated = authoring.update_indicator(session, indicator_id, body)
-    session.commit()
     return updated
 
 
@@ -231,7 +225,6 @@ def update_indicator(
 def delete_indicator(_: AdminKey, session: WriteSessionDep, indicator_id: IndicatorId) -> Response:
     """Delete an indicator without targets, reported data or cascading indicators (admin)."""
     authoring.delete_indicator(session, indicator_id)
-    session.commit()
     return Response(status_code=204)
 
 
@@ -282,7 +275,6 @@ def create_variable(
 ) -> VariablePublic:
     """Add a reported quantity (komponen data) to an agency, owned by one of its units (admin)."""
     created = authoring.create_variable(session, body)
-    session.commit()
     set_location(request, response, "get_variable", variable_id=created.id)
     return created
 
@@ -300,7 +292,6 @@ def update_variable(
     """Change a variable (admin); a code that formulas use cannot change, nor can a range that
     values already reported would break."""
     updated = authoring.update_variable(session, variable_id, body)
-    session.commit()
     return updated
 
 
@@ -315,5 +306,4 @@ def update_variable(
 def delete_variable(_: AdminKey, session: WriteSessionDep, variable_id: VariableId) -> Response:
     """Delete a variable that no formula uses and no data was reported for (admin)."""
     authoring.delete_variable(session, variable_id)
-    session.commit()
     return Response(status_code=204)

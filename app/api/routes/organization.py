@@ -8,8 +8,7 @@ from app.api.deps import Page, id_path, set_location
 from app.core.db import SessionDep, WriteSessionDep
 from app.core.errors import problem_schema_responses
 from app.core.security import AdminKey
-from app.models import ListPage
-from app.models.base import MAX_ID
+from app.core.types import MAX_ID
 from app.schemas.authoring import (
     AgencyCreate,
     AgencyUpdate,
@@ -20,6 +19,7 @@ from app.schemas.authoring import (
     UnitCreate,
     UnitUpdate,
 )
+from app.schemas.common import ListPage
 from app.schemas.definitions import (
     AgencyPublic,
     IkiDocument,
@@ -76,7 +76,6 @@ def create_agency(
 ) -> AgencyPublic:
     """Add a Perangkat Daerah (admin)."""
     created = authoring.create_agency(session, body)
-    session.commit()
     set_location(request, response, "get_agency", agency_id=created.id)
     return created
 
@@ -93,7 +92,6 @@ def update_agency(
 ) -> AgencyPublic:
     """Change an agency's code, name or contact details (admin); fields left out stay."""
     updated = authoring.update_agency(session, agency_id, body)
-    session.commit()
     return updated
 
 
@@ -108,7 +106,6 @@ def update_agency(
 def delete_agency(_: AdminKey, session: WriteSessionDep, agency_id: AgencyId) -> Response:
     """Delete an agency that nothing refers to any more (admin); 409 `in_use` otherwise."""
     authoring.delete_agency(session, agency_id)
-    session.commit()
     return Response(status_code=204)
 
 
@@ -146,7 +143,6 @@ def create_unit(
 ) -> UnitPublic:
     """Add a Bidang, Sekretariat or UPTD to an agency (admin)."""
     created = authoring.create_unit(session, body)
-    session.commit()
     set_location(request, response, "get_unit", unit_id=created.id)
     return created
 
@@ -163,7 +159,6 @@ def update_unit(
 ) -> UnitPublic:
     """Change a unit's code or name (admin); fields left out stay."""
     updated = authoring.update_unit(session, unit_id, body)
-    session.commit()
     return updated
 
 
@@ -179,7 +174,6 @@ def delete_unit(_: AdminKey, session: WriteSessionDep, unit_id: UnitId) -> Respo
     """Delete a unit that owns no variable, heads no position, is no indicator's Sumber Data
     and scopes no key (admin)."""
     authoring.delete_unit(session, unit_id)
-    session.commit()
     return Response(status_code=204)
 
 
@@ -243,7 +237,6 @@ def create_position(
 ) -> PositionPublic:
     """Add a Jabatan to an agency, with its unit and superior given by code (admin)."""
     created = authoring.create_position(session, body)
-    session.commit()
     set_location(request, response, "get_position", position_id=created.id)
     return created
 
@@ -260,7 +253,6 @@ def update_position(
 ) -> PositionPublic:
     """Change a position (admin); fields left out stay, lists are replaced whole."""
     updated = authoring.update_position(session, position_id, body)
-    session.commit()
     return updated
 
 
@@ -275,7 +267,6 @@ def update_position(
 def delete_position(_: AdminKey, session: WriteSessionDep, position_id: PositionId) -> Response:
     """Delete a position without objectives or subordinates (admin)."""
     authoring.delete_position(session, position_id)
-    session.commit()
     return Response(status_code=204)
 
 
@@ -332,7 +323,6 @@ def create_objective(
 ) -> ObjectivePublic:
     """Add a Sasaran Kinerja of a position to a decree (admin)."""
     created = authoring.create_objective(session, body)
-    session.commit()
     set_location(request, response, "get_objective", objective_id=created.id)
     return created
 
@@ -349,7 +339,6 @@ def update_objective(
 ) -> ObjectivePublic:
     """Change an objective's position, number or statement (admin); fields left out stay."""
     updated = authoring.update_objective(session, objective_id, body)
-    session.commit()
     return updated
 
 
@@ -364,5 +353,4 @@ def update_objective(
 def delete_objective(_: AdminKey, session: WriteSessionDep, objective_id: ObjectiveId) -> Response:
     """Delete an objective without indicators (admin)."""
     authoring.delete_objective(session, objective_id)
-    session.commit()
     return Response(status_code=204)

@@ -51,7 +51,6 @@ def put_scale(
     """Create or replace a scale (admin). Bands have inclusive lower bounds; exactly one has
     none and catches the rest. `is_default` makes it the installation's default."""
     result = rating_scales.put_scale(session, code, body)
-    session.commit()
     return result
 
 
@@ -69,5 +68,4 @@ def set_agency_scale(
 ) -> RatingScaleOut | None:
     """Make an agency use a scale other than the default (admin); `null` undoes it."""
     result = rating_scales.set_agency_scale(session, agency_id, body.code)
-    session.commit()
     return result

@@ -1,0 +1,157 @@
+"""Constrained types shared by tables, request and response schemas, and routes.
+
+Each limit is stated here once: a field that takes a year is a `Year`, whether it is a table
+column, a body member or a query parameter, so the limits cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import keyword
+import math
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+from pydantic import AfterValidator, Field, PlainValidator
+
+from app.formula import FUNCTIONS
+from app.formula import MAX_LENGTH as MAX_FORMULA_LENGTH
+
+T = TypeVar("T")
+
+# Ids are PostgreSQL `integer`s: anything larger cannot name a row (and would overflow).
+MAX_ID = 2_147_483_647
+MIN_YEAR, MAX_YEAR = 2000, 2100
+# Values and bounds: a float holds every integer up to 2**53 exactly; 1e15 leaves room.
+MAX_MAGNITUDE = 1e15
+MAX_TEXT = 2000  # a data value's note or evidence
+
+ORG_CODE_PATTERN = r"^[A-Z][A-Z0-9_]{0,31}$"
+VARIABLE_CODE_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+INDICATOR_CODE_PATTERN = r"^[A-Z][A-Z0-9_]*\.\d+\.\d+$"
+SCALE_CODE_PATTERN = r"^[A-Z][A-Z0-9_]{0,63}$"
+
+if TYPE_CHECKING:
+    Omittable = Annotated[T | None, "may be left out"]
+else:
+    # Pydantic sees only T: a field left out keeps its None default (defaults are never
+    # validated), while an explicit null is refused like any other value of the wrong type.
+    Omittable = Annotated[T, "may be left out"]
+"""A PATCH field that may be left out (unchanged) but not set to null."""
+
+
+def _not_reserved(code: str) -> str:
+    # A variable named like a keyword or a formula function could never be used in a formula.
+    if keyword.iskeyword(code) or code in FUNCTIONS:
+        raise ValueError(f"'{code}' is a reserved word of formulas; choose another code")
+    return code
+
+
+def _json_number(value: Any) -> float:
+    # JSON numbers only: booleans and numeric strings are refused rather than coerced, and
+    # NaN/Infinity (which Python's JSON parser accepts) and 1e309 are refused as not finite.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a number")
+    if isinstance(value, int) and abs(value) > MAX_MAGNITUDE:
+        raise ValueError(f"must be at most {MAX_MAGNITUDE:g} in size")
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number (not NaN or Infinity)")
+    if abs(value) > MAX_MAGNITUDE:
+        raise ValueError(f"must be at most {MAX_MAGNITUDE:g} in size")
+    return float(value)
+
+
+# Periods and ids -----------------------------------------------------------------------------
+
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Year = Annotated[int, Field(ge=MIN_YEAR, le=MAX_YEAR, description="Year", examples=[2025])]
+Quarter = Annotated[int, Field(ge=1, le=4, description="Triwulan, 1-4", examples=[1])]
+SkNumber = Annotated[int, Field(ge=1, le=999, description="Number in the SK", examples=[1])]
+
+# Codes ---------------------------------------------------------------------------------------
+
+AgencyCode = Annotated[
+    str,
+    Field(
+        max_length=32,
+        pattern=ORG_CODE_PATTERN,
+        description="Agency code: upper case letters, digits and `_`",
+        examples=["DINSOSP3A"],
+    ),
+]
+UnitCode = Annotated[
+    str,
+    Field(
+        max_length=32,
+        pattern=ORG_CODE_PATTERN,
+        description="Unit code, unique in its agency: upper case letters, digits and `_`",
+        examples=["BID_PSM"],
+    ),
+]
+PositionCode = Annotated[
+    str,
+    Field(
+        max_length=32,
+        pattern=ORG_CODE_PATTERN,
+        description="Position code, unique in its agency: upper case letters, digits and `_`",
+        examples=["KADIS"],
+    ),
+]
+VariableCode = Annotated[
+    str,
+    Field(
+        max_length=64,
+        pattern=VARIABLE_CODE_PATTERN,
+        description="snake_case, unique in its agency; the name formulas use",
+        examples=["psks_terdata"],
+    ),
+    AfterValidator(_not_reserved),
+]
+IndicatorCode = Annotated[
+    str,
+    Field(
+        max_length=64,
+        pattern=INDICATOR_CODE_PATTERN,
+        description="`POSITION.objective.number`, unique in its decree",
+        examples=["KADIS.1.1"],
+    ),
+]
+ScaleCode = Annotated[
+    str,
+    Field(
+        max_length=64,
+        pattern=SCALE_CODE_PATTERN,
+        description="Rating scale code",
+        examples=["PERMENDAGRI_86_2017"],
+    ),
+]
+
+# Text ----------------------------------------------------------------------------------------
+
+Name = Annotated[str, Field(min_length=1, max_length=255)]
+Label = Annotated[str, Field(min_length=1, max_length=500)]
+Measure = Annotated[
+    str, Field(min_length=1, max_length=50, description="Satuan", examples=["orang"])
+]
+Text = Annotated[str, Field(min_length=1, max_length=20_000)]
+Lines = Annotated[list[Annotated[str, Field(min_length=1)]], Field(max_length=200)]
+DecreeNumber = Annotated[
+    str,
+    Field(
+        min_length=1, max_length=100, description="Nomor SK", examples=["000.8.6.3/06/425.109/2025"]
+    ),
+]
+FormulaText = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=MAX_FORMULA_LENGTH,
+        description="Expression over the agency's variable codes; see `POST /formulas/check`",
+        examples=["psks_diberdayakan / psks_terdata * 100"],
+    ),
+]
+
+# Numbers -------------------------------------------------------------------------------------
+
+Number = Annotated[float, PlainValidator(_json_number, json_schema_input_type=float)]
+"""A finite JSON number (not a boolean nor a numeric string) of at most 1e15 in size."""
+Bound = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE)]
+Decimals = Annotated[int, Field(ge=0, le=6, description="Decimals to show", examples=[2])]
