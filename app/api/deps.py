@@ -5,8 +5,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request, Response
 
-from app.core.errors import InvalidInput
-from app.core.types import MAX_ID
+from app.core.errors import InvalidInput, problem_schema_responses
+from app.core.types import MAX_ID, MAX_YEAR, MIN_YEAR
 from app.schemas.common import PageParams
 
 
@@ -45,3 +45,24 @@ async def refuse_nul_characters(request: Request) -> None:
             raise InvalidInput("The body is UTF-16 text: save the file as CSV UTF-8", field="body")
         if b"\x00" in body or _JSON_NUL.search(body):
             raise InvalidInput("NUL characters (\\u0000) are not allowed", field="body")
+
+
+# Filters and path parameters that several resources take.
+AgencyFilter = Annotated[str | None, Query(description="Agency code", examples=["DINSOSP3A"])]
+UnitFilter = Annotated[str | None, Query(description="Unit code", examples=["BID_PSM"])]
+SourceUnitFilter = Annotated[
+    str | None, Query(description="Unit code (Sumber Data)", examples=["BID_PSM"])
+]
+PositionFilter = Annotated[str | None, Query(description="Position code", examples=["KADIS"])]
+YearFilter = Annotated[
+    int | None, Query(ge=MIN_YEAR, le=MAX_YEAR, description="Year of the SK", examples=[2025])
+]
+TextFilter = Annotated[
+    str | None, Query(max_length=200, description="Text in the code, name or label")
+]
+DecreeId = Annotated[int, id_path("Decree")]
+IndicatorId = Annotated[int, id_path("Indicator")]
+
+# The errors of a create (a code taken) and of a change or delete (missing, or in use).
+CREATED = problem_schema_responses(409)
+CHANGED = problem_schema_responses(404, 409)

@@ -3,7 +3,18 @@
 from fastapi import APIRouter, Depends
 
 from app.api.deps import refuse_nul_characters
-from app.api.routes import data, formulas, indicators, organization, rating_scales
+from app.api.routes import (
+    agencies,
+    data,
+    decrees,
+    formulas,
+    indicators,
+    objectives,
+    positions,
+    rating_scales,
+    units,
+    variables,
+)
 from app.core.security import require_role
 from app.models import Role
 
@@ -11,8 +22,8 @@ api_router = APIRouter(
     prefix="/api/v1",
     dependencies=[require_role(Role.reader), Depends(refuse_nul_characters)],
 )
-api_router.include_router(organization.router)
-api_router.include_router(indicators.router)
+for module in (agencies, units, positions, objectives, decrees, indicators, variables):
+    api_router.include_router(module.router)
 api_router.include_router(data.router)
 api_router.include_router(formulas.router)
 api_router.include_router(rating_scales.router)

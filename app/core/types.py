@@ -132,6 +132,8 @@ Measure = Annotated[
     str, Field(min_length=1, max_length=50, description="Satuan", examples=["orang"])
 ]
 Text = Annotated[str, Field(min_length=1, max_length=20_000)]
+FreeText = Annotated[str, Field(max_length=20_000)]
+"""Text that may be empty: explanations, notes, descriptions."""
 Lines = Annotated[list[Annotated[str, Field(min_length=1)]], Field(max_length=200)]
 DecreeNumber = Annotated[
     str,

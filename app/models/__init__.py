@@ -1,18 +1,10 @@
 """Tables and schemas. Importing this package registers every table on SQLModel.metadata."""
 
 from app.models.data import DataValue, RatingScale, SeedLoad, Target
-from app.models.definitions import (
-    Aggregation,
-    Decree,
-    Indicator,
-    IndicatorSourceUnit,
-    Objective,
-    Polarity,
-    ValueType,
-    Variable,
-)
-from app.models.org import Agency, Position, Unit
+from app.models.decrees import Decree, Indicator, IndicatorSourceUnit, Objective, Polarity
+from app.models.organization import Agency, Position, Unit
 from app.models.security import ApiKey, ApiKeyUnit, Role
+from app.models.variables import Aggregation, ValueType, Variable
 
 __all__ = [
     "Agency",

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import SQLModel
+from sqlmodel.main import SQLModelConfig
 
 T = TypeVar("T")
 
@@ -38,10 +40,29 @@ class ListPage(BaseModel, Generic[T]):
         return cls(items=list(items), total=total, limit=page.limit, offset=page.offset)
 
 
-class Input(BaseModel):
-    """A request body: unknown members are refused and text is stripped of outer spaces."""
+class Input(SQLModel):
+    """A request body: unknown members are refused and text is stripped of outer spaces.
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    A `XCreate` body is `class XCreate(Input, XBase)`: the entity's fields, as its Base
+    declares them, plus the references a new row needs (by code)."""
+
+    model_config = SQLModelConfig(extra="forbid", str_strip_whitespace=True)
+
+
+class Patch(Input):
+    """A PATCH body: `class XUpdate(Patch, XBase)` takes every field of the entity's Base,
+    each of which may be left out (left unchanged). A field whose type admits null may be
+    sent as null to clear it; the others may be left out but not set to null."""
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        for field in cls.model_fields.values():
+            # A default is never validated, so None stands for "left out" even where the
+            # type refuses null; services read `model_dump(exclude_unset=True)`.
+            field.default = None
+            field.default_factory = None
+        cls.model_rebuild(force=True)
 
 
 class Strict(BaseModel):

@@ -12,8 +12,8 @@ from sqlmodel import Session, SQLModel, col, func, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from app.core.db import utcnow
-from app.core.errors import AppError, InUse, InvalidInput, NotFound
-from app.models import Agency
+from app.core.errors import AppError, Conflict, InUse, InvalidInput, NotFound
+from app.models import Agency, Position, Unit, Variable
 from app.schemas.common import PageParams
 
 M = TypeVar("M", bound=SQLModel)
@@ -150,3 +150,78 @@ def refuse_if_referred(label: str, references: Mapping[str, Sequence[str]]) -> N
         f"{label} is still referred to by {parts}. Delete or change those first.",
         references={kind: len(found) for kind, found in used.items()},
     )
+
+
+# Units, positions and variables: a code unique in its agency.
+AgencyScoped = type[Unit] | type[Position] | type[Variable]
+
+
+def code_conflict(model: AgencyScoped, agency: Agency, code: str) -> Conflict:
+    """The problem of a code that another row of `model` in the agency has."""
+    kind = model.__name__.lower()
+    return Conflict(f"Agency {agency.code} already has a {kind} '{code}'", field="code")
+
+
+def refuse_taken_code(
+    session: Session, model: AgencyScoped, agency: Agency, code: str, row_id: int | None = None
+) -> None:
+    """409 if another row of `model` in the agency has `code`."""
+    query = select(model.id).where(model.agency_id == agency.id, model.code == code)
+    if row_id is not None:
+        query = query.where(model.id != row_id)
+    if exists(session, query):
+        raise code_conflict(model, agency, code)
+
+
+def agency_of(session: Session, agency_id: int) -> Agency:
+    """The agency a row refers to (it exists: a foreign key says so)."""
+    agency = session.get(Agency, agency_id)
+    assert agency is not None, "rows refer to existing agencies"
+    return agency
+
+
+def units_by_code(session: Session, agency: Agency, codes: Sequence[str], field: str) -> list[Unit]:
+    """The units of `agency` with these codes, in the order given, each once (422 naming the
+    unknown ones)."""
+    wanted = list(dict.fromkeys(codes))
+    if not wanted:
+        return []
+    found = {
+        u.code: u
+        for u in session.exec(
+            select(Unit).where(Unit.agency_id == agency.id, col(Unit.code).in_(wanted))
+        )
+    }
+    missing = [code for code in wanted if code not in found]
+    if missing:
+        raise InvalidInput(
+            f"Unknown unit {names(missing)} in agency {agency.code}", field=field, units=missing
+        )
+    return [found[code] for code in wanted]
+
+
+def unit_id(session: Session, agency: Agency, code: str, field: str) -> int:
+    """The id of the agency's unit with this code (422 if there is none)."""
+    return id_of(units_by_code(session, agency, [code], field)[0])
+
+
+def position_by_code(session: Session, agency: Agency, code: str, field: str) -> Position:
+    """The agency's position with this code (422 if there is none)."""
+    position = session.exec(
+        select(Position).where(Position.agency_id == agency.id, Position.code == code)
+    ).first()
+    if position is None:
+        raise InvalidInput(f"Unknown position '{code}' in agency {agency.code}", field=field)
+    return position
+
+
+def reaches(links: Mapping[int | None, int | None], start: int, target: int) -> bool:
+    """Whether following `links` (child -> parent) from `start` arrives at `target`."""
+    seen: set[int] = set()
+    current: int | None = start
+    while current is not None and current not in seen:
+        if current == target:
+            return True
+        seen.add(current)
+        current = links.get(current)
+    return False

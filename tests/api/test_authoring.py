@@ -7,7 +7,7 @@ import pytest
 from sqlmodel import col, func, select
 
 from app.models import DataValue, Indicator, IndicatorSourceUnit, Objective, Role, Target
-from app.services import authoring
+from app.services import common
 from tests.api.helpers import assert_problem
 
 API = "/api/v1"
@@ -856,7 +856,7 @@ def test_a_copy_into_a_year_that_has_a_decree_is_refused(client, admin, reader):
 
 def test_a_race_past_the_checks_is_a_conflict_not_a_500(client, admin, monkeypatch):
     # As if a concurrent request inserted the same code between the check and the write.
-    monkeypatch.setattr(authoring, "_taken", lambda session, query: False)
+    monkeypatch.setattr(common, "exists", lambda session, query: False)
     body = assert_problem(
         client.post(
             f"{API}/units",

@@ -31,7 +31,7 @@ from app.schemas.data import (
     TargetsIn,
     TargetsOut,
 )
-from app.services import achievements, data_values, definitions, imports, targets
+from app.services import achievements, common, data_values, decrees, imports, targets
 from app.services.data_values import KEEP, Keep
 
 router = APIRouter(responses=problem_schema_responses(401, 403, 422))
@@ -106,7 +106,7 @@ def get_realization(
 ) -> AchievementOut:
     """The indicator's achievement at the quarter, with the values behind it. The ETag
     header is what to send as If-Match when writing this quarter's values."""
-    indicator, agency = definitions.indicator_in_year(session, indicator_id, year)
+    indicator, agency = decrees.indicator_in_year(session, indicator_id, year)
     codes = parse(indicator.formula).variables
     response.headers["ETag"] = data_values.indicator_quarter_etag(
         session, agency, codes, year, quarter
@@ -134,7 +134,7 @@ def put_realization(
     """Write the values of the indicator's variables for the quarter (some or all: values not
     sent stay as they are) and answer the recomputed achievement. Operators may write only the
     variables their units own. Nothing is stored if any value is refused."""
-    indicator, agency = definitions.indicator_in_year(session, indicator_id, year)
+    indicator, agency = decrees.indicator_in_year(session, indicator_id, year)
     codes = parse(indicator.formula).variables
     note, evidence = _note_and_evidence(body)
     etag = data_values.write_indicator_quarter(
@@ -212,7 +212,7 @@ def list_data_values(
     (and agency, when there are several), the ETag header is that quarter's data sheet: send
     it as If-Match to `PUT /data-values/{year}/{quarter}`."""
     if year is not None and quarter is not None:
-        sheet_agency = definitions.find_agency(session, agency)
+        sheet_agency = common.find_agency(session, agency)
         if sheet_agency is not None:
             response.headers["ETag"] = data_values.sheet_etag(session, sheet_agency, year, quarter)
     items, total = data_values.list_values(
@@ -529,5 +529,5 @@ def indicator_achievements(
     verified_only: Annotated[bool, Query(description="Compute only from verified data")] = False,
 ) -> list[AchievementOut]:
     """Quarters 1 to 4 of one indicator's year, each year to date."""
-    indicator, _agency = definitions.indicator_in_year(session, indicator_id, year)
+    indicator, _agency = decrees.indicator_in_year(session, indicator_id, year)
     return achievements.indicator_year(session, indicator, year, verified_only=verified_only)

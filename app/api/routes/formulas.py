@@ -4,8 +4,8 @@ from fastapi import APIRouter
 
 from app.core.db import SessionDep
 from app.core.errors import PROBLEM_JSON, problem_schema_responses
-from app.schemas.authoring import FormulaCheck, FormulaCheckResult, FormulaProblem
-from app.services import authoring
+from app.schemas.formulas import FormulaCheck, FormulaCheckResult, FormulaProblem
+from app.services import formulas
 
 router = APIRouter(tags=["formulas"], responses=problem_schema_responses(401, 403))
 
@@ -26,4 +26,4 @@ router = APIRouter(tags=["formulas"], responses=problem_schema_responses(401, 40
 def check_formula(session: SessionDep, body: FormulaCheck) -> FormulaCheckResult:
     """Check a formula against an agency's variables, read it in words and LaTeX, and (given
     values) compute it, exactly as an indicator's formula would be."""
-    return authoring.check_formula(session, body)
+    return formulas.check_formula(session, body)

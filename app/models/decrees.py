@@ -1,0 +1,167 @@
+"""IKI definitions: decrees (SK), their objectives (sasaran) and indicators.
+
+Each entity's fields are declared once, in its `XBase`; the table adds its keys and
+timestamps, and the schemas in `app/schemas/decrees.py` derive from the same base.
+"""
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field as Limits
+from sqlalchemy import Text as TextColumn
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.core.types import (
+    Decimals,
+    DecreeNumber,
+    FormulaText,
+    FreeText,
+    IndicatorCode,
+    Measure,
+    SkNumber,
+    Text,
+    Year,
+)
+from app.models.base import enum_column, timestamp_field
+
+
+class Polarity(StrEnum):
+    """Whether a higher realization is better, or a lower one (e.g. a rate of cases)."""
+
+    higher_is_better = "higher_is_better"
+    lower_is_better = "lower_is_better"
+
+
+Title = Annotated[str, Limits(max_length=500)]
+
+
+class Signatory(SQLModel):
+    """Who signed an SK."""
+
+    signatory: Annotated[str, Limits(max_length=255)] | None = Field(
+        default=None,
+        description="Who signed the SK",
+        schema_extra={"examples": ["Dr. REY SUWIGTYO, S.Sos., M.Si."]},
+    )
+    signatory_title: Annotated[str, Limits(max_length=255)] | None = Field(
+        default=None, description="The signatory's position"
+    )
+    signatory_rank: Annotated[str, Limits(max_length=100)] | None = Field(
+        default=None, description="Pangkat/golongan", schema_extra={"examples": ["Pembina"]}
+    )
+    signatory_nip: Annotated[str, Limits(max_length=50)] | None = Field(
+        default=None, description="NIP of the signatory"
+    )
+
+
+class DecreeBase(Signatory):
+    number: DecreeNumber
+    title: Title | None = Field(default=None, description="Title (tentang ...)")
+    date: dt.date = Field(
+        description="Date of enactment", schema_extra={"examples": ["2025-01-03"]}
+    )
+    year: Year = Field(index=True, description="Year of effect")
+
+
+class Decree(DecreeBase, table=True):
+    """A Surat Keputusan fixing one year's IKI of an agency."""
+
+    __tablename__ = "decree"
+
+    __table_args__ = (
+        UniqueConstraint("agency_id", "year"),
+        UniqueConstraint("agency_id", "number"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    agency_id: int = Field(foreign_key="agency.id", index=True)
+    created_at: dt.datetime = timestamp_field()
+    updated_at: dt.datetime = timestamp_field()
+
+
+class ObjectiveBase(SQLModel):
+    number: SkNumber
+    statement: Text = Field(
+        sa_type=TextColumn,
+        description="The Sasaran Kinerja, verbatim",
+        schema_extra={
+            "examples": [
+                "Meningkatnya Kualitas dan Kemampuan Penyandang Masalah Kesejahteraan Sosial "
+                "(PMKS)."
+            ]
+        },
+    )
+
+
+class Objective(ObjectiveBase, table=True):
+    """A Sasaran Kinerja of a position in a decree."""
+
+    __tablename__ = "objective"
+
+    __table_args__ = (UniqueConstraint("decree_id", "position_id", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    decree_id: int = Field(foreign_key="decree.id", index=True)
+    position_id: int = Field(foreign_key="position.id", index=True)
+    created_at: dt.datetime = timestamp_field()
+    updated_at: dt.datetime = timestamp_field()
+
+
+class IndicatorBase(SQLModel):
+    code: IndicatorCode = Field(description="`POSITION.objective.number`, unique in its decree")
+    number: SkNumber
+    name: Text = Field(
+        sa_type=TextColumn,
+        description="The indicator's name, verbatim",
+        schema_extra={
+            "examples": [
+                "Persentase Potensi Sumber Kesejahteraan Sosial yang mendapatkan Pemberdayaan "
+                "Sosial"
+            ]
+        },
+    )
+    formula: FormulaText
+    unit_of_measure: Measure = Field(schema_extra={"examples": ["%"]})
+    polarity: Polarity = Field(
+        default=Polarity.higher_is_better,
+        sa_type=enum_column(Polarity, "polarity"),
+        description="`higher_is_better` or `lower_is_better` (e.g. a poverty rate)",
+    )
+    decimals: Decimals = 2
+    explanation: FreeText | None = Field(
+        default=None, sa_type=TextColumn, description="The SK's Penjelasan/Formulasi, verbatim"
+    )
+    data_source: FreeText | None = Field(
+        default=None, sa_type=TextColumn, description="The SK's Sumber Data, verbatim"
+    )
+    notes: FreeText | None = Field(
+        default=None,
+        sa_type=TextColumn,
+        description="Notes, e.g. discrepancies in the SK and their encoding",
+    )
+
+
+class Indicator(IndicatorBase, table=True):
+    """An Indikator Kinerja Individu: a formula over variables, measured against a target."""
+
+    __tablename__ = "indicator"
+
+    __table_args__ = (UniqueConstraint("decree_id", "code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    decree_id: int = Field(foreign_key="decree.id", index=True)
+    objective_id: int = Field(foreign_key="objective.id", index=True)
+    parent_id: int | None = Field(default=None, foreign_key="indicator.id")
+    created_at: dt.datetime = timestamp_field()
+    updated_at: dt.datetime = timestamp_field()
+
+
+class IndicatorSourceUnit(SQLModel, table=True):
+    """The units named as an indicator's Sumber Data."""
+
+    __tablename__ = "indicator_source_unit"
+
+    indicator_id: int = Field(foreign_key="indicator.id", primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id", primary_key=True, index=True)
