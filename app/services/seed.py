@@ -1,141 +1,64 @@
-"""Load the seed (agencies, their SKs, the default rating scale) from YAML, idempotently."""
+"""Load the seed (agencies, their SKs, the default rating scale) from YAML, idempotently.
+
+The seed is one more client of the services: every entry is validated by the same `XCreate`
+model as the API's body and written by the same service function, so the same data is valid
+through both doors or through neither. Rows are matched by natural key (codes, the SK's
+number); a row that exists is left as it is (an admin may have edited it) unless the seed is
+loaded with `update_existing`, which applies what differs through the same `update_*`
+services.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import Session, SQLModel, select
+from pydantic import BaseModel, Field, ValidationError
+from sqlmodel import Session, SQLModel, col, select
 
 from app.core.db import utcnow
-from app.core.errors import InvalidInput
-from app.formula import FormulaError, validate
+from app.core.errors import AppError, InvalidInput
 from app.models import (
     Agency,
-    Aggregation,
     Decree,
     Indicator,
     IndicatorSourceUnit,
     Objective,
-    Polarity,
     Position,
     RatingScale,
     SeedLoad,
     Unit,
-    ValueType,
     Variable,
 )
+from app.models.decrees import DecreeBase, IndicatorBase, ObjectiveBase
+from app.models.organization import AgencyBase, PositionBase, UnitBase
+from app.models.variables import VariableBase
+from app.schemas.decrees import (
+    DecreeCreate,
+    DecreeUpdate,
+    IndicatorCreate,
+    IndicatorUpdate,
+    ObjectiveCreate,
+    ObjectiveUpdate,
+)
+from app.schemas.organization import (
+    AgencyCreate,
+    AgencyUpdate,
+    PositionCreate,
+    PositionUpdate,
+    UnitCreate,
+    UnitUpdate,
+)
+from app.schemas.rating import RatingScaleIn
+from app.schemas.variables import VariableCreate, VariableUpdate
+from app.services import decrees, organization, rating_scales, variables
+from app.services.common import id_of
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class SeedAgency(_Strict):
-    code: str
-    name: str
-    address: str | None = None
-    phone: str | None = None
-    email: str | None = None
-    website: str | None = None
-
-
-class SeedUnit(_Strict):
-    code: str
-    name: str
-
-
-class SeedPosition(_Strict):
-    code: str
-    title: str
-    echelon: str | None = None
-    unit: str | None = None
-    superior: str | None = None
-    duties: list[str] = Field(default_factory=list)
-    functions: list[str] = Field(default_factory=list)
-    activities: list[str] = Field(default_factory=list)
-
-
-class SeedOrganization(_Strict):
-    agency: SeedAgency
-    units: list[SeedUnit]
-    positions: list[SeedPosition]
-
-
-class SeedVariable(_Strict):
-    code: str
-    label: str
-    unit_of_measure: str
-    value_type: ValueType = ValueType.integer
-    aggregation: Aggregation
-    min_value: float | None = 0.0
-    max_value: float | None = None
-    owner_unit: str
-    description: str | None = None
-
-
-class SeedVariables(_Strict):
-    variables: list[SeedVariable]
-
-
-class SeedIndicator(_Strict):
-    number: int
-    code: str
-    name: str
-    formula: str
-    unit_of_measure: str
-    polarity: Polarity = Polarity.higher_is_better
-    decimals: int = 2
-    explanation: str | None = None
-    data_source: str | None = None
-    source_units: list[str] = Field(default_factory=list)
-    parent: str | None = None
-    notes: str | None = None
-
-
-class SeedObjective(_Strict):
-    position: str
-    number: int
-    statement: str
-    indicators: list[SeedIndicator]
-
-
-class SeedDecreeHeader(_Strict):
-    number: str
-    title: str | None = None
-    date: dt.date
-    year: int
-    signatory: str | None = None
-    signatory_title: str | None = None
-    signatory_rank: str | None = None
-    signatory_nip: str | None = None
-
-
-class SeedDecree(_Strict):
-    decree: SeedDecreeHeader
-    objectives: list[SeedObjective]
-
-
-class SeedBand(_Strict):
-    min: float | None
-    code: str
-    label: str
-    color: str | None = None
-
-
-class SeedScale(_Strict):
-    code: str
-    name: str
-    bands: list[SeedBand]
-
-
-class SeedRatingScale(_Strict):
-    scale: SeedScale
+M = TypeVar("M", bound=BaseModel)
 
 
 class SeedReport(BaseModel):
@@ -151,25 +74,46 @@ class SeedReport(BaseModel):
         return bool(sum(self.created.values()) or sum(self.updated.values()))
 
 
-M = TypeVar("M", bound=SQLModel)
-
-
 def _read_yaml(path: Path) -> Any:
     with path.open(encoding="utf-8") as handle:
         return yaml.safe_load(handle)
 
 
-class _Upserter:
-    """Writes rows by natural key and counts what it did. Rows that exist are left as they
-    are (admins may have edited them since) unless `update_existing`, which applies what
-    differs from the seed."""
+def _entries(data: Any, key: str, source: str) -> list[dict[str, Any]]:
+    entries = data.get(key) if isinstance(data, Mapping) else None
+    if not isinstance(entries, list) or not all(isinstance(e, Mapping) for e in entries):
+        raise InvalidInput(f"Seed {source}: '{key}' must be a list of entries")
+    return [dict(e) for e in entries]
+
+
+def _differences(
+    data: SQLModel, row: SQLModel, base: type[SQLModel], references: Mapping[str, Any] = {}
+) -> dict[str, Any]:
+    """What the seed says differently from the row: the fields `base` declares, and the
+    references (by code) given with their current values."""
+    changes = {
+        name: getattr(data, name)
+        for name in base.model_fields
+        if getattr(data, name) != getattr(row, name)
+    }
+    changes.update(
+        (name, getattr(data, name))
+        for name, current in references.items()
+        if getattr(data, name) != current
+    )
+    return changes
+
+
+class _Loader:
+    """Validates seed entries with the API's models and writes them with its services,
+    counting what it did."""
 
     def __init__(self, session: Session, report: SeedReport, update_existing: bool) -> None:
         self.session = session
         self.report = report
         self.update_existing = update_existing
-        self.created: set[tuple[str, int]] = set()  # (table, id) of the rows created now
         self.loaded = {row.source: row for row in session.exec(select(SeedLoad))}
+        self.source = ""
 
     def due(self, source: str) -> bool:
         """Whether a seed file is to be loaded: never loaded before, or updating."""
@@ -183,42 +127,43 @@ class _Upserter:
         self.loaded[source] = row
         self.report.loaded.append(source)
 
-    def is_new(self, table: str, row: Any) -> bool:
-        return (table, row.id) in self.created
+    @contextmanager
+    def entry(self, what: str) -> Iterator[None]:
+        """Name the file and entry in any refusal of the API's models or services."""
+        try:
+            yield
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'entry'}: {e['msg']}" for e in exc.errors()
+            )
+            raise InvalidInput(f"Seed {self.source}, {what}: {problems}") from exc
+        except AppError as exc:
+            raise InvalidInput(f"Seed {self.source}, {what}: {exc.detail}") from exc
 
-    def index(
-        self, model: type[M], rows: Iterable[M], key: Callable[[M], Hashable]
-    ) -> dict[Hashable, M]:
-        return {key(row): row for row in rows}
-
-    def upsert(
-        self, model: type[M], existing: dict[Hashable, M], key: Hashable, values: dict[str, Any]
-    ) -> M:
-        table = str(model.__tablename__)
-        row = existing.get(key)
+    def put(
+        self,
+        table: str,
+        row: SQLModel | None,
+        data: SQLModel,
+        *,
+        create: Callable[[Session, Any], Any],
+        update: Callable[[Session, int, Any], Any],
+        patch: type[SQLModel],
+        base: type[SQLModel],
+        references: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Create the row from `data` with the `create` service, or (when updating) apply
+        what differs with the `update` service; the row's id."""
         if row is None:
-            row = model(**values)
-            self.session.add(row)
-            self.session.flush()
-            existing[key] = row
             self.report.created[table] += 1
-            self.created.add((table, row.id))  # type: ignore[attr-defined]
-            return row
-        if not self.update_existing:
-            self.report.unchanged[table] += 1
-            return row
-        changed = {k: v for k, v in values.items() if getattr(row, k) != v}
-        if changed:
-            for name, value in changed.items():
-                setattr(row, name, value)
-            if hasattr(row, "updated_at"):
-                row.updated_at = utcnow()
-            self.session.add(row)
-            self.session.flush()
+            return int(create(self.session, data).id)
+        changes = _differences(data, row, base, references or {}) if self.update_existing else {}
+        if changes:
+            update(self.session, id_of(row), patch.model_validate(changes))
             self.report.updated[table] += 1
         else:
             self.report.unchanged[table] += 1
-        return row
+        return id_of(row)
 
 
 def load_seed(session: Session, seed_dir: Path, *, update_existing: bool = False) -> SeedReport:
@@ -228,202 +173,236 @@ def load_seed(session: Session, seed_dir: Path, *, update_existing: bool = False
     brings back a code an admin renamed. `update_existing` loads every file again and applies
     its values over the rows that exist."""
     report = SeedReport()
-    up = _Upserter(session, report, update_existing)
+    loader = _Loader(session, report, update_existing)
     scale_file = seed_dir / "rating_scale.yaml"
-    if scale_file.exists() and up.due(scale_file.name):
-        _load_rating_scale(up, SeedRatingScale.model_validate(_read_yaml(scale_file)))
-        up.mark(scale_file.name)
+    if scale_file.exists() and loader.due(scale_file.name):
+        loader.source = scale_file.name
+        _load_rating_scale(loader, _read_yaml(scale_file))
+        loader.mark(scale_file.name)
     for folder in sorted(p for p in seed_dir.iterdir() if (p / "organization.yaml").exists()):
-        _load_agency_folder(up, folder)
+        _load_agency_folder(loader, folder)
     return report
 
 
-def _load_rating_scale(up: _Upserter, data: SeedRatingScale) -> None:
-    existing = up.index(RatingScale, up.session.exec(select(RatingScale)), lambda r: r.code)
-    has_default = any(s.is_default for s in existing.values())
-    if has_default and not up.update_existing:
-        make_default = bool(existing.get(data.scale.code) and existing[data.scale.code].is_default)
+def _load_rating_scale(loader: _Loader, data: Any) -> None:
+    session = loader.session
+    scale = data.get("scale") if isinstance(data, Mapping) else None
+    if not isinstance(scale, Mapping) or "code" not in scale:
+        raise InvalidInput(f"Seed {loader.source}: 'scale' must name a code, a name and bands")
+    code = str(scale["code"])
+    row = session.exec(select(RatingScale).where(RatingScale.code == code)).first()
+    if row is not None and not loader.update_existing:
+        loader.report.unchanged["rating_scale"] += 1
+        return
+    has_default = session.exec(select(RatingScale.id).where(col(RatingScale.is_default))).first()
+    # A new scale is the default unless another one is; updating makes the seed's the default.
+    make_default = loader.update_existing or has_default is None
+    before = (row.name, row.bands, row.is_default) if row else None
+    with loader.entry(f"scale {code}"):
+        body = RatingScaleIn.model_validate(
+            {k: v for k, v in scale.items() if k != "code"} | {"is_default": make_default}
+        )
+        after = rating_scales.put_scale(session, code, body)
+    stored = (after.name, [b.model_dump() for b in after.bands], after.is_default)
+    counter = loader.report.created if before is None else loader.report.updated
+    if before is None or before != stored:
+        counter["rating_scale"] += 1
     else:
-        make_default = True
-        for other in existing.values():
-            if other.code != data.scale.code and other.is_default:
-                other.is_default = False
-                up.session.add(other)
-    up.upsert(
-        RatingScale,
-        existing,
-        data.scale.code,
-        {
-            "code": data.scale.code,
-            "name": data.scale.name,
-            "is_default": make_default,
-            "bands": [band.model_dump() for band in data.scale.bands],
-        },
-    )
+        loader.report.unchanged["rating_scale"] += 1
 
 
-def _load_agency_folder(up: _Upserter, folder: Path) -> None:
-    session = up.session
+def _load_agency_folder(loader: _Loader, folder: Path) -> None:
+    session = loader.session
     org_source = f"{folder.name}/organization.yaml"
     decree_files = [
-        f for f in sorted(folder.glob("decree-*.yaml")) if up.due(f"{folder.name}/{f.name}")
+        f for f in sorted(folder.glob("decree-*.yaml")) if loader.due(f"{folder.name}/{f.name}")
     ]
-    if not up.due(org_source) and not decree_files:
+    if not loader.due(org_source) and not decree_files:
         return
-    org = SeedOrganization.model_validate(_read_yaml(folder / "organization.yaml"))
-    variables = SeedVariables.model_validate(_read_yaml(folder / "variables.yaml"))
-    if not up.due(org_source):  # only a new decree file: the organisation is as admins keep it
-        agency = session.exec(select(Agency).where(Agency.code == org.agency.code)).first()
+    loader.source = org_source
+    org = _read_yaml(folder / "organization.yaml")
+    agency_entry = org.get("agency") if isinstance(org, Mapping) else None
+    if not isinstance(agency_entry, Mapping):
+        raise InvalidInput(f"Seed {org_source}: 'agency' must describe the agency")
+    with loader.entry("agency"):
+        agency_data = AgencyCreate.model_validate(agency_entry)
+    agency = session.exec(select(Agency).where(Agency.code == agency_data.code)).first()
+    if not loader.due(org_source):  # only a new decree file: the organisation is as admins keep it
         if agency is None:
             raise InvalidInput(
-                f"Seed {folder.name}: agency {org.agency.code} no longer exists; "
+                f"Seed {folder.name}: agency {agency_data.code} no longer exists; "
                 "load the folder again with `iki seed --update`"
             )
-        for decree_file in decree_files:
-            _load_decree_file(up, agency, folder, decree_file)
-        return
-
-    agencies = up.index(Agency, session.exec(select(Agency)), lambda a: a.code)
-    agency = up.upsert(Agency, agencies, org.agency.code, org.agency.model_dump())
-    assert agency.id is not None
-
-    units = up.index(
-        Unit, session.exec(select(Unit).where(Unit.agency_id == agency.id)), lambda u: u.code
-    )
-    for unit in org.units:
-        up.upsert(Unit, units, unit.code, {"agency_id": agency.id, **unit.model_dump()})
-    unit_ids = _ids(units)
-
-    positions = up.index(
-        Position,
-        session.exec(select(Position).where(Position.agency_id == agency.id)),
-        lambda p: p.code,
-    )
-    for pos in org.positions:  # a superior is listed before its subordinates
-        values = pos.model_dump(exclude={"unit", "superior"})
-        values.update(
-            agency_id=agency.id,
-            unit_id=_ref(unit_ids, pos.unit, "unit", pos.code),
-            superior_id=_ref(_ids(positions), pos.superior, "position", pos.code),
-        )
-        up.upsert(Position, positions, pos.code, values)
-
-    known_variables = up.index(
-        Variable,
-        session.exec(select(Variable).where(Variable.agency_id == agency.id)),
-        lambda v: v.code,
-    )
-    for var in variables.variables:
-        values = var.model_dump(exclude={"owner_unit"})
-        values.update(
-            agency_id=agency.id,
-            owner_unit_id=_ref(unit_ids, var.owner_unit, "unit", var.code),
-        )
-        up.upsert(Variable, known_variables, var.code, values)
-
-    up.mark(org_source)
+    else:
+        _load_organization(loader, agency_data, agency, org)
+        loader.source = f"{folder.name}/variables.yaml"
+        _load_variables(loader, agency_data.code, _read_yaml(folder / "variables.yaml"))
+        loader.mark(org_source)
     for decree_file in decree_files:
-        _load_decree_file(up, agency, folder, decree_file)
+        loader.source = f"{folder.name}/{decree_file.name}"
+        _load_decree(loader, agency_data.code, _read_yaml(decree_file))
+        loader.mark(loader.source)
 
 
-def _load_decree_file(up: _Upserter, agency: Agency, folder: Path, decree_file: Path) -> None:
-    """Load one SK, its references resolved by code among the agency's rows as they are."""
-    session = up.session
-    units = session.exec(select(Unit.code, Unit.id).where(Unit.agency_id == agency.id)).all()
-    positions = session.exec(
-        select(Position.code, Position.id).where(Position.agency_id == agency.id)
-    ).all()
-    variable_codes = set(session.exec(select(Variable.code).where(Variable.agency_id == agency.id)))
-    decree = SeedDecree.model_validate(_read_yaml(decree_file))
-    _load_decree(up, agency, decree, dict(units), dict(positions), variable_codes)
-    up.mark(f"{folder.name}/{decree_file.name}")
+def _codes(session: Session, model: type[Unit] | type[Position], agency_id: int) -> dict[Any, str]:
+    """The codes of the agency's units or positions, by id."""
+    return dict(
+        session.exec(select(model.id, model.code).where(model.agency_id == agency_id)).all()
+    )
 
 
-def _load_decree(
-    up: _Upserter,
-    agency: Agency,
-    data: SeedDecree,
-    unit_ids: dict[str, int | None],
-    position_ids: dict[str, int | None],
-    variable_codes: set[str],
+def _load_organization(
+    loader: _Loader, data: AgencyCreate, agency: Agency | None, org: Mapping[str, Any]
 ) -> None:
-    session = up.session
-    decrees = up.index(  # by number: the SK's identity, whatever year an admin gave it since
-        Decree,
-        session.exec(select(Decree).where(Decree.agency_id == agency.id)),
-        lambda d: d.number,
-    )
-    decree = up.upsert(
-        Decree, decrees, data.decree.number, {"agency_id": agency.id, **data.decree.model_dump()}
-    )
-    objectives = up.index(
-        Objective,
-        session.exec(select(Objective).where(Objective.decree_id == decree.id)),
-        lambda o: (o.position_id, o.number),
-    )
-    indicators = up.index(
-        Indicator,
-        session.exec(select(Indicator).where(Indicator.decree_id == decree.id)),
-        lambda i: i.code,
-    )
-    links = {
-        (link.indicator_id, link.unit_id)
-        for link in session.exec(
-            select(IndicatorSourceUnit)
-            .join(Indicator, Indicator.id == IndicatorSourceUnit.indicator_id)  # type: ignore[arg-type]
-            .where(Indicator.decree_id == decree.id)
+    session = loader.session
+    with loader.entry(f"agency {data.code}"):
+        agency_id = loader.put(
+            "agency",
+            agency,
+            data,
+            create=organization.create_agency,
+            update=organization.update_agency,
+            patch=AgencyUpdate,
+            base=AgencyBase,
         )
-    }
-    wanted_links: set[tuple[int, int]] = set()
-    for obj in data.objectives:
-        position_id = _ref(position_ids, obj.position, "position", f"objective {obj.number}")
-        objective = up.upsert(
-            Objective,
-            objectives,
-            (position_id, obj.number),
-            {
-                "decree_id": decree.id,
-                "position_id": position_id,
-                "number": obj.number,
-                "statement": obj.statement,
-            },
-        )
-        for ind in obj.indicators:
-            try:
-                validate(ind.formula, variable_codes)
-            except FormulaError as exc:
-                raise InvalidInput(f"Seed indicator {ind.code}: {exc.message}") from exc
-            values = ind.model_dump(exclude={"source_units", "parent"})
-            values.update(  # a parent indicator is listed before the ones cascading to it
-                decree_id=decree.id,
-                objective_id=objective.id,
-                parent_id=_ref(_ids(indicators), ind.parent, "indicator", ind.code),
+    units = {u.code: u for u in session.exec(select(Unit).where(Unit.agency_id == agency_id))}
+    for entry in _entries(org, "units", loader.source):
+        with loader.entry(f"unit {entry.get('code')}"):
+            unit = UnitCreate.model_validate(entry | {"agency": data.code})
+            loader.put(
+                "unit",
+                units.get(unit.code),
+                unit,
+                create=organization.create_unit,
+                update=organization.update_unit,
+                patch=UnitUpdate,
+                base=UnitBase,
             )
-            indicator = up.upsert(Indicator, indicators, ind.code, values)
-            assert indicator.id is not None
-            if not (up.update_existing or up.is_new("indicator", indicator)):
-                continue
-            for unit_code in ind.source_units:
-                unit_id = _ref(unit_ids, unit_code, "unit", ind.code)
-                assert unit_id is not None
-                wanted_links.add((indicator.id, unit_id))
-    for indicator_id, unit_id in wanted_links - links:
-        session.add(IndicatorSourceUnit(indicator_id=indicator_id, unit_id=unit_id))
-        up.report.created["indicator_source_unit"] += 1
-    stale_links = links - wanted_links if up.update_existing else set()
-    for indicator_id, unit_id in stale_links:
-        session.delete(session.get(IndicatorSourceUnit, (indicator_id, unit_id)))
-        up.report.updated["indicator_source_unit"] += 1
-    session.flush()
+    unit_codes = _codes(session, Unit, agency_id)
+    for entry in _entries(org, "positions", loader.source):  # superiors are listed first
+        with loader.entry(f"position {entry.get('code')}"):
+            position = PositionCreate.model_validate(entry | {"agency": data.code})
+            row = session.exec(
+                select(Position).where(
+                    Position.agency_id == agency_id, Position.code == position.code
+                )
+            ).first()
+            position_codes = _codes(session, Position, agency_id)
+            loader.put(
+                "position",
+                row,
+                position,
+                create=organization.create_position,
+                update=organization.update_position,
+                patch=PositionUpdate,
+                base=PositionBase,
+                references={
+                    "unit": unit_codes.get(row.unit_id),
+                    "superior": position_codes.get(row.superior_id),
+                }
+                if row
+                else None,
+            )
 
 
-def _ids(rows: dict[Hashable, Any]) -> dict[str, int | None]:
-    return {str(key): row.id for key, row in rows.items()}
+def _load_variables(loader: _Loader, agency_code: str, data: Any) -> None:
+    session = loader.session
+    agency = session.exec(select(Agency).where(Agency.code == agency_code)).one()
+    rows = {
+        v.code: v for v in session.exec(select(Variable).where(Variable.agency_id == agency.id))
+    }
+    unit_codes = _codes(session, Unit, id_of(agency))
+    for entry in _entries(data, "variables", loader.source):
+        with loader.entry(f"variable {entry.get('code')}"):
+            variable = VariableCreate.model_validate(entry | {"agency": agency_code})
+            row = rows.get(variable.code)
+            loader.put(
+                "variable",
+                row,
+                variable,
+                create=variables.create_variable,
+                update=variables.update_variable,
+                patch=VariableUpdate,
+                base=VariableBase,
+                references={"owner_unit": unit_codes.get(row.owner_unit_id)} if row else None,
+            )
 
 
-def _ref(ids: dict[str, int | None], code: str | None, kind: str, where: str) -> int | None:
-    if code is None:
-        return None
-    if code not in ids:
-        raise InvalidInput(f"Seed: {where} refers to unknown {kind} '{code}'")
-    return ids[code]
+def _load_decree(loader: _Loader, agency_code: str, data: Any) -> None:
+    """Load one SK, its references resolved by code among the agency's rows as they are."""
+    session = loader.session
+    header = data.get("decree") if isinstance(data, Mapping) else None
+    if not isinstance(header, Mapping):
+        raise InvalidInput(f"Seed {loader.source}: 'decree' must describe the SK")
+    agency = session.exec(select(Agency).where(Agency.code == agency_code)).one()
+    with loader.entry("decree"):
+        decree = DecreeCreate.model_validate(dict(header) | {"agency": agency_code})
+        decree_id = loader.put(
+            "decree",
+            # By number: the SK's identity, whatever year an admin gave it since.
+            session.exec(
+                select(Decree).where(Decree.agency_id == agency.id, Decree.number == decree.number)
+            ).first(),
+            decree,
+            create=decrees.create_decree,
+            update=decrees.update_decree,
+            patch=DecreeUpdate,
+            base=DecreeBase,
+        )
+    positions = {code: ident for ident, code in _codes(session, Position, id_of(agency)).items()}
+    objectives = {
+        (o.position_id, o.number): o
+        for o in session.exec(select(Objective).where(Objective.decree_id == decree_id))
+    }
+    for entry in _entries(data, "objectives", loader.source):
+        with loader.entry(f"objective {entry.get('position')}.{entry.get('number')}"):
+            items = entry.pop("indicators", [])
+            objective = ObjectiveCreate.model_validate(entry | {"decree_id": decree_id})
+            objective_id = loader.put(
+                "objective",
+                objectives.get((positions.get(objective.position) or 0, objective.number)),
+                objective,
+                create=decrees.create_objective,
+                update=decrees.update_objective,
+                patch=ObjectiveUpdate,
+                base=ObjectiveBase,
+            )
+        for item in _entries({"indicators": items}, "indicators", loader.source):
+            with loader.entry(f"indicator {item.get('code')}"):
+                _load_indicator(loader, decree_id, item | {"objective_id": objective_id})
+
+
+def _load_indicator(loader: _Loader, decree_id: int, entry: dict[str, Any]) -> None:
+    session = loader.session
+    indicator = IndicatorCreate.model_validate(entry)  # a parent is listed before its children
+    row = session.exec(
+        select(Indicator).where(Indicator.decree_id == decree_id, Indicator.code == indicator.code)
+    ).first()
+    references = None
+    if row is None:
+        loader.report.created["indicator_source_unit"] += len(set(indicator.source_units))
+    else:
+        parent = session.get(Indicator, row.parent_id) if row.parent_id else None
+        sources = session.exec(
+            select(Unit.code)
+            .join(IndicatorSourceUnit, IndicatorSourceUnit.unit_id == Unit.id)  # type: ignore[arg-type]
+            .where(IndicatorSourceUnit.indicator_id == row.id)
+        ).all()
+        references = {
+            "objective_id": row.objective_id,
+            "parent": parent.code if parent else None,
+            # The same units in another order are no change.
+            "source_units": indicator.source_units
+            if set(sources) == set(indicator.source_units)
+            else list(sources),
+        }
+    loader.put(
+        "indicator",
+        row,
+        indicator,
+        create=decrees.create_indicator,
+        update=decrees.update_indicator,
+        patch=IndicatorUpdate,
+        base=IndicatorBase,
+        references=references,
+    )

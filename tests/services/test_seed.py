@@ -3,8 +3,10 @@
 import re
 from collections import Counter
 
+import pytest
 from sqlmodel import Session, col, func, select
 
+from app.core.errors import InvalidInput
 from app.formula import parse, validate
 from app.models import (
     Agency,
@@ -197,3 +199,66 @@ def test_a_new_decree_file_is_loaded_into_an_agency_as_it_is(session, tmp_path):
     assert parents
     new_ids = set(session.exec(select(Indicator.id).where(Indicator.decree_id == new.id)))
     assert all(p.parent_id in new_ids for p in parents)  # cascades stay within the new SK
+
+
+def _copy_of_the_seed(tmp_path, edit) -> object:
+    """A copy of the seed folder as a new agency, with `edit` applied to its YAML files."""
+    import shutil
+
+    import yaml
+
+    seed = tmp_path / "seed"
+    shutil.copytree(SEED_DIR, seed)
+    folder = seed / "dinsosp3a-probolinggo"
+    files = {
+        name: yaml.safe_load((folder / name).read_text())
+        for name in ("organization.yaml", "variables.yaml", "decree-2025.yaml")
+    }
+    files["organization.yaml"]["agency"]["code"] = "DINBARU"
+    edit(files)
+    for name, data in files.items():
+        (folder.parent / "baru").mkdir(exist_ok=True)
+        (folder.parent / "baru" / name).write_text(yaml.safe_dump(data, allow_unicode=True))
+    shutil.rmtree(folder)
+    return seed
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        pytest.param(
+            lambda f: f["organization.yaml"]["units"][1].update(code="bid_psm"),
+            "organization.yaml, unit bid_psm: code: String should match pattern",
+            id="a code the API refuses",
+        ),
+        pytest.param(
+            lambda f: f["organization.yaml"]["positions"][0].update(superior="KABID_PSM"),
+            "position KADIS: Unknown position 'KABID_PSM'",
+            id="a superior listed after (or a cycle)",
+        ),
+        pytest.param(
+            lambda f: f["decree-2025.yaml"]["objectives"][0]["indicators"][0].update(
+                formula="psks_diberdayakan / psks_terdat * 100"
+            ),
+            "indicator KADIS.1.1: Unknown variable 'psks_terdat'",
+            id="a formula over an unknown variable",
+        ),
+        pytest.param(
+            lambda f: f["variables.yaml"]["variables"][0].update(min_value=10, max_value=1),
+            "max_value: Value error, must not be less than min_value",
+            id="a range the API refuses",
+        ),
+    ],
+)
+def test_the_seed_gets_every_check_of_the_api(session, tmp_path, edit, message):
+    seed = _copy_of_the_seed(tmp_path, edit)
+    with pytest.raises(InvalidInput) as refused:
+        load_seed(session, seed)
+    assert message in refused.value.detail
+    assert refused.value.detail.startswith("Seed baru/")
+
+
+def test_a_valid_copy_of_the_seed_loads_as_a_second_agency(session, tmp_path):
+    report = load_seed(session, _copy_of_the_seed(tmp_path, lambda files: None))
+    assert report.created["agency"] == 1 and report.created["indicator"] == 39
+    assert _count(session, Agency) == 2
