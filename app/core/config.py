@@ -1,7 +1,6 @@
 """Settings, read from the environment (and an optional `.env` file)."""
 
 from functools import lru_cache
-from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -12,7 +11,6 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
-    environment: Literal["development", "test", "production"] = "development"
     database_url: str = Field(
         default="sqlite:///./data/iki.db",
         description="SQLAlchemy URL: sqlite:///path or postgresql+psycopg://user@host/db",
@@ -26,7 +24,6 @@ class Settings(BaseSettings):
     key_last_used_resolution_seconds: int = Field(
         default=60, description="How often at most an API key's last-used time is written."
     )
-    achievements_max_limit: int = 1000
 
     @field_validator("database_url")
     @classmethod
@@ -36,10 +33,6 @@ class Settings(BaseSettings):
             if value.startswith(prefix):
                 return "postgresql+psycopg://" + value[len(prefix) :]
         return value
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
 
 
 @lru_cache

@@ -116,4 +116,3 @@ def require_role(minimum: Role) -> Any:
 
 AdminKey = Annotated[Principal, require_role(Role.admin)]
 OperatorKey = Annotated[Principal, require_role(Role.operator)]
-VerifierKey = Annotated[Principal, require_role(Role.verifier)]

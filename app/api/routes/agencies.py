@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
 
-from app.api.deps import Page, id_path, set_location
+from app.api.deps import CHANGED, CREATED, Page, id_path, set_location
 from app.core.db import SessionDep, WriteSessionDep
 from app.core.errors import problem_schema_responses
 from app.core.security import AdminKey
@@ -41,7 +41,7 @@ def get_agency(session: SessionDep, agency_id: AgencyId) -> AgencyPublic:
     summary="Create an agency",
     status_code=201,
     response_model=AgencyPublic,
-    responses=problem_schema_responses(409),
+    responses=CREATED,
 )
 def create_agency(
     _: AdminKey, session: WriteSessionDep, body: AgencyCreate, request: Request, response: Response
@@ -56,7 +56,7 @@ def create_agency(
     "/{agency_id}",
     summary="Change an agency",
     response_model=AgencyPublic,
-    responses=problem_schema_responses(404, 409),
+    responses=CHANGED,
 )
 def update_agency(
     _: AdminKey, session: WriteSessionDep, agency_id: AgencyId, body: AgencyUpdate
@@ -70,7 +70,7 @@ def update_agency(
     summary="Delete an agency",
     status_code=204,
     response_class=Response,
-    responses=problem_schema_responses(404, 409),
+    responses=CHANGED,
 )
 def delete_agency(_: AdminKey, session: WriteSessionDep, agency_id: AgencyId) -> Response:
     """Delete an agency that nothing refers to any more (admin); 409 `in_use` otherwise."""
