@@ -24,10 +24,9 @@ from pydantic import (
 )
 
 from app.core.errors import ProblemDetail
-from app.core.types import MAX_ID
+from app.core.types import MAX_ID, Number
 from app.formula import FUNCTIONS
 from app.models import Aggregation, Polarity, ValueType
-from app.schemas.data import Number
 
 ORG_CODE_PATTERN = r"^[A-Z][A-Z0-9_]{0,31}$"
 VARIABLE_CODE_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"

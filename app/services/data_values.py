@@ -16,9 +16,10 @@ from sqlmodel import Session, col, select
 from app.core.db import utcnow
 from app.core.errors import Forbidden, InvalidInput, PreconditionFailed, WriteConflict
 from app.core.security import Principal
+from app.core.types import MAX_MAGNITUDE
 from app.models import Agency, DataValue, Decree, Unit, ValueType, Variable
 from app.schemas.common import PageParams
-from app.schemas.data import MAX_MAGNITUDE, DataValueOut
+from app.schemas.data_values import DataValuePublic
 from app.services.common import paginate, resolve_agency
 
 
@@ -300,7 +301,7 @@ def raise_rejections(outcome: Outcome) -> None:
     )
 
 
-def value_views(scope: AgencyVariables, rows: Iterable[DataValue]) -> list[DataValueOut]:
+def value_views(scope: AgencyVariables, rows: Iterable[DataValue]) -> list[DataValuePublic]:
     by_id = {v.id: v for v in scope.variables.values()}
     views = []
     for row in rows:
@@ -310,8 +311,8 @@ def value_views(scope: AgencyVariables, rows: Iterable[DataValue]) -> list[DataV
     return sorted(views, key=lambda v: (v.variable, v.year, v.quarter))
 
 
-def _view(row: DataValue, variable: str, agency: str, unit: str) -> DataValueOut:
-    return DataValueOut(
+def _view(row: DataValue, variable: str, agency: str, unit: str) -> DataValuePublic:
+    return DataValuePublic(
         variable=variable,
         variable_id=row.variable_id,
         agency=agency,
@@ -401,7 +402,7 @@ def write_quarter(
     note: str | Keep | None,
     evidence: str | Keep | None,
     if_match: str | None,
-) -> tuple[list[DataValueOut], Outcome, str]:
+) -> tuple[list[DataValuePublic], Outcome, str]:
     """Write any variables of one agency for a quarter; answer the stored values and the
     ETag of the agency's data sheet for that quarter (see `sheet_etag`)."""
     agency = resolve_agency(session, agency_code)
@@ -442,7 +443,7 @@ def list_values(
     unit: str | None = None,
     variable: str | None = None,
     updated_since: dt.datetime | None = None,
-) -> tuple[list[DataValueOut], int]:
+) -> tuple[list[DataValuePublic], int]:
     """Stored values, filtered, by agency, variable code, year and quarter."""
     query = (
         select(DataValue)

@@ -12,7 +12,9 @@ from sqlmodel import Session
 
 from app.core.errors import InvalidInput
 from app.core.security import Principal
-from app.schemas.data import MAX_TEXT, ImportError_, ImportSummary, is_unsafe_link
+from app.core.types import MAX_TEXT
+from app.schemas.data_values import is_unsafe_link
+from app.schemas.imports import MAX_ROWS, ImportRowError, ImportSummary
 from app.services.common import is_text, resolve_agency
 from app.services.data_values import (
     KEEP,
@@ -24,7 +26,6 @@ from app.services.data_values import (
 
 COLUMNS = ("variable", "year", "quarter", "value", "note", "evidence")
 REQUIRED = ("variable", "year", "quarter", "value")
-MAX_ROWS = 50_000
 # The column at fault for each kind of rejection found after a row was read.
 _COLUMN_OF = {
     "ambiguous_number": "value",
@@ -232,7 +233,7 @@ def run_import(
         unchanged=outcome.unchanged if stored else 0,
         rejected=len(rejections),
         errors=[
-            ImportError_(
+            ImportRowError(
                 row=r.write.row or 0,
                 variable=r.write.variable or None,
                 value=r.write.value if _is_jsonable(r.write.value) else repr(r.write.value),

@@ -11,13 +11,13 @@ from app.core.db import utcnow
 from app.core.errors import WriteConflict
 from app.core.security import Principal
 from app.models import Indicator, Target
-from app.schemas.data import TargetsOut
+from app.schemas.targets import TargetsPublic
 from app.services.decrees import indicator_in_year
 
 ANNUAL = 0  # Target.quarter of the annual target
 
 
-def get_targets(session: Session, indicator_id: int, year: int) -> TargetsOut:
+def get_targets(session: Session, indicator_id: int, year: int) -> TargetsPublic:
     indicator, _ = indicator_in_year(session, indicator_id, year)
     rows = session.exec(
         select(Target).where(Target.indicator_id == indicator.id, Target.year == year)
@@ -32,7 +32,7 @@ def set_targets(
     year: int,
     annual: float | None,
     quarters: Mapping[int, float],
-) -> TargetsOut:
+) -> TargetsPublic:
     """Replace an indicator's targets for a year (those not given are removed)."""
     indicator, _ = indicator_in_year(session, indicator_id, year)
     wanted = {q: v for q, v in quarters.items()}
@@ -80,9 +80,9 @@ def set_targets(
     return _view(indicator, year, rows)
 
 
-def _view(indicator: Indicator, year: int, rows: Sequence[Target]) -> TargetsOut:
+def _view(indicator: Indicator, year: int, rows: Sequence[Target]) -> TargetsPublic:
     annual = next((t for t in rows if t.quarter == ANNUAL), None)
-    return TargetsOut(
+    return TargetsPublic(
         indicator_id=indicator.id or 0,
         indicator_code=indicator.code,
         year=year,

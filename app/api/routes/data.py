@@ -20,17 +20,11 @@ from app.core.db import SessionDep, WriteSessionDep
 from app.core.errors import InvalidInput, problem, problem_response, problem_schema_responses
 from app.core.security import AdminKey, CurrentKey, OperatorKey, Principal
 from app.formula import parse
+from app.schemas.achievements import AchievementPublic
 from app.schemas.common import ListPage
-from app.schemas.data import (
-    AchievementOut,
-    DataValueOut,
-    DataValuesIn,
-    DataValuesWritten,
-    ImportIn,
-    ImportSummary,
-    TargetsIn,
-    TargetsOut,
-)
+from app.schemas.data_values import DataValuePublic, DataValuesPut, DataValuesWritten
+from app.schemas.imports import ImportCreate, ImportSummary
+from app.schemas.targets import TargetsPublic, TargetsPut
 from app.services import achievements, data_values, definitions, imports, targets
 from app.services.data_values import KEEP, Keep
 
@@ -55,12 +49,12 @@ IfMatch = Annotated[
     "/indicators/{indicator_id}/targets/{year}",
     tags=["targets"],
     summary="Get an indicator's targets",
-    response_model=TargetsOut,
+    response_model=TargetsPublic,
     responses=problem_schema_responses(404),
 )
 def get_targets(
     session: SessionDep, _: CurrentKey, indicator_id: IndicatorId, year: YearPath
-) -> TargetsOut:
+) -> TargetsPublic:
     """The annual target and the year-to-date targets per quarter set for a year."""
     return targets.get_targets(session, indicator_id, year)
 
@@ -69,7 +63,7 @@ def get_targets(
     "/indicators/{indicator_id}/targets/{year}",
     tags=["targets"],
     summary="Set an indicator's targets",
-    response_model=TargetsOut,
+    response_model=TargetsPublic,
     responses=problem_schema_responses(404),
 )
 def put_targets(
@@ -77,8 +71,8 @@ def put_targets(
     principal: AdminKey,
     indicator_id: IndicatorId,
     year: YearPath,
-    body: TargetsIn,
-) -> TargetsOut:
+    body: TargetsPut,
+) -> TargetsPublic:
     """Replace the Perjanjian Kinerja targets of an indicator for a year (admin). A quarter
     target is the target for the year to date at that quarter's end; a quarter without one is
     measured against the annual target."""
@@ -93,7 +87,7 @@ def put_targets(
     "/indicators/{indicator_id}/realizations/{year}/{quarter}",
     tags=["realizations"],
     summary="Get an indicator's realization for a quarter",
-    response_model=AchievementOut,
+    response_model=AchievementPublic,
     responses=problem_schema_responses(404),
 )
 def get_realization(
@@ -103,7 +97,7 @@ def get_realization(
     indicator_id: IndicatorId,
     year: YearPath,
     quarter: QuarterPath,
-) -> AchievementOut:
+) -> AchievementPublic:
     """The indicator's achievement at the quarter, with the values behind it. The ETag
     header is what to send as If-Match when writing this quarter's values."""
     indicator, agency = definitions.indicator_in_year(session, indicator_id, year)
@@ -118,7 +112,7 @@ def get_realization(
     "/indicators/{indicator_id}/realizations/{year}/{quarter}",
     tags=["realizations"],
     summary="Report an indicator's realization for a quarter",
-    response_model=AchievementOut,
+    response_model=AchievementPublic,
     responses=problem_schema_responses(404, 409, 412),
 )
 def put_realization(
@@ -128,9 +122,9 @@ def put_realization(
     indicator_id: IndicatorId,
     year: YearPath,
     quarter: QuarterPath,
-    body: DataValuesIn,
+    body: DataValuesPut,
     if_match: IfMatch = None,
-) -> AchievementOut:
+) -> AchievementPublic:
     """Write the values of the indicator's variables for the quarter (some or all: values not
     sent stay as they are) and answer the recomputed achievement. Operators may write only the
     variables their units own. Nothing is stored if any value is refused."""
@@ -148,7 +142,7 @@ def put_realization(
 # Data values ---------------------------------------------------------------------------------
 
 
-def _note_and_evidence(body: DataValuesIn) -> tuple[str | Keep | None, str | Keep | None]:
+def _note_and_evidence(body: DataValuesPut) -> tuple[str | Keep | None, str | Keep | None]:
     """What to store as note and evidence: not sent keeps the stored ones, null clears them."""
     sent = body.model_fields_set
     return (
@@ -170,7 +164,7 @@ def put_data_values(
     response: Response,
     year: YearPath,
     quarter: QuarterPath,
-    body: DataValuesIn,
+    body: DataValuesPut,
     agency: Annotated[
         str | None, Query(description="Agency code; optional when only one agency exists")
     ] = None,
@@ -193,7 +187,7 @@ def put_data_values(
     "/data-values",
     tags=["data values"],
     summary="List data values",
-    response_model=ListPage[DataValueOut],
+    response_model=ListPage[DataValuePublic],
 )
 def list_data_values(
     session: SessionDep,
@@ -207,7 +201,7 @@ def list_data_values(
     updated_since: Annotated[
         dt.datetime | None, Query(description="Only values changed after this time (ISO 8601)")
     ] = None,
-) -> ListPage[DataValueOut]:
+) -> ListPage[DataValuePublic]:
     """Stored values with who changed them last and when. Filtered to one year and quarter
     (and agency, when there are several), the ETag header is that quarter's data sheet: send
     it as If-Match to `PUT /data-values/{year}/{quarter}`."""
@@ -239,7 +233,7 @@ _IMPORT_BODY = {
         "required": True,
         "content": {
             "application/json": {
-                "schema": ImportIn.model_json_schema(),
+                "schema": ImportCreate.model_json_schema(),
                 "example": {
                     "agency": "DINSOSP3A",
                     "rows": [
@@ -393,7 +387,7 @@ def _pairs(values: dict[str, float | None]) -> str:
 
 
 # One CSV row per achievement: the JSON item flattened, column by column.
-CSV_FIELDS: tuple[tuple[str, Callable[[AchievementOut], object]], ...] = (
+CSV_FIELDS: tuple[tuple[str, Callable[[AchievementPublic], object]], ...] = (
     ("agency", lambda a: a.agency),
     ("indicator_id", lambda a: a.indicator.id),
     ("indicator_code", lambda a: a.indicator.code),
@@ -422,7 +416,7 @@ CSV_FIELDS: tuple[tuple[str, Callable[[AchievementOut], object]], ...] = (
 )
 
 
-def _csv(items: list[AchievementOut]) -> str:
+def _csv(items: list[AchievementPublic]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(name for name, _ in CSV_FIELDS)
@@ -446,7 +440,7 @@ def _wants_csv(request: Request, format_: str | None) -> bool:
     "/achievements",
     tags=["achievements"],
     summary="List achievements (capaian)",
-    response_model=ListPage[AchievementOut],
+    response_model=ListPage[AchievementPublic],
     responses={
         200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
         304: {"description": "Not modified since the ETag given as If-None-Match"},
@@ -492,7 +486,7 @@ def list_achievements(
     )
     items, total = achievements.list_achievements(session, filters, quarter, page)
     as_csv = _wants_csv(request, format)
-    envelope = ListPage[AchievementOut](
+    envelope = ListPage[AchievementPublic](
         items=items, total=total, limit=page.limit, offset=page.offset
     )
     content = envelope.model_dump(mode="json")
@@ -518,7 +512,7 @@ def _etag_matches(header: str | None, etag: str) -> bool:
     "/indicators/{indicator_id}/achievements",
     tags=["achievements"],
     summary="An indicator's achievements for the four quarters",
-    response_model=list[AchievementOut],
+    response_model=list[AchievementPublic],
     responses=problem_schema_responses(404),
 )
 def indicator_achievements(
@@ -527,7 +521,7 @@ def indicator_achievements(
     indicator_id: IndicatorId,
     year: Annotated[int, Query(ge=2000, le=2100, description="Year", examples=[2025])],
     verified_only: Annotated[bool, Query(description="Compute only from verified data")] = False,
-) -> list[AchievementOut]:
+) -> list[AchievementPublic]:
     """Quarters 1 to 4 of one indicator's year, each year to date."""
     indicator, _agency = definitions.indicator_in_year(session, indicator_id, year)
     return achievements.indicator_year(session, indicator, year, verified_only=verified_only)
