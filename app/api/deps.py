@@ -1,12 +1,14 @@
 """Helpers shared by the routes: pagination, the list envelope and the Location of new rows."""
 
+import datetime as dt
 import re
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Query, Request, Response
+from fastapi import Depends, Header, Path, Query, Request, Response
+from pydantic import AfterValidator
 
 from app.core.errors import InvalidInput
-from app.core.types import MAX_ID
+from app.core.types import MAX_ID, MAX_YEAR, MIN_YEAR, Quarter, Year
 from app.schemas.common import PageParams
 
 
@@ -45,3 +47,33 @@ async def refuse_nul_characters(request: Request) -> None:
             raise InvalidInput("The body is UTF-16 text: save the file as CSV UTF-8", field="body")
         if b"\x00" in body or _JSON_NUL.search(body):
             raise InvalidInput("NUL characters (\\u0000) are not allowed", field="body")
+
+
+# Parameters shared by several routes -----------------------------------------------------------
+
+IndicatorId = Annotated[int, id_path("Indicator")]
+AgencyId = Annotated[int, id_path("Agency")]
+YearPath = Annotated[Year, Path()]
+QuarterPath = Annotated[Quarter, Path()]
+YearQuery = Annotated[Year, Query()]
+# Optional period filters of a list (undocumented beyond their limits).
+YearFilter = Annotated[int | None, Query(ge=MIN_YEAR, le=MAX_YEAR)]
+QuarterFilter = Annotated[int | None, Query(ge=1, le=4)]
+AgencyFilter = Annotated[str | None, Query(description="Agency code")]
+VerifiedOnly = Annotated[bool, Query(description="Compute only from verified data")]
+IfMatch = Annotated[
+    str | None,
+    Header(
+        description="ETag of the values as last read; the write is refused (412) if they "
+        "changed since"
+    ),
+]
+
+
+def _assume_utc(moment: dt.datetime) -> dt.datetime:
+    # A time sent without an offset is read as UTC, the service's clock.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+Since = Annotated[dt.datetime, AfterValidator(_assume_utc)]
+"""A point in time (ISO 8601) for `updated_since` filters; without an offset it is UTC."""

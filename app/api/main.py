@@ -3,7 +3,16 @@
 from fastapi import APIRouter, Depends
 
 from app.api.deps import refuse_nul_characters
-from app.api.routes import data, formulas, indicators, organization, rating_scales
+from app.api.routes import (
+    achievements,
+    data_values,
+    formulas,
+    indicators,
+    organization,
+    rating_scales,
+    realizations,
+    targets,
+)
 from app.core.security import require_role
 from app.models import Role
 
@@ -13,6 +22,9 @@ api_router = APIRouter(
 )
 api_router.include_router(organization.router)
 api_router.include_router(indicators.router)
-api_router.include_router(data.router)
+api_router.include_router(targets.router)
+api_router.include_router(realizations.router)
+api_router.include_router(data_values.router)
+api_router.include_router(achievements.router)
 api_router.include_router(formulas.router)
 api_router.include_router(rating_scales.router)

@@ -31,7 +31,7 @@ from app.schemas.achievements import AchievementIndicator, AchievementPosition, 
 from app.schemas.common import PageParams
 from app.schemas.rating_scales import Rating
 from app.services.common import by_id, paginate
-from app.services.decrees import INDICATOR_ORDER, indicator_query
+from app.services.decrees import INDICATOR_ORDER, indicator_in_year, indicator_query
 
 
 @dataclass(frozen=True)
@@ -286,7 +286,8 @@ def list_achievements(
 
 
 def indicator_year(
-    session: Session, indicator: Indicator, year: int, *, verified_only: bool = False
+    session: Session, indicator_id: int, year: int, *, verified_only: bool = False
 ) -> list[AchievementPublic]:
     """The four quarters of one indicator's year."""
+    indicator, _agency = indicator_in_year(session, indicator_id, year)
     return compute_for(session, [indicator], year, [1, 2, 3, 4], verified_only=verified_only)

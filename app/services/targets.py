@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -11,7 +11,7 @@ from app.core.db import utcnow
 from app.core.errors import WriteConflict
 from app.core.security import Principal
 from app.models import Indicator, Target
-from app.schemas.targets import TargetsPublic
+from app.schemas.targets import TargetsPublic, TargetsPut
 from app.services.decrees import indicator_in_year
 
 ANNUAL = 0  # Target.quarter of the annual target
@@ -30,14 +30,13 @@ def set_targets(
     principal: Principal,
     indicator_id: int,
     year: int,
-    annual: float | None,
-    quarters: Mapping[int, float],
+    body: TargetsPut,
 ) -> TargetsPublic:
     """Replace an indicator's targets for a year (those not given are removed)."""
     indicator, _ = indicator_in_year(session, indicator_id, year)
-    wanted = {q: v for q, v in quarters.items()}
-    if annual is not None:
-        wanted[ANNUAL] = annual
+    wanted = dict(body.quarters)
+    if body.annual is not None:
+        wanted[ANNUAL] = body.annual
     now = utcnow()
     current = {
         t.quarter: t

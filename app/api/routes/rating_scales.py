@@ -4,10 +4,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from app.api.deps import id_path
+from app.api.deps import AgencyId
 from app.core.db import SessionDep, WriteSessionDep
 from app.core.errors import problem_schema_responses
 from app.core.security import AdminKey
+from app.core.types import SCALE_CODE_PATTERN
 from app.schemas.rating_scales import AgencyScalePut, RatingScalePublic, RatingScalePut
 from app.services import rating_scales
 
@@ -15,11 +16,7 @@ router = APIRouter(tags=["rating scales"], responses=problem_schema_responses(40
 
 ScaleCode = Annotated[
     str,
-    Path(
-        pattern=r"^[A-Z][A-Z0-9_]{0,63}$",
-        description="Scale code",
-        examples=["PERMENDAGRI_86_2017"],
-    ),
+    Path(pattern=SCALE_CODE_PATTERN, description="Scale code", examples=["PERMENDAGRI_86_2017"]),
 ]
 
 
@@ -50,8 +47,7 @@ def put_scale(
 ) -> RatingScalePublic:
     """Create or replace a scale (admin). Bands have inclusive lower bounds; exactly one has
     none and catches the rest. `is_default` makes it the installation's default."""
-    result = rating_scales.put_scale(session, code, body)
-    return result
+    return rating_scales.put_scale(session, code, body)
 
 
 @router.put(
@@ -61,11 +57,7 @@ def put_scale(
     responses=problem_schema_responses(404),
 )
 def set_agency_scale(
-    session: WriteSessionDep,
-    _: AdminKey,
-    agency_id: Annotated[int, id_path("Agency")],
-    body: AgencyScalePut,
+    session: WriteSessionDep, _: AdminKey, agency_id: AgencyId, body: AgencyScalePut
 ) -> RatingScalePublic | None:
     """Make an agency use a scale other than the default (admin); `null` undoes it."""
-    result = rating_scales.set_agency_scale(session, agency_id, body.code)
-    return result
+    return rating_scales.set_agency_scale(session, agency_id, body.code)
