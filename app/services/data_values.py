@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.core.db import utcnow
@@ -24,7 +23,7 @@ from app.schemas.achievements import AchievementPublic
 from app.schemas.common import PageParams
 from app.schemas.data_values import DataValuePublic, DataValuesPut, DataValuesWritten
 from app.services.achievements import compute_for
-from app.services.common import find_agency, paginate, resolve_agency
+from app.services.common import find_agency, paginate, resolve_agency, savepoint
 from app.services.decrees import indicator_in_year
 
 
@@ -289,16 +288,13 @@ def _store(
     outcome.rows = list(seen.values())
     if dry_run:
         return
-    try:
-        # New rows go in a savepoint: if a concurrent writer created one of them first, only
-        # the savepoint is lost and the caller gets a clear conflict.
-        with session.begin_nested():
-            session.add_all(created)
-            session.flush()
-    except IntegrityError as exc:  # another writer created the same value meanwhile
-        raise WriteConflict(
-            "These values were written by someone else at the same time; read them and retry"
-        ) from exc
+    # New rows go in a savepoint: if a concurrent writer created one of them first, only the
+    # savepoint is lost and the caller gets a clear conflict.
+    conflict = WriteConflict(
+        "These values were written by someone else at the same time; read them and retry"
+    )
+    with savepoint(session, conflict):
+        session.add_all(created)
 
 
 def _etag(rows: Iterable[DataValue | None]) -> ETag:

@@ -1,4 +1,5 @@
-"""Bulk import of data values from JSON rows or a CSV file, with dry run and atomicity."""
+"""Bulk import of data values: an upload (JSON, CSV body or CSV file) decoded into rows, each
+row validated, and the valid ones stored unless a dry run, or atomic with refusals."""
 
 from __future__ import annotations
 

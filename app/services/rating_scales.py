@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.achievement.rating import Band, sorted_bands
@@ -10,7 +9,7 @@ from app.core.db import utcnow
 from app.core.errors import InvalidInput, NotFound, WriteConflict
 from app.models import Agency, RatingScale
 from app.schemas.rating_scales import RatingBand, RatingScalePublic, RatingScalePut
-from app.services.common import get_or_404
+from app.services.common import get_or_404, savepoint
 
 
 def list_scales(session: Session) -> list[RatingScalePublic]:
@@ -49,12 +48,11 @@ def put_scale(session: Session, code: str, data: RatingScalePut) -> RatingScaleP
         )
     scale.name, scale.bands, scale.is_default = data.name, stored_bands, data.is_default
     scale.updated_at = utcnow()
-    try:
-        with session.begin_nested():  # a concurrent writer may create the same code first
-            session.add(scale)
-            session.flush()
-    except IntegrityError as exc:
-        raise WriteConflict(f"Rating scale '{code}' was written by someone else; retry") from exc
+    # A concurrent writer may create the same code first.
+    with savepoint(
+        session, WriteConflict(f"Rating scale '{code}' was written by someone else; retry")
+    ):
+        session.add(scale)
     return get_scale(session, code)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from app.core.db import utcnow
@@ -12,6 +11,7 @@ from app.core.errors import WriteConflict
 from app.core.security import Principal
 from app.models import Indicator, Target
 from app.schemas.targets import TargetsPublic, TargetsPut
+from app.services.common import savepoint
 from app.services.decrees import indicator_in_year
 
 ANNUAL = 0  # Target.quarter of the annual target
@@ -65,14 +65,12 @@ def set_targets(
         row.value = value
         row.updated_at = now
         row.updated_by = principal.name
-    try:
-        with session.begin_nested():  # a concurrent writer may create the same target first
-            session.add_all(created)
-            session.flush()
-    except IntegrityError as exc:
-        raise WriteConflict(
-            "These targets were set by someone else at the same time; read them and retry"
-        ) from exc
+    # A concurrent writer may create the same target first.
+    conflict = WriteConflict(
+        "These targets were set by someone else at the same time; read them and retry"
+    )
+    with savepoint(session, conflict):
+        session.add_all(created)
     rows = session.exec(
         select(Target).where(Target.indicator_id == indicator.id, Target.year == year)
     ).all()
