@@ -1,12 +1,14 @@
 """Helpers shared by the routes: pagination, the list envelope and the Location of new rows."""
 
+import datetime as dt
 import re
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Query, Request, Response
+from fastapi import Depends, Header, Path, Query, Request, Response
+from pydantic import AfterValidator
 
 from app.core.errors import InvalidInput, problem_schema_responses
-from app.core.types import MAX_ID, MAX_YEAR, MIN_YEAR
+from app.core.types import MAX_ID, MAX_YEAR, MIN_YEAR, Quarter, Year
 from app.schemas.common import PageParams
 
 
@@ -47,7 +49,35 @@ async def refuse_nul_characters(request: Request) -> None:
             raise InvalidInput("NUL characters (\\u0000) are not allowed", field="body")
 
 
-# Filters and path parameters that several resources take.
+# Parameters shared by several routes -----------------------------------------------------------
+
+IndicatorId = Annotated[int, id_path("Indicator")]
+AgencyId = Annotated[int, id_path("Agency")]
+YearPath = Annotated[Year, Path()]
+QuarterPath = Annotated[Quarter, Path()]
+YearQuery = Annotated[Year, Query()]
+# Optional period filters of a list of values (undocumented beyond their limits).
+ValueYearFilter = Annotated[int | None, Query(ge=MIN_YEAR, le=MAX_YEAR)]
+QuarterFilter = Annotated[int | None, Query(ge=1, le=4)]
+VerifiedOnly = Annotated[bool, Query(description="Compute only from verified data")]
+IfMatch = Annotated[
+    str | None,
+    Header(
+        description="ETag of the values as last read; the write is refused (412) if they "
+        "changed since"
+    ),
+]
+
+
+def _assume_utc(moment: dt.datetime) -> dt.datetime:
+    # A time sent without an offset is read as UTC, the service's clock.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+Since = Annotated[dt.datetime, AfterValidator(_assume_utc)]
+"""A point in time (ISO 8601) for `updated_since` filters; without an offset it is UTC."""
+
+# Filters of the definitions.
 AgencyFilter = Annotated[str | None, Query(description="Agency code", examples=["DINSOSP3A"])]
 UnitFilter = Annotated[str | None, Query(description="Unit code", examples=["BID_PSM"])]
 SourceUnitFilter = Annotated[
@@ -61,7 +91,6 @@ TextFilter = Annotated[
     str | None, Query(max_length=200, description="Text in the code, name or label")
 ]
 DecreeId = Annotated[int, id_path("Decree")]
-IndicatorId = Annotated[int, id_path("Indicator")]
 
 # The errors of a create (a code taken) and of a change or delete (missing, or in use).
 CREATED = problem_schema_responses(409)

@@ -4,14 +4,17 @@ from fastapi import APIRouter, Depends
 
 from app.api.deps import refuse_nul_characters
 from app.api.routes import (
+    achievements,
     agencies,
-    data,
+    data_values,
     decrees,
     formulas,
     indicators,
     objectives,
     positions,
     rating_scales,
+    realizations,
+    targets,
     units,
     variables,
 )
@@ -22,8 +25,19 @@ api_router = APIRouter(
     prefix="/api/v1",
     dependencies=[require_role(Role.reader), Depends(refuse_nul_characters)],
 )
-for module in (agencies, units, positions, objectives, decrees, indicators, variables):
+for module in (
+    agencies,
+    units,
+    positions,
+    objectives,
+    decrees,
+    indicators,
+    variables,
+    targets,
+    realizations,
+    data_values,
+    achievements,
+    formulas,
+    rating_scales,
+):
     api_router.include_router(module.router)
-api_router.include_router(data.router)
-api_router.include_router(formulas.router)
-api_router.include_router(rating_scales.router)

@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, Column, Float, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from app.core.types import Quarter, Year
 from app.models.base import timestamp_field
 
 
@@ -21,8 +22,8 @@ class DataValue(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     variable_id: int = Field(foreign_key="variable.id", index=True)
-    year: int
-    quarter: int
+    year: Year
+    quarter: Quarter
     value: float = Field(sa_column=Column(Float, nullable=False))
     note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     evidence: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
@@ -44,7 +45,7 @@ class Target(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     indicator_id: int = Field(foreign_key="indicator.id", index=True)
-    year: int
+    year: Year
     quarter: int = Field(default=0, description="0 for the annual target")
     value: float = Field(sa_column=Column(Float, nullable=False))
     created_at: datetime = timestamp_field()

@@ -27,15 +27,11 @@ from app.models import (
     Target,
     Variable,
 )
+from app.schemas.achievements import AchievementIndicator, AchievementPosition, AchievementPublic
 from app.schemas.common import PageParams
-from app.schemas.data import (
-    AchievementOut,
-    IndicatorBrief,
-    PositionBrief,
-    RatingOut,
-)
+from app.schemas.rating_scales import Rating
 from app.services.common import by_id, paginate
-from app.services.decrees import INDICATOR_ORDER, indicator_query
+from app.services.decrees import INDICATOR_ORDER, indicator_in_year, indicator_query
 
 
 @dataclass(frozen=True)
@@ -82,7 +78,7 @@ def compute_for(
     quarters: Sequence[int],
     *,
     verified_only: bool = False,
-) -> list[AchievementOut]:
+) -> list[AchievementPublic]:
     """Achievements of `indicators` at each of `quarters` of `year` (indicator-major order)."""
     if not indicators:
         return []
@@ -131,7 +127,7 @@ def compute_for(
             aggregations={v.code: v.aggregation for v in used},
             lower_is_better=ind.polarity == Polarity.lower_is_better,
         )
-        indicator_brief = IndicatorBrief(
+        indicator_brief = AchievementIndicator(
             id=ind.id or 0,
             code=ind.code,
             name=ind.name,
@@ -139,7 +135,7 @@ def compute_for(
             polarity=ind.polarity,
             decimals=ind.decimals,
         )
-        position_brief = PositionBrief(code=position.code, title=position.title)
+        position_brief = AchievementPosition(code=position.code, title=position.title)
         ind_targets = targets.get(ind.id or 0, {})
         for quarter in quarters:
             data = {
@@ -163,7 +159,7 @@ def compute_for(
                 r.updated_at for v in used for q, r in values[v.id or 0].items() if q <= quarter
             ]
             results.append(
-                AchievementOut(
+                AchievementPublic(
                     indicator=indicator_brief,
                     position=position_brief,
                     agency=agency.code,
@@ -175,7 +171,7 @@ def compute_for(
                     realization=result.realization,
                     target=result.target,
                     achievement=result.achievement,
-                    rating=RatingOut(**vars(result.rating)) if result.rating else None,
+                    rating=Rating(**vars(result.rating)) if result.rating else None,
                     status=result.status,
                     reason=result.reason,
                     missing_variables=result.missing_variables,
@@ -275,7 +271,7 @@ def _base_query(filters: AchievementFilters) -> SelectOfScalar[Indicator]:
 
 def list_achievements(
     session: Session, filters: AchievementFilters, quarter: int, page: PageParams
-) -> tuple[list[AchievementOut], int]:
+) -> tuple[list[AchievementPublic], int]:
     """One page of achievements at `quarter`, in SK order."""
     query = _base_query(filters)
     if filters.updated_since is not None:
@@ -290,7 +286,8 @@ def list_achievements(
 
 
 def indicator_year(
-    session: Session, indicator: Indicator, year: int, *, verified_only: bool = False
-) -> list[AchievementOut]:
+    session: Session, indicator_id: int, year: int, *, verified_only: bool = False
+) -> list[AchievementPublic]:
     """The four quarters of one indicator's year."""
+    indicator, _agency = indicator_in_year(session, indicator_id, year)
     return compute_for(session, [indicator], year, [1, 2, 3, 4], verified_only=verified_only)

@@ -1,25 +1,30 @@
-"""Realisasi in: the one write path for data values (single requests and imports alike)."""
+"""Realisasi in: the one write path for data values (single requests and imports alike),
+and the ETags that guard it."""
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.core.db import utcnow
-from app.core.errors import Forbidden, InvalidInput, PreconditionFailed, WriteConflict
+from app.core.errors import Forbidden, InvalidInput, WriteConflict
+from app.core.etag import ETag
 from app.core.security import Principal
-from app.models import Agency, DataValue, Decree, Unit, ValueType, Variable
+from app.core.types import MAX_MAGNITUDE
+from app.formula import parse
+from app.models import Agency, DataValue, Decree, Indicator, Unit, ValueType, Variable
+from app.schemas.achievements import AchievementPublic
 from app.schemas.common import PageParams
-from app.schemas.data import MAX_MAGNITUDE, DataValueOut
-from app.services.common import paginate, resolve_agency
+from app.schemas.data_values import DataValuePublic, DataValuesPut, DataValuesWritten
+from app.services.achievements import compute_for
+from app.services.common import find_agency, paginate, resolve_agency, savepoint
+from app.services.decrees import indicator_in_year
 
 
 class Keep(Enum):
@@ -43,6 +48,36 @@ class Write:
     note: str | Keep | None = None
     evidence: str | Keep | None = None
     row: int | None = None  # for imports: where it came from
+
+
+@dataclass(frozen=True)
+class QuarterValues:
+    """Values of variables for one quarter, as one request writes them. A note or evidence
+    of KEEP leaves the stored one as it is (it was not sent); None clears it."""
+
+    year: int
+    quarter: int
+    values: Mapping[str, float]
+    note: str | Keep | None = KEEP
+    evidence: str | Keep | None = KEEP
+
+    @classmethod
+    def of(cls, year: int, quarter: int, body: DataValuesPut) -> QuarterValues:
+        """The values of a request body: a note or evidence not sent keeps the stored one."""
+        sent = body.model_fields_set
+        return cls(
+            year,
+            quarter,
+            body.values,
+            note=body.note if "note" in sent else KEEP,
+            evidence=body.evidence if "evidence" in sent else KEEP,
+        )
+
+    def writes(self) -> list[Write]:
+        return [
+            Write(code, self.year, self.quarter, value, self.note, self.evidence)
+            for code, value in self.values.items()
+        ]
 
 
 @dataclass
@@ -253,38 +288,29 @@ def _store(
     outcome.rows = list(seen.values())
     if dry_run:
         return
-    try:
-        # New rows go in a savepoint: if a concurrent writer created one of them first, only
-        # the savepoint is lost and the caller gets a clear conflict.
-        with session.begin_nested():
-            session.add_all(created)
-            session.flush()
-    except IntegrityError as exc:  # another writer created the same value meanwhile
-        raise WriteConflict(
-            "These values were written by someone else at the same time; read them and retry"
-        ) from exc
+    # New rows go in a savepoint: if a concurrent writer created one of them first, only the
+    # savepoint is lost and the caller gets a clear conflict.
+    conflict = WriteConflict(
+        "These values were written by someone else at the same time; read them and retry"
+    )
+    with savepoint(session, conflict):
+        session.add_all(created)
 
 
-def etag_of(rows: Iterable[DataValue | None]) -> str:
+def _etag(rows: Iterable[DataValue | None]) -> ETag:
     """A strong ETag over the identity and version of stored values (None: not stored yet)."""
-    parts = sorted(
-        f"{r.variable_id}:{r.year}:{r.quarter}:{r.version}" if r is not None else "-" for r in rows
+    return ETag.of(
+        sorted(
+            f"{r.variable_id}:{r.year}:{r.quarter}:{r.version}" if r is not None else "-"
+            for r in rows
+        )
     )
-    digest = hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
-    return f'"{digest}"'
 
 
-def check_if_match(if_match: str | None, current_etag: str) -> None:
-    """412 when an If-Match header names another version than the current one."""
-    if if_match is None:
-        return
-    candidates = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
-    if "*" in candidates or current_etag in candidates:
-        return
-    raise PreconditionFailed(
-        "The values changed since you read them (If-Match does not match); read them again",
-        current_etag=current_etag,
-    )
+def _stored_etag(session: Session, keys: Sequence[tuple[int, int, int]]) -> ETag:
+    """The ETag of the values at `keys` (variable_id, year, quarter) as stored now."""
+    stored = existing_values(session, keys)
+    return _etag(stored.get(k) for k in keys)
 
 
 def raise_rejections(outcome: Outcome) -> None:
@@ -300,7 +326,7 @@ def raise_rejections(outcome: Outcome) -> None:
     )
 
 
-def value_views(scope: AgencyVariables, rows: Iterable[DataValue]) -> list[DataValueOut]:
+def value_views(scope: AgencyVariables, rows: Iterable[DataValue]) -> list[DataValuePublic]:
     by_id = {v.id: v for v in scope.variables.values()}
     views = []
     for row in rows:
@@ -310,8 +336,8 @@ def value_views(scope: AgencyVariables, rows: Iterable[DataValue]) -> list[DataV
     return sorted(views, key=lambda v: (v.variable, v.year, v.quarter))
 
 
-def _view(row: DataValue, variable: str, agency: str, unit: str) -> DataValueOut:
-    return DataValueOut(
+def _view(row: DataValue, variable: str, agency: str, unit: str) -> DataValuePublic:
+    return DataValuePublic(
         variable=variable,
         variable_id=row.variable_id,
         agency=agency,
@@ -327,99 +353,102 @@ def _view(row: DataValue, variable: str, agency: str, unit: str) -> DataValueOut
     )
 
 
-def mapping_writes(
-    values: Mapping[str, Any],
-    year: int,
-    quarter: int,
-    note: str | Keep | None,
-    evidence: str | Keep | None,
-) -> list[Write]:
-    return [Write(code, year, quarter, value, note, evidence) for code, value in values.items()]
-
-
 # Use cases -----------------------------------------------------------------------------------
 
 
-def write_indicator_quarter(
+def _refuse_foreign(values: Mapping[str, float], variable_codes: Sequence[str]) -> None:
+    """422 naming the sent variables that the indicator's formula does not use."""
+    foreign = sorted(set(values) - set(variable_codes))
+    if not foreign:
+        return
+    raise InvalidInput(
+        f"Not a variable of this indicator: {', '.join(foreign)} "
+        f"(its variables: {', '.join(variable_codes)})",
+        errors=[
+            {
+                "field": f"values.{c}",
+                "message": "not a variable of this indicator",
+                "type": "unknown_variable",
+            }
+            for c in foreign
+        ],
+    )
+
+
+def _indicator_quarter(
+    session: Session, indicator_id: int, year: int, quarter: int
+) -> tuple[Indicator, AgencyVariables, Sequence[str], list[tuple[int, int, int]]]:
+    """An indicator of `year`, its agency's variables, the codes its formula uses and the
+    keys of their values for the quarter (what the realization's ETag covers)."""
+    indicator, agency = indicator_in_year(session, indicator_id, year)
+    scope = load_agency_variables(session, agency)
+    codes = parse(indicator.formula).variables
+    keys = [(scope.variables[c].id or 0, year, quarter) for c in codes]
+    return indicator, scope, codes, keys
+
+
+def read_realization(
+    session: Session, indicator_id: int, year: int, quarter: int
+) -> tuple[AchievementPublic, ETag]:
+    """An indicator's achievement at a quarter, and the ETag of the values behind it (what
+    to send as If-Match when writing them)."""
+    indicator, _scope, _codes, keys = _indicator_quarter(session, indicator_id, year, quarter)
+    etag = _stored_etag(session, keys)
+    return compute_for(session, [indicator], year, [quarter])[0], etag
+
+
+def write_realization(
     session: Session,
     principal: Principal,
-    indicator_agency: Agency,
-    variable_codes: Sequence[str],
-    year: int,
-    quarter: int,
-    values: Mapping[str, float],
-    note: str | Keep | None,
-    evidence: str | Keep | None,
+    indicator_id: int,
+    sent: QuarterValues,
+    *,
     if_match: str | None,
-) -> str:
-    """Write some of an indicator's variables for a quarter; answer the new ETag.
-
-    The ETag covers all of the indicator's variables for that quarter."""
-    scope = load_agency_variables(session, indicator_agency)
-    foreign = sorted(set(values) - set(variable_codes))
-    if foreign:
-        raise InvalidInput(
-            f"Not a variable of this indicator: {', '.join(foreign)} "
-            f"(its variables: {', '.join(variable_codes)})",
-            errors=[
-                {
-                    "field": f"values.{c}",
-                    "message": "not a variable of this indicator",
-                    "type": "unknown_variable",
-                }
-                for c in foreign
-            ],
-        )
-    keys = [(scope.variables[c].id or 0, year, quarter) for c in variable_codes]
-    lock_agency_data(session, indicator_agency)
-    current = existing_values(session, keys)
-    check_if_match(if_match, etag_of(current.get(k) for k in keys))
-    outcome = apply_writes(
-        session, principal, scope, mapping_writes(values, year, quarter, note, evidence)
-    )
-    raise_rejections(outcome)
-    stored = existing_values(session, keys)
-    return etag_of(stored.get(k) for k in keys)
-
-
-def indicator_quarter_etag(
-    session: Session, agency: Agency, variable_codes: Sequence[str], year: int, quarter: int
-) -> str:
-    scope = load_agency_variables(session, agency)
-    keys = [(scope.variables[c].id or 0, year, quarter) for c in variable_codes]
-    stored = existing_values(session, keys)
-    return etag_of(stored.get(k) for k in keys)
+) -> tuple[AchievementPublic, ETag]:
+    """Write some of an indicator's variables for a quarter; answer the recomputed
+    achievement and the new ETag, which covers all of the indicator's variables."""
+    year, quarter = sent.year, sent.quarter
+    indicator, scope, codes, keys = _indicator_quarter(session, indicator_id, year, quarter)
+    _refuse_foreign(sent.values, codes)
+    lock_agency_data(session, scope.agency)
+    _stored_etag(session, keys).require(if_match)
+    raise_rejections(apply_writes(session, principal, scope, sent.writes()))
+    etag = _stored_etag(session, keys)
+    return compute_for(session, [indicator], year, [quarter])[0], etag
 
 
 def write_quarter(
     session: Session,
     principal: Principal,
     agency_code: str | None,
-    year: int,
-    quarter: int,
-    values: Mapping[str, float],
-    note: str | Keep | None,
-    evidence: str | Keep | None,
+    sent: QuarterValues,
+    *,
     if_match: str | None,
-) -> tuple[list[DataValueOut], Outcome, str]:
+) -> tuple[DataValuesWritten, ETag]:
     """Write any variables of one agency for a quarter; answer the stored values and the
     ETag of the agency's data sheet for that quarter (see `sheet_etag`)."""
+    year, quarter = sent.year, sent.quarter
     agency = resolve_agency(session, agency_code)
     scope = load_agency_variables(session, agency)
     keys = [
-        (scope.variables[c].id or 0, year, quarter) for c in sorted(values) if c in scope.variables
+        (scope.variables[c].id or 0, year, quarter)
+        for c in sorted(sent.values)
+        if c in scope.variables
     ]
     lock_agency_data(session, agency)
-    check_if_match(if_match, sheet_etag(session, agency, year, quarter))
-    outcome = apply_writes(
-        session, principal, scope, mapping_writes(values, year, quarter, note, evidence)
-    )
+    sheet_etag(session, agency, year, quarter).require(if_match)
+    outcome = apply_writes(session, principal, scope, sent.writes())
     raise_rejections(outcome)
-    stored = existing_values(session, keys)
-    return value_views(scope, stored.values()), outcome, sheet_etag(session, agency, year, quarter)
+    written = DataValuesWritten(
+        items=value_views(scope, existing_values(session, keys).values()),
+        created=outcome.created,
+        updated=outcome.updated,
+        unchanged=outcome.unchanged,
+    )
+    return written, sheet_etag(session, agency, year, quarter)
 
 
-def sheet_etag(session: Session, agency: Agency, year: int, quarter: int) -> str:
+def sheet_etag(session: Session, agency: Agency, year: int, quarter: int) -> ETag:
     """The ETag of an agency's data for one quarter: all its variables' values, as `GET
     /data-values?year=&quarter=` shows them and `PUT /data-values/{year}/{quarter}` writes."""
     rows = session.exec(
@@ -429,7 +458,7 @@ def sheet_etag(session: Session, agency: Agency, year: int, quarter: int) -> str
             Variable.agency_id == agency.id, DataValue.year == year, DataValue.quarter == quarter
         )
     )
-    return etag_of(rows)
+    return _etag(rows)
 
 
 def list_values(
@@ -442,8 +471,14 @@ def list_values(
     unit: str | None = None,
     variable: str | None = None,
     updated_since: dt.datetime | None = None,
-) -> tuple[list[DataValueOut], int]:
-    """Stored values, filtered, by agency, variable code, year and quarter."""
+) -> tuple[tuple[list[DataValuePublic], int], ETag | None]:
+    """Stored values, filtered, by agency, variable code, year and quarter; and, filtered to
+    one year and quarter of an agency (named, or the only one), the ETag of that data sheet."""
+    etag = None
+    if year is not None and quarter is not None:
+        sheet_agency = find_agency(session, agency)
+        if sheet_agency is not None:
+            etag = sheet_etag(session, sheet_agency, year, quarter)
     query = (
         select(DataValue)
         .join(Variable, Variable.id == DataValue.variable_id)  # type: ignore[arg-type]
@@ -473,4 +508,4 @@ def list_values(
             .where(col(Variable.id).in_({r.variable_id for r in rows}))
         )
     }
-    return [_view(row, *labels[row.variable_id]) for row in rows], total
+    return ([_view(row, *labels[row.variable_id]) for row in rows], total), etag

@@ -1,18 +1,24 @@
-"""Bulk import of data values from JSON rows or a CSV file, with dry run and atomicity."""
+"""Bulk import of data values: an upload (JSON, CSV body or CSV file) decoded into rows, each
+row validated, and the valid ones stored unless a dry run, or atomic with refusals."""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
+import math
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import Session
 
-from app.core.errors import InvalidInput
+from app.core.errors import AppError, InvalidInput
 from app.core.security import Principal
-from app.schemas.data import MAX_TEXT, ImportError_, ImportSummary, is_unsafe_link
+from app.core.types import MAX_TEXT
+from app.schemas.data_values import is_unsafe_link
+from app.schemas.imports import MAX_ROWS, ImportRowError, ImportSummary
 from app.services.common import is_text, resolve_agency
 from app.services.data_values import (
     KEEP,
@@ -24,7 +30,6 @@ from app.services.data_values import (
 
 COLUMNS = ("variable", "year", "quarter", "value", "note", "evidence")
 REQUIRED = ("variable", "year", "quarter", "value")
-MAX_ROWS = 50_000
 # The column at fault for each kind of rejection found after a row was read.
 _COLUMN_OF = {
     "ambiguous_number": "value",
@@ -34,6 +39,104 @@ _COLUMN_OF = {
     "not_an_integer": "value",
     "out_of_range": "value",
 }
+
+
+CSV_TYPES = {"text/csv", "application/csv", "text/plain"}
+JSON_TYPES = {"application/json", ""}  # no content type: JSON, as the docs show it
+FORM_TYPE = "multipart/form-data"
+
+
+class UnsupportedMedia(InvalidInput):
+    status_code = 415
+    code = "unsupported_media_type"
+    title = "Unsupported media type"
+
+    def __init__(self, content_type: str) -> None:
+        super().__init__(
+            f"Send application/json, text/csv or multipart/form-data, not '{content_type}'"
+        )
+
+
+class ImportRejected(AppError):
+    """An atomic import with refused rows: nothing is stored; the problem carries the
+    import summary's members."""
+
+    status_code = 422
+    code = "import_rejected"
+    title = "Import rejected"
+
+    def __init__(self, summary: ImportSummary) -> None:
+        super().__init__(
+            f"{summary.rejected} row(s) refused; nothing was stored",
+            **summary.model_dump(mode="json"),
+        )
+
+
+def media_type(content_type: str | None) -> str:
+    """The media type of a `Content-Type` header, without its parameters."""
+    return (content_type or "").split(";")[0].strip().lower()
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An import as it arrived: its media type and its bytes (the body, or the form's file;
+    None when a form came without one)."""
+
+    media_type: str
+    content: bytes | None
+
+
+@dataclass(frozen=True)
+class ImportRows:
+    """An upload decoded: its rows, whether they came from CSV (text cells), and the agency
+    named in a JSON body."""
+
+    rows: list[Any]
+    from_csv: bool
+    agency: str | None = None
+
+
+def decode(upload: Upload) -> ImportRows:
+    """The rows of an upload: a CSV file or body, or a JSON `{"agency": ..., "rows": [...]}`."""
+    if upload.media_type == FORM_TYPE:
+        if upload.content is None:
+            raise InvalidInput("Send the CSV as the form field `file`", field="file")
+        return ImportRows(parse_csv(_decode(upload.content)), from_csv=True)
+    raw = upload.content or b""
+    if upload.media_type in CSV_TYPES:
+        return ImportRows(parse_csv(_decode(raw)), from_csv=True)
+    if upload.media_type in JSON_TYPES:
+        return _json_rows(raw)
+    raise UnsupportedMedia(upload.media_type)
+
+
+def _json_rows(raw: bytes) -> ImportRows:
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise InvalidInput(f"The body is not valid JSON: {exc}", field="body") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("rows"), list):
+        raise InvalidInput('The body must be {"agency": ..., "rows": [...]}', field="rows")
+    extra = sorted(set(data) - {"agency", "rows"})
+    if extra:
+        raise InvalidInput(f"Unknown members: {', '.join(extra)}", field=extra[0])
+    agency = data.get("agency")
+    if agency is not None and not isinstance(agency, str):
+        raise InvalidInput("agency must be an agency code", field="agency")
+    return ImportRows(data["rows"], from_csv=False, agency=agency or None)
+
+
+def _decode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("cp1252")  # Excel on Windows saves CSV in the ANSI code page
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(
+            "The file is not text: save it as CSV (UTF-8 or Windows-1252)", field="file"
+        ) from exc
 
 
 def parse_csv(text: str) -> list[dict[str, Any]]:
@@ -196,6 +299,35 @@ def _text_problem(write: Write) -> tuple[str, str, str] | None:
     return None
 
 
+def import_upload(
+    session: Session,
+    principal: Principal,
+    upload: Upload,
+    *,
+    agency: str | None,
+    dry_run: bool,
+    atomic: bool,
+) -> ImportSummary:
+    """Decode an upload and import its rows into the agency it names (the JSON body's, else
+    `agency`). An atomic import with refused rows raises `ImportRejected`; a dry run keeps
+    nothing."""
+    found = decode(upload)
+    summary = run_import(
+        session,
+        principal,
+        found.agency or agency,
+        found.rows,
+        from_csv=found.from_csv,
+        dry_run=dry_run,
+        atomic=atomic,
+    )
+    if summary.rejected and atomic:
+        raise ImportRejected(summary)
+    if dry_run:
+        session.rollback()
+    return summary
+
+
 def run_import(
     session: Session,
     principal: Principal,
@@ -232,7 +364,7 @@ def run_import(
         unchanged=outcome.unchanged if stored else 0,
         rejected=len(rejections),
         errors=[
-            ImportError_(
+            ImportRowError(
                 row=r.write.row or 0,
                 variable=r.write.variable or None,
                 value=r.write.value if _is_jsonable(r.write.value) else repr(r.write.value),
@@ -247,8 +379,6 @@ def run_import(
 
 
 def _is_jsonable(value: Any) -> bool:
-    import math
-
     if isinstance(value, float):
         return math.isfinite(value)
     return value is None or isinstance(value, str | int | bool)

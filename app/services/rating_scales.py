@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.achievement.rating import Band, sorted_bands
 from app.core.db import utcnow
 from app.core.errors import InvalidInput, NotFound, WriteConflict
 from app.models import Agency, RatingScale
-from app.schemas.rating import BandIn, RatingScaleIn, RatingScaleOut
-from app.services.common import get_or_404
+from app.schemas.rating_scales import RatingBand, RatingScalePublic, RatingScalePut
+from app.services.common import get_or_404, savepoint
 
 
-def list_scales(session: Session) -> list[RatingScaleOut]:
+def list_scales(session: Session) -> list[RatingScalePublic]:
     scales = session.exec(select(RatingScale).order_by(col(RatingScale.code))).all()
     users: dict[int, list[str]] = {}
     for agency in session.exec(select(Agency).where(col(Agency.rating_scale_id).is_not(None))):
@@ -21,15 +20,15 @@ def list_scales(session: Session) -> list[RatingScaleOut]:
     return [_view(s, users.get(s.id or 0, [])) for s in scales]
 
 
-def get_scale(session: Session, code: str) -> RatingScaleOut:
+def get_scale(session: Session, code: str) -> RatingScalePublic:
     return next((s for s in list_scales(session) if s.code == code), None) or _missing(code)
 
 
-def _missing(code: str) -> RatingScaleOut:
+def _missing(code: str) -> RatingScalePublic:
     raise NotFound(f"Rating scale '{code}' does not exist")
 
 
-def put_scale(session: Session, code: str, data: RatingScaleIn) -> RatingScaleOut:
+def put_scale(session: Session, code: str, data: RatingScalePut) -> RatingScalePublic:
     """Create or replace a scale; making it the default unsets the previous default."""
     scale = session.exec(select(RatingScale).where(RatingScale.code == code)).first()
     bands = sorted_bands([Band(b.min, b.code, b.label, b.color) for b in data.bands])
@@ -49,16 +48,17 @@ def put_scale(session: Session, code: str, data: RatingScaleIn) -> RatingScaleOu
         )
     scale.name, scale.bands, scale.is_default = data.name, stored_bands, data.is_default
     scale.updated_at = utcnow()
-    try:
-        with session.begin_nested():  # a concurrent writer may create the same code first
-            session.add(scale)
-            session.flush()
-    except IntegrityError as exc:
-        raise WriteConflict(f"Rating scale '{code}' was written by someone else; retry") from exc
+    # A concurrent writer may create the same code first.
+    with savepoint(
+        session, WriteConflict(f"Rating scale '{code}' was written by someone else; retry")
+    ):
+        session.add(scale)
     return get_scale(session, code)
 
 
-def set_agency_scale(session: Session, agency_id: int, code: str | None) -> RatingScaleOut | None:
+def set_agency_scale(
+    session: Session, agency_id: int, code: str | None
+) -> RatingScalePublic | None:
     """Point an agency at a scale (or back at the default with None)."""
     agency = get_or_404(session, Agency, agency_id, "Agency")
     scale = None
@@ -73,11 +73,11 @@ def set_agency_scale(session: Session, agency_id: int, code: str | None) -> Rati
     return get_scale(session, code) if code else None
 
 
-def _view(scale: RatingScale, agencies: list[str]) -> RatingScaleOut:
-    return RatingScaleOut(
+def _view(scale: RatingScale, agencies: list[str]) -> RatingScalePublic:
+    return RatingScalePublic(
         code=scale.code,
         name=scale.name,
         is_default=scale.is_default,
-        bands=[BandIn.model_validate(b) for b in scale.bands],
+        bands=[RatingBand.model_validate(b) for b in scale.bands],
         agencies=sorted(agencies),
     )

@@ -53,7 +53,7 @@ from app.schemas.organization import (
     UnitCreate,
     UnitUpdate,
 )
-from app.schemas.rating import RatingScaleIn
+from app.schemas.rating_scales import RatingScalePut
 from app.schemas.variables import VariableCreate, VariableUpdate
 from app.services import decrees, organization, rating_scales, variables
 from app.services.common import id_of
@@ -199,7 +199,7 @@ def _load_rating_scale(loader: _Loader, data: Any) -> None:
     make_default = loader.update_existing or has_default is None
     before = (row.name, row.bands, row.is_default) if row else None
     with loader.entry(f"scale {code}"):
-        body = RatingScaleIn.model_validate(
+        body = RatingScalePut.model_validate(
             {k: v for k, v in scale.items() if k != "code"} | {"is_default": make_default}
         )
         after = rating_scales.put_scale(session, code, body)

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from app.core.db import utcnow
 from app.core.errors import WriteConflict
 from app.core.security import Principal
 from app.models import Indicator, Target
-from app.schemas.data import TargetsOut
+from app.schemas.targets import TargetsPublic, TargetsPut
+from app.services.common import savepoint
 from app.services.decrees import indicator_in_year
 
 ANNUAL = 0  # Target.quarter of the annual target
 
 
-def get_targets(session: Session, indicator_id: int, year: int) -> TargetsOut:
+def get_targets(session: Session, indicator_id: int, year: int) -> TargetsPublic:
     indicator, _ = indicator_in_year(session, indicator_id, year)
     rows = session.exec(
         select(Target).where(Target.indicator_id == indicator.id, Target.year == year)
@@ -30,14 +30,13 @@ def set_targets(
     principal: Principal,
     indicator_id: int,
     year: int,
-    annual: float | None,
-    quarters: Mapping[int, float],
-) -> TargetsOut:
+    body: TargetsPut,
+) -> TargetsPublic:
     """Replace an indicator's targets for a year (those not given are removed)."""
     indicator, _ = indicator_in_year(session, indicator_id, year)
-    wanted = {q: v for q, v in quarters.items()}
-    if annual is not None:
-        wanted[ANNUAL] = annual
+    wanted = dict(body.quarters)
+    if body.annual is not None:
+        wanted[ANNUAL] = body.annual
     now = utcnow()
     current = {
         t.quarter: t
@@ -66,23 +65,21 @@ def set_targets(
         row.value = value
         row.updated_at = now
         row.updated_by = principal.name
-    try:
-        with session.begin_nested():  # a concurrent writer may create the same target first
-            session.add_all(created)
-            session.flush()
-    except IntegrityError as exc:
-        raise WriteConflict(
-            "These targets were set by someone else at the same time; read them and retry"
-        ) from exc
+    # A concurrent writer may create the same target first.
+    conflict = WriteConflict(
+        "These targets were set by someone else at the same time; read them and retry"
+    )
+    with savepoint(session, conflict):
+        session.add_all(created)
     rows = session.exec(
         select(Target).where(Target.indicator_id == indicator.id, Target.year == year)
     ).all()
     return _view(indicator, year, rows)
 
 
-def _view(indicator: Indicator, year: int, rows: Sequence[Target]) -> TargetsOut:
+def _view(indicator: Indicator, year: int, rows: Sequence[Target]) -> TargetsPublic:
     annual = next((t for t in rows if t.quarter == ANNUAL), None)
-    return TargetsOut(
+    return TargetsPublic(
         indicator_id=indicator.id or 0,
         indicator_code=indicator.code,
         year=year,

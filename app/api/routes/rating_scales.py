@@ -4,27 +4,24 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from app.api.deps import id_path
+from app.api.deps import AgencyId
 from app.core.db import SessionDep, WriteSessionDep
 from app.core.errors import problem_schema_responses
 from app.core.security import AdminKey
-from app.schemas.rating import AgencyScaleIn, RatingScaleIn, RatingScaleOut
+from app.core.types import SCALE_CODE_PATTERN
+from app.schemas.rating_scales import AgencyScalePut, RatingScalePublic, RatingScalePut
 from app.services import rating_scales
 
 router = APIRouter(tags=["rating scales"], responses=problem_schema_responses(401, 403, 422))
 
 ScaleCode = Annotated[
     str,
-    Path(
-        pattern=r"^[A-Z][A-Z0-9_]{0,63}$",
-        description="Scale code",
-        examples=["PERMENDAGRI_86_2017"],
-    ),
+    Path(pattern=SCALE_CODE_PATTERN, description="Scale code", examples=["PERMENDAGRI_86_2017"]),
 ]
 
 
-@router.get("/rating-scales", summary="List rating scales", response_model=list[RatingScaleOut])
-def list_scales(session: SessionDep) -> list[RatingScaleOut]:
+@router.get("/rating-scales", summary="List rating scales", response_model=list[RatingScalePublic])
+def list_scales(session: SessionDep) -> list[RatingScalePublic]:
     """Every rating scale, the default marked, with the agencies that override to it."""
     return rating_scales.list_scales(session)
 
@@ -32,10 +29,10 @@ def list_scales(session: SessionDep) -> list[RatingScaleOut]:
 @router.get(
     "/rating-scales/{code}",
     summary="Get a rating scale",
-    response_model=RatingScaleOut,
+    response_model=RatingScalePublic,
     responses=problem_schema_responses(404),
 )
-def get_scale(session: SessionDep, code: ScaleCode) -> RatingScaleOut:
+def get_scale(session: SessionDep, code: ScaleCode) -> RatingScalePublic:
     """One rating scale by code."""
     return rating_scales.get_scale(session, code)
 
@@ -43,29 +40,24 @@ def get_scale(session: SessionDep, code: ScaleCode) -> RatingScaleOut:
 @router.put(
     "/rating-scales/{code}",
     summary="Create or replace a rating scale",
-    response_model=RatingScaleOut,
+    response_model=RatingScalePublic,
 )
 def put_scale(
-    session: WriteSessionDep, _: AdminKey, code: ScaleCode, body: RatingScaleIn
-) -> RatingScaleOut:
+    session: WriteSessionDep, _: AdminKey, code: ScaleCode, body: RatingScalePut
+) -> RatingScalePublic:
     """Create or replace a scale (admin). Bands have inclusive lower bounds; exactly one has
     none and catches the rest. `is_default` makes it the installation's default."""
-    result = rating_scales.put_scale(session, code, body)
-    return result
+    return rating_scales.put_scale(session, code, body)
 
 
 @router.put(
     "/agencies/{agency_id}/rating-scale",
     summary="Set an agency's rating scale",
-    response_model=RatingScaleOut | None,
+    response_model=RatingScalePublic | None,
     responses=problem_schema_responses(404),
 )
 def set_agency_scale(
-    session: WriteSessionDep,
-    _: AdminKey,
-    agency_id: Annotated[int, id_path("Agency")],
-    body: AgencyScaleIn,
-) -> RatingScaleOut | None:
+    session: WriteSessionDep, _: AdminKey, agency_id: AgencyId, body: AgencyScalePut
+) -> RatingScalePublic | None:
     """Make an agency use a scale other than the default (admin); `null` undoes it."""
-    result = rating_scales.set_agency_scale(session, agency_id, body.code)
-    return result
+    return rating_scales.set_agency_scale(session, agency_id, body.code)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from app.schemas.data import Number
+from app.core.types import Number
+from app.schemas.common import Strict
 
 
-class BandIn(BaseModel):
+class RatingBand(Strict):
     """A band: achievements at or above `min` (any, when `min` is null) get this rating."""
-
-    model_config = ConfigDict(extra="forbid")
 
     min: Number | None = Field(description="Inclusive lower bound in percent; null = the rest")
     code: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$", examples=["sangat_tinggi"])
@@ -18,11 +17,18 @@ class BandIn(BaseModel):
     color: str | None = Field(default=None, pattern=r"^#[0-9a-fA-F]{6}$", examples=["#1a9850"])
 
 
-class RatingScaleIn(BaseModel):
+class Rating(BaseModel):
+    """A rating band of the agency's scale."""
+
+    code: str = Field(examples=["sangat_tinggi"])
+    label: str = Field(examples=["Sangat Tinggi"])
+    color: str | None = Field(default=None, examples=["#1a9850"])
+
+
+class RatingScalePut(Strict):
     """A rating scale to create or replace."""
 
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "example": {
                 "name": "Skala 3 tingkat",
@@ -36,12 +42,12 @@ class RatingScaleIn(BaseModel):
     )
 
     name: str = Field(min_length=1, max_length=255, description="Name of the scale")
-    bands: list[BandIn] = Field(min_length=1, max_length=20)
+    bands: list[RatingBand] = Field(min_length=1, max_length=20)
     is_default: bool = Field(default=False, description="Make it the installation's default scale")
 
     @field_validator("bands")
     @classmethod
-    def _one_catch_all_and_distinct(cls, bands: list[BandIn]) -> list[BandIn]:
+    def _one_catch_all_and_distinct(cls, bands: list[RatingBand]) -> list[RatingBand]:
         if sum(b.min is None for b in bands) != 1:
             raise ValueError("exactly one band must have min null (it catches the rest)")
         if len({b.code for b in bands}) != len(bands):
@@ -52,19 +58,17 @@ class RatingScaleIn(BaseModel):
         return bands
 
 
-class RatingScaleOut(BaseModel):
+class RatingScalePublic(BaseModel):
     """A rating scale, bands highest first."""
 
     code: str = Field(examples=["PERMENDAGRI_86_2017"])
     name: str = Field(examples=["Skala Nilai Peringkat Kinerja (Permendagri 86/2017)"])
     is_default: bool = Field(description="The installation's default scale")
-    bands: list[BandIn]
+    bands: list[RatingBand]
     agencies: list[str] = Field(description="Codes of the agencies that use it as override")
 
 
-class AgencyScaleIn(BaseModel):
+class AgencyScalePut(Strict):
     """Which scale an agency uses; null returns it to the installation default."""
-
-    model_config = ConfigDict(extra="forbid")
 
     code: str | None = Field(examples=["PERMENDAGRI_86_2017"])

@@ -1,0 +1,87 @@
+"""Presentation: how answers are written when they are not plain JSON models (CSV, and the
+conditional answers of the achievements list)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Sequence
+
+from fastapi import Request, Response
+from fastapi.responses import JSONResponse
+
+from app.core.etag import ETag
+from app.schemas.achievements import AchievementPublic
+from app.schemas.common import ListPage
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:.12g}"
+
+
+def _pairs(values: dict[str, float | None]) -> str:
+    return ";".join(f"{code}={_num(value)}" for code, value in values.items())
+
+
+# One CSV row per achievement: the JSON item flattened, column by column.
+CSV_FIELDS: tuple[tuple[str, Callable[[AchievementPublic], object]], ...] = (
+    ("agency", lambda a: a.agency),
+    ("indicator_id", lambda a: a.indicator.id),
+    ("indicator_code", lambda a: a.indicator.code),
+    ("indicator_name", lambda a: a.indicator.name),
+    ("position_code", lambda a: a.position.code),
+    ("position_title", lambda a: a.position.title),
+    ("year", lambda a: a.year),
+    ("quarter", lambda a: a.quarter),
+    ("unit_of_measure", lambda a: a.indicator.unit_of_measure),
+    ("polarity", lambda a: a.indicator.polarity),
+    ("decimals", lambda a: a.indicator.decimals),
+    ("values", lambda a: _pairs(a.values)),
+    ("quarter_values", lambda a: _pairs(a.quarter_values)),
+    ("quarter_realization", lambda a: _num(a.quarter_realization)),
+    ("realization", lambda a: _num(a.realization)),
+    ("target", lambda a: _num(a.target)),
+    ("achievement", lambda a: _num(a.achievement)),
+    ("rating_code", lambda a: a.rating.code if a.rating else ""),
+    ("rating_label", lambda a: a.rating.label if a.rating else ""),
+    ("rating_color", lambda a: (a.rating.color or "") if a.rating else ""),
+    ("status", lambda a: a.status),
+    ("reason", lambda a: a.reason or ""),
+    ("missing_variables", lambda a: ";".join(a.missing_variables)),
+    ("verified", lambda a: str(a.verified).lower()),
+    ("updated_at", lambda a: a.updated_at.isoformat() if a.updated_at else ""),
+)
+
+
+def _csv(items: Sequence[AchievementPublic]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(name for name, _ in CSV_FIELDS)
+    for item in items:
+        writer.writerow(get(item) for _, get in CSV_FIELDS)
+    return buffer.getvalue()
+
+
+def _wants_csv(request: Request, format_: str | None) -> bool:
+    if format_ is not None:
+        return format_ == "csv"
+    accept = request.headers.get("accept", "")
+    return "text/csv" in accept and "application/json" not in accept
+
+
+def achievements_page(
+    request: Request, page: ListPage[AchievementPublic], format_: str | None
+) -> Response:
+    """A page of achievements as JSON or (asked by `format` or Accept) CSV, with a weak ETag
+    over what is answered; 304 when If-None-Match names it."""
+    as_csv = _wants_csv(request, format_)
+    content = page.model_dump(mode="json")
+    etag = ETag.of([json.dumps([as_csv, content], sort_keys=True)], weak=True)
+    headers = {"ETag": etag.header, "Cache-Control": "no-cache", "Vary": "Accept"}
+    if etag.matches(request.headers.get("if-none-match")):
+        return Response(status_code=304, headers=headers)
+    if as_csv:
+        headers["X-Total-Count"] = str(page.total)
+        return Response(_csv(page.items), media_type="text/csv; charset=utf-8", headers=headers)
+    return JSONResponse(content, headers=headers)

@@ -1,0 +1,67 @@
+"""Schemas of achievements (capaian): one indicator's result for a (year, quarter)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, Field
+
+from app.models import Polarity
+from app.schemas.rating_scales import Rating
+
+
+class AchievementIndicator(BaseModel):
+    """The indicator an achievement is of."""
+
+    id: int = Field(description="Indicator id", examples=[1])
+    code: str = Field(examples=["KADIS.1.1"])
+    name: str = Field(description="Name as in the SK")
+    unit_of_measure: str = Field(examples=["%"])
+    polarity: Polarity
+    decimals: int = Field(description="Decimals to show", examples=[2])
+
+
+class AchievementPosition(BaseModel):
+    """The position whose IKI the indicator is."""
+
+    code: str = Field(examples=["KADIS"])
+    title: str = Field(
+        examples=["Kepala Dinas Sosial, Pemberdayaan Perempuan dan Perlindungan Anak"]
+    )
+
+
+class AchievementPublic(BaseModel):
+    """The capaian of one indicator for one (year, quarter), with what it was computed from."""
+
+    indicator: AchievementIndicator
+    position: AchievementPosition
+    agency: str = Field(examples=["DINSOSP3A"])
+    year: int = Field(examples=[2025])
+    quarter: int = Field(description="s.d. triwulan: 4 is the annual view", examples=[4])
+    values: dict[str, float | None] = Field(
+        description="Year-to-date value of each variable (aggregated over quarters 1..q)",
+        examples=[{"psks_diberdayakan": 90, "psks_terdata": 120}],
+    )
+    quarter_values: dict[str, float | None] = Field(
+        description="Each variable's value for this quarter alone"
+    )
+    quarter_realization: float | None = Field(description="The formula over this quarter's values")
+    realization: float | None = Field(description="The year-to-date realization", examples=[75])
+    target: float | None = Field(description="The quarter's target, else the annual one")
+    achievement: float | None = Field(
+        description="Capaian in percent, not capped", examples=[93.75]
+    )
+    rating: Rating | None
+    status: str = Field(
+        description="ok, no_data, partial_data, undefined or no_target", examples=["ok"]
+    )
+    reason: str | None = Field(
+        description="Why a status is not ok: no_values, missing_values, division_by_zero, "
+        "zero_target, no_target ...",
+        examples=[None],
+    )
+    missing_variables: list[str] = Field(description="Variables lacking data for the period")
+    verified: bool = Field(description="Whether all data behind it has been verified")
+    updated_at: dt.datetime | None = Field(
+        description="Latest change of the indicator, its targets or its data for the year"
+    )

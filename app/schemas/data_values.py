@@ -1,0 +1,83 @@
+"""Schemas of data values (realisasi): a quarter's values of variables, as written and read."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from app.core.types import MAX_TEXT, Number
+from app.schemas.common import Strict
+
+UNSAFE_SCHEMES = ("javascript:", "data:", "vbscript:", "file:")
+
+
+def is_unsafe_link(text: str) -> bool:
+    """Whether evidence would be a script or data link once shown in a report. Browsers
+    ignore spaces and control characters inside a scheme (`java\tscript:`), so do we."""
+    compact = re.sub(r"[\x00-\x20]", "", text).lower()
+    return compact.startswith(UNSAFE_SCHEMES)
+
+
+class DataValuesPut(Strict):
+    """Values of variables for one quarter, with an optional note and evidence."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "values": {"psks_diberdayakan": 45, "psks_terdata": 120},
+                "note": "Data hasil verifikasi lapangan",
+                "evidence": "https://drive.example/bukti/psks-tw1.pdf",
+            }
+        },
+    )
+
+    values: dict[str, Number] = Field(
+        min_length=1,
+        max_length=1000,
+        description="Variable code -> value. Counts must be whole numbers; values must be "
+        "within the variable's range (>= 0 unless it says otherwise).",
+    )
+    note: str | None = Field(default=None, max_length=MAX_TEXT, description="Keterangan")
+    evidence: str | None = Field(
+        default=None,
+        max_length=MAX_TEXT,
+        description="Bukti dukung: a reference or an http(s) URL",
+    )
+
+    @field_validator("evidence")
+    @classmethod
+    def _safe_evidence(cls, value: str | None) -> str | None:
+        # Evidence is shown as a link in reports: only web links, never script or data URLs.
+        if value is not None and is_unsafe_link(value):
+            raise ValueError("a link must be an http(s) URL")
+        return value
+
+
+class DataValuePublic(BaseModel):
+    """A variable's value for one quarter."""
+
+    variable: str = Field(description="Variable code", examples=["psks_terdata"])
+    variable_id: int = Field(description="Variable id", examples=[2])
+    agency: str = Field(examples=["DINSOSP3A"])
+    owner_unit: str = Field(examples=["BID_PSM"])
+    year: int = Field(examples=[2025])
+    quarter: int = Field(examples=[1])
+    value: float = Field(examples=[120])
+    note: str | None = Field(description="Keterangan", examples=["TW I"])
+    evidence: str | None = Field(
+        description="Bukti dukung", examples=["https://drive.example/b.pdf"]
+    )
+    version: int = Field(description="Increases with every change", examples=[1])
+    updated_at: dt.datetime = Field(description="When it last changed")
+    updated_by: str | None = Field(description="Name of the key that changed it last")
+
+
+class DataValuesWritten(BaseModel):
+    """What a write did: the values as stored now, and counts."""
+
+    items: list[DataValuePublic]
+    created: int = Field(description="Values stored for the first time", examples=[1])
+    updated: int = Field(description="Values changed", examples=[1])
+    unchanged: int = Field(description="Values sent as they already were", examples=[0])
