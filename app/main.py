@@ -65,7 +65,7 @@ def create_app() -> FastAPI:
     # on a city network without internet access.
     app = FastAPIOffline(
         title="IKI service",
-        version="0.1.0",
+        version="0.2.0",
         summary="Indikator Kinerja Individu: definitions, realisasi and capaian.",
         description=DESCRIPTION,
         openapi_tags=TAGS,

@@ -1,9 +1,11 @@
 """Tables and schemas. Importing this package registers every table on SQLModel.metadata."""
 
-from app.models.data import DataValue, RatingScale, SeedLoad, Target
+from app.models.data import DataValue, Target
 from app.models.decrees import Decree, Indicator, IndicatorSourceUnit, Objective, Polarity
 from app.models.organization import Agency, Position, Unit
+from app.models.rating_scales import RatingScale
 from app.models.security import ApiKey, ApiKeyUnit, Role
+from app.models.seed import SeedLoad
 from app.models.variables import Aggregation, ValueType, Variable
 
 __all__ = [

@@ -1,9 +1,8 @@
-"""Reported data and what it is measured against: data values, targets, rating scales."""
+"""Reported data and what it is measured against: data values and targets."""
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Column, Float, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Column, Float, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.core.types import Quarter, Year
@@ -51,30 +50,3 @@ class Target(SQLModel, table=True):
     created_at: datetime = timestamp_field()
     updated_at: datetime = timestamp_field()
     updated_by: str | None = Field(default=None, max_length=100)
-
-
-class RatingScale(SQLModel, table=True):
-    """Bands that turn an achievement percentage into a rating (e.g. Permendagri 86/2017)."""
-
-    __tablename__ = "rating_scale"
-
-    id: int | None = Field(default=None, primary_key=True)
-    code: str = Field(max_length=64, unique=True)
-    name: str = Field(max_length=255)
-    is_default: bool = Field(default=False)
-    bands: list[dict[str, Any]] = Field(
-        default_factory=list, sa_column=Column(JSON, nullable=False)
-    )
-    created_at: datetime = timestamp_field()
-    updated_at: datetime = timestamp_field()
-
-
-class SeedLoad(SQLModel, table=True):
-    """A seed file that has been loaded: it is not loaded again (unless `iki seed --update`),
-    so codes an admin renamed since are not created anew."""
-
-    __tablename__ = "seed_load"
-
-    id: int | None = Field(default=None, primary_key=True)
-    source: str = Field(max_length=255, unique=True, description="Path below seed/")
-    loaded_at: datetime = timestamp_field()
