@@ -1,20 +1,92 @@
 """The `iki` command, run as a user would, against its own SQLite database."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from sqlmodel import Session, select
+
+from app.core.db import make_engine
+from app.core.migrations import current_revision, head_revision
+from app.core.security import Principal, authenticate_secret
+from app.models import Role, Unit
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# The tables the seed fills; every row in them after a first seed was created by it.
+SEEDED_TABLES = (
+    "agency",
+    "unit",
+    "position",
+    "decree",
+    "objective",
+    "variable",
+    "indicator",
+    "indicator_source_unit",
+    "rating_scale",
+)
+SEED_FILES = (
+    "rating_scale.yaml",
+    "dinsosp3a-probolinggo/organization.yaml",
+    "dinsosp3a-probolinggo/decree-2025.yaml",
+)
+SEED_SUMMARY = re.compile(r"files loaded: (.*); (\d+) rows created, (\d+) updated$")
+
+
+def row_counts(url: str, tables: tuple[str, ...] = SEEDED_TABLES) -> dict[str, int]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return {
+                table: connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+                for table in tables
+            }
+    finally:
+        engine.dispose()
+
+
+def seed_summary(stderr: str) -> tuple[str, int, int]:
+    """(files loaded, rows created, rows updated) from what `iki seed` printed."""
+    match = SEED_SUMMARY.search(stderr.strip())
+    assert match, f"no seed summary in: {stderr!r}"
+    return match[1], int(match[2]), int(match[3])
+
+
+def authenticate(url: str, secret: str) -> Principal | None:
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            return authenticate_secret(session, secret)
+    finally:
+        engine.dispose()
+
+
+def unit_id(url: str, code: str) -> int:
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            unit = session.exec(select(Unit).where(Unit.code == code)).one()
+            assert unit.id is not None
+            return unit.id
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture
-def iki(tmp_path):
+def database_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+@pytest.fixture
+def iki(tmp_path, database_url):
     env = {
         **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "DATABASE_URL": database_url,
         "SEED_DIR": str(ROOT / "seed"),
         "PYTHONPATH": str(ROOT),
     }
@@ -36,30 +108,62 @@ def iki(tmp_path):
     return run
 
 
-def test_migrate_seed_and_manage_keys(iki):
+def test_migrate_then_seed_once(iki, database_url):
     iki("migrate")
-    first = iki("seed")
-    assert "39" in first.stderr or "created" in first.stderr
-    again = iki("seed")
-    assert "files loaded: none" in again.stderr and "0 rows created, 0 updated" in again.stderr
+    assert row_counts(database_url) == dict.fromkeys(SEEDED_TABLES, 0)
+
+    files, created, updated = seed_summary(iki("seed").stderr)
+    counts = row_counts(database_url)
+    assert files.split(", ") == list(SEED_FILES)
+    assert counts["indicator"] == 39 and counts["unit"] == 6 and counts["agency"] == 1
+    assert all(counts.values()), counts
+    assert (created, updated) == (sum(counts.values()), 0), counts
+
+    files, created, updated = seed_summary(iki("seed").stderr)
+    assert files.startswith("none")
+    assert (created, updated) == (0, 0)
+    assert row_counts(database_url) == counts
+
+
+def test_manage_keys(iki, database_url):
+    iki("migrate")
+    iki("seed")
 
     created = iki("keys", "create", "--name", "esakip", "--role", "reader")
     secret = created.stdout.strip()
     assert secret.startswith("iki_") and "\n" not in secret
+    reader = authenticate(database_url, secret)
+    assert reader is not None
+    assert (reader.name, reader.role, reader.unit_ids) == ("esakip", Role.reader, frozenset())
 
     operator = iki("keys", "create", "--name", "psm", "--role", "operator", "--unit", "BID_PSM")
-    assert operator.stdout.strip().startswith("iki_")
+    principal = authenticate(database_url, operator.stdout.strip())
+    assert principal is not None
+    assert principal.role == Role.operator
+    assert principal.unit_ids == {unit_id(database_url, "BID_PSM")}
+
     unscoped = iki("keys", "create", "--name", "x", "--role", "operator", check=False)
     assert unscoped.returncode == 1 and "unit" in unscoped.stderr
-    duplicate = iki("keys", "create", "--name", "esakip", "--role", "reader", check=False)
-    assert duplicate.returncode == 1
+    duplicate = iki("keys", "create", "--name", "esakip", "--role", "admin", check=False)
+    assert duplicate.returncode == 1 and "already exists" in duplicate.stderr
+    assert row_counts(database_url, ("api_key",)) == {"api_key": 2}
+    assert authenticate(database_url, secret) == reader  # still the reader key
 
-    listing = iki("keys", "list").stdout
-    assert "esakip\treader" in listing and "BID_PSM" in listing
-    assert secret not in listing
+    listing = iki("keys", "list").stdout.splitlines()
+    rows = {line.split("\t")[0]: line.split("\t") for line in listing[1:]}
+    assert set(rows) == {"esakip", "psm"}
+    assert rows["esakip"][1:3] == ["reader", "-"] and rows["psm"][1:3] == ["operator", "BID_PSM"]
+    assert rows["esakip"][-1] == "-"  # not revoked
+    assert secret not in "\n".join(listing)
 
     iki("keys", "revoke", "esakip")
-    assert "esakip\treader" in iki("keys", "list").stdout
+    assert authenticate(database_url, secret) is None
+    assert authenticate(database_url, operator.stdout.strip()) is not None
+    revoked = {
+        line.split("\t")[0]: line.split("\t")[-1]
+        for line in iki("keys", "list").stdout.splitlines()[1:]
+    }
+    assert revoked["esakip"] != "-" and revoked["psm"] == "-"
     assert iki("keys", "revoke", "nobody", check=False).returncode == 1
 
 
@@ -87,12 +191,21 @@ def test_migrate_from_an_installed_package(tmp_path):
             timeout=120,
         )
         assert result.returncode == 0, result.stderr
-    assert (home / "data" / "iki.db").is_file()
+    # The relative paths resolved in the working folder: its seed/ was loaded into data/iki.db.
+    files, created, _ = seed_summary(result.stderr)
+    assert files.split(", ") == list(SEED_FILES)
+    url = f"sqlite:///{home / 'data' / 'iki.db'}"
+    counts = row_counts(url)
+    assert counts["indicator"] == 39 and created == sum(counts.values())
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            assert current_revision(connection) == head_revision()
+    finally:
+        engine.dispose()
 
 
 def test_migrations_of_another_project_are_not_used(tmp_path, monkeypatch):
-    import pytest
-
     from app.core import migrations
 
     (tmp_path / "migrations").mkdir()

@@ -11,8 +11,8 @@ For indicator I, year Y and quarter q (DESIGN.md, "Achievement"):
 
 from app.achievement.compute import (
     Achievement,
+    AchievementStatus,
     IndicatorSpec,
-    Status,
     achievement_percent,
     aggregate,
     compute,
@@ -23,10 +23,10 @@ from app.achievement.rating import DEFAULT_BANDS, Band, Rating, rate
 __all__ = [
     "DEFAULT_BANDS",
     "Achievement",
+    "AchievementStatus",
     "Band",
     "IndicatorSpec",
     "Rating",
-    "Status",
     "achievement_percent",
     "aggregate",
     "compute",

@@ -13,7 +13,7 @@ from app.formula import CheckedFormula, evaluate
 QUARTERS = (1, 2, 3, 4)
 
 
-class Status(StrEnum):
+class AchievementStatus(StrEnum):
     ok = "ok"
     no_data = "no_data"
     partial_data = "partial_data"
@@ -43,7 +43,7 @@ class Achievement:
     target: float | None
     achievement: float | None
     rating: Rating | None
-    status: Status
+    status: AchievementStatus
     reason: str | None = None
     missing_variables: list[str] = field(default_factory=list)
 
@@ -113,7 +113,7 @@ def compute(
         quarter_realization = result.value
 
     def build(
-        status: Status,
+        status: AchievementStatus,
         realization: float | None = None,
         reason: str | None = None,
         percent: float | None = None,
@@ -133,16 +133,16 @@ def compute(
         )
 
     if not has_any:
-        return build(Status.no_data, reason="no_values")
+        return build(AchievementStatus.no_data, reason="no_values")
     if missing:
-        return build(Status.partial_data, reason="missing_values")
+        return build(AchievementStatus.partial_data, reason="missing_values")
     evaluation = evaluate(spec.formula, values)
     if evaluation.value is None:
-        return build(Status.undefined, reason=evaluation.reason)
+        return build(AchievementStatus.undefined, reason=evaluation.reason)
     realization = evaluation.value
     if target is None:
-        return build(Status.no_target, realization, reason="no_target")
+        return build(AchievementStatus.no_target, realization, reason="no_target")
     percent = achievement_percent(realization, target, spec.lower_is_better)
     if percent is None:
-        return build(Status.undefined, realization, reason="zero_target")
-    return build(Status.ok, realization, percent=percent)
+        return build(AchievementStatus.undefined, realization, reason="zero_target")
+    return build(AchievementStatus.ok, realization, percent=percent)

@@ -1,7 +1,7 @@
 """Pure formula engine: check, evaluate and describe indicator formulas."""
 
 from app.formula.describe import describe, to_latex
-from app.formula.engine import Evaluation, Reason, Status, evaluate
+from app.formula.engine import Evaluation, EvaluationStatus, Reason, evaluate
 from app.formula.errors import ErrorCode, FormulaError
 from app.formula.grammar import (
     FUNCTIONS,
@@ -25,9 +25,9 @@ __all__ = [
     "CheckedFormula",
     "ErrorCode",
     "Evaluation",
+    "EvaluationStatus",
     "FormulaError",
     "Reason",
-    "Status",
     "describe",
     "evaluate",
     "parse",

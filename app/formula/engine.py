@@ -14,7 +14,7 @@ from asteval import Interpreter
 
 from app.formula.grammar import FUNCTIONS, MAX_LENGTH, CheckedFormula
 
-Status = Literal["ok", "undefined"]
+EvaluationStatus = Literal["ok", "undefined"]
 Reason = Literal[
     "division_by_zero", "overflow", "not_finite", "domain_error", "missing_value", "error"
 ]
@@ -25,7 +25,7 @@ class Evaluation:
     """A formula's value, or why it is undefined for the given values."""
 
     value: float | None
-    status: Status = "ok"
+    status: EvaluationStatus = "ok"
     reason: Reason | None = None
     detail: str | None = None
 

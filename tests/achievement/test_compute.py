@@ -6,8 +6,8 @@ import pytest
 
 from app.achievement import (
     DEFAULT_BANDS,
+    AchievementStatus,
     IndicatorSpec,
-    Status,
     achievement_percent,
     aggregate,
     compute,
@@ -104,35 +104,35 @@ def test_rating_of_nothing_is_nothing_and_bands_sort_highest_first():
 
 def test_status_no_data():
     result = compute(RATIO, {}, 1, 50.0, DEFAULT_BANDS)
-    assert result.status == Status.no_data
+    assert result.status == AchievementStatus.no_data
     assert result.realization is None and result.achievement is None and result.rating is None
     assert result.missing_variables == ["done", "total"]
 
 
 def test_status_partial_data_names_the_missing_variables():
     result = compute(RATIO, {"done": {1: 4.0}}, 1, 50.0, DEFAULT_BANDS)
-    assert result.status == Status.partial_data
+    assert result.status == AchievementStatus.partial_data
     assert result.missing_variables == ["total"]
     assert result.realization is None
 
 
 def test_status_undefined_on_zero_denominator():
     result = compute(RATIO, {"done": {1: 0.0}, "total": {1: 0.0}}, 1, 50.0, DEFAULT_BANDS)
-    assert result.status == Status.undefined
+    assert result.status == AchievementStatus.undefined
     assert result.reason == "division_by_zero"
     assert result.realization is None
 
 
 def test_status_undefined_on_zero_target():
     result = compute(RATIO, {"done": {1: 1.0}, "total": {1: 2.0}}, 1, 0.0, DEFAULT_BANDS)
-    assert result.status == Status.undefined
+    assert result.status == AchievementStatus.undefined
     assert result.reason == "zero_target"
     assert result.realization == 50.0
 
 
 def test_status_no_target_keeps_the_realization():
     result = compute(RATIO, {"done": {1: 1.0}, "total": {1: 4.0}}, 1, None, DEFAULT_BANDS)
-    assert result.status == Status.no_target
+    assert result.status == AchievementStatus.no_target
     assert result.realization == 25.0
     assert result.achievement is None
 
@@ -140,7 +140,7 @@ def test_status_no_target_keeps_the_realization():
 def test_status_ok_and_float_noise_is_cleaned():
     spec = IndicatorSpec(parse("a + b"), {"a": "sum", "b": "sum"})
     result = compute(spec, {"a": {1: 0.1}, "b": {1: 0.2}}, 1, 0.3, DEFAULT_BANDS)
-    assert result.status == Status.ok
+    assert result.status == AchievementStatus.ok
     assert result.realization == 0.3
     assert result.achievement == 100.0
     assert result.rating is not None and result.rating.code == "sangat_tinggi"

@@ -1,8 +1,10 @@
 """Concurrent writers on a real database (committed transactions, several threads)."""
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -18,6 +20,33 @@ from tests.conftest import SEED_DIR
 
 WRITERS = 4
 INCREMENTS = 5
+# A write refused with 412 means another writer's write got in first, so a writer can lose at
+# most (WRITERS - 1) * INCREMENTS times in a row; the rest is margin for 409s (lock waits).
+MAX_ATTEMPTS = 4 * WRITERS * INCREMENTS
+DEADLINE_SECONDS = 120.0  # for all the writers of a test; they take a few seconds
+
+
+def write_until_accepted(
+    read_and_write: Callable[[], httpx.Response], what: str, deadline: float
+) -> None:
+    """Read the current values and write them back changed, again while another writer got in
+    between (409 or 412); fail, rather than hang, when the writes are never accepted."""
+    refused: list[int] = []
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        written = read_and_write()
+        if written.status_code == 200:
+            return
+        assert written.status_code in (409, 412), written.text
+        refused.append(written.status_code)
+        if time.monotonic() > deadline:
+            pytest.fail(
+                f"{what}: still refused after {DEADLINE_SECONDS:.0f}s "
+                f"({attempt} attempts, statuses {sorted(set(refused))}): {written.text}"
+            )
+    pytest.fail(
+        f"{what}: refused {MAX_ATTEMPTS} times in a row (statuses {sorted(set(refused))}); "
+        f"last answer: {written.text}"
+    )
 
 
 @pytest.fixture
@@ -49,22 +78,23 @@ def test_read_modify_write_with_if_match_loses_no_update(committed_engine):
     headers = {"Authorization": f"Bearer {secret}"}
     url = f"/api/v1/indicators/{indicator_id}/realizations/2025/1"
 
-    def writer(_: int) -> None:
+    deadline = time.monotonic() + DEADLINE_SECONDS
+
+    def writer(number: int) -> None:
         with TestClient(app) as client:
+
+            def increment() -> httpx.Response:
+                current = client.get(url, headers=headers)
+                assert current.status_code == 200, current.text
+                values = current.json()["quarter_values"]
+                return client.put(
+                    url,
+                    headers={**headers, "If-Match": current.headers["etag"]},
+                    json={"values": {code: (v or 0) + 1 for code, v in values.items()}},
+                )
+
             for _ in range(INCREMENTS):
-                while True:
-                    current = client.get(url, headers=headers)
-                    assert current.status_code == 200, current.text
-                    values = current.json()["quarter_values"]
-                    written = client.put(
-                        url,
-                        headers={**headers, "If-Match": current.headers["etag"]},
-                        json={"values": {code: (v or 0) + 1 for code, v in values.items()}},
-                    )
-                    if written.status_code == 200:
-                        break
-                    # Another writer got in between: read again and retry.
-                    assert written.status_code in (409, 412), written.text
+                write_until_accepted(increment, f"writer {number}", deadline)
 
     # One of the indicator's two variables exists before the race and the other does not:
     # a writer must not slip a new value in between another's If-Match check and write.
@@ -91,21 +121,23 @@ def test_data_sheet_writers_with_if_match_lose_no_update(committed_engine):
     sheet = {"year": 2025, "quarter": 2}
     codes = ("psks_terdata", "ppks_terdata")  # owned by two different units
 
-    def writer(_: int) -> None:
+    deadline = time.monotonic() + DEADLINE_SECONDS
+
+    def writer(number: int) -> None:
         with TestClient(app) as client:
+
+            def increment() -> httpx.Response:
+                current = client.get("/api/v1/data-values", headers=headers, params=sheet)
+                assert current.status_code == 200, current.text
+                stored = {i["variable"]: i["value"] for i in current.json()["items"]}
+                return client.put(
+                    "/api/v1/data-values/2025/2",
+                    headers={**headers, "If-Match": current.headers["etag"]},
+                    json={"values": {c: stored.get(c, 0) + 1 for c in codes}},
+                )
+
             for _ in range(INCREMENTS):
-                while True:
-                    current = client.get("/api/v1/data-values", headers=headers, params=sheet)
-                    assert current.status_code == 200, current.text
-                    stored = {i["variable"]: i["value"] for i in current.json()["items"]}
-                    written = client.put(
-                        "/api/v1/data-values/2025/2",
-                        headers={**headers, "If-Match": current.headers["etag"]},
-                        json={"values": {c: stored.get(c, 0) + 1 for c in codes}},
-                    )
-                    if written.status_code == 200:
-                        break
-                    assert written.status_code in (409, 412), written.text
+                write_until_accepted(increment, f"sheet writer {number}", deadline)
 
     with ThreadPoolExecutor(WRITERS) as pool:
         list(pool.map(writer, range(WRITERS)))

@@ -12,7 +12,7 @@ from fractions import Fraction
 import pytest
 
 from app.formula import Evaluation, evaluate, parse
-from app.formula.engine import _per_thread
+from app.formula.engine import _IMPLEMENTATIONS, _per_thread
 
 VALUES = {"a": 6, "b": 3, "c": -2.5, "zero": 0, "big": 1e300, "small": 1e-300}
 
@@ -77,8 +77,28 @@ def test_arithmetic(expression: str, expected: float) -> None:
     assert value == pytest.approx(expected, rel=1e-12)
 
 
-def test_negative_zero_is_reported_as_zero() -> None:
-    assert math.copysign(1.0, value_of("-zero") or 1.0) == 1.0
+@pytest.mark.parametrize(
+    "expression",
+    [
+        pytest.param("-zero", id="negated-zero"),
+        pytest.param("c * zero", id="negative-times-zero"),
+        pytest.param("zero / c", id="zero-over-negative"),
+        pytest.param("round(-0.4)", id="round-to-zero"),
+        pytest.param("-0.0", id="literal"),
+    ],
+)
+def test_negative_zero_is_reported_as_positive_zero(expression: str) -> None:
+    # The engine adds 0.0 to every result so that -0.0 comes out as 0.0 (no "-0" in a
+    # report). Both zeros compare equal and are falsy: only the sign bit tells them apart.
+    # The same formula as plain Python (fixed input) does give -0.0, so the case is real.
+    floats = {name: float(value) for name, value in VALUES.items()}
+    plain = eval(expression, dict(_IMPLEMENTATIONS), floats)
+    assert math.copysign(1.0, plain) == -1.0, f"{expression} no longer computes -0.0"
+
+    value = value_of(expression)
+
+    assert value == 0.0
+    assert math.copysign(1.0, value) == 1.0, f"{expression} gave {value!r}, not 0.0"
 
 
 @pytest.mark.parametrize(
