@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +18,15 @@ from app.models import Role
 cli = typer.Typer(help="IKI service administration.", no_args_is_help=True)
 keys_cli = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 cli.add_typer(keys_cli, name="keys")
+
+
+def _session(actor: str) -> Session:
+    """A session whose changes are audited as made by `actor` from the command line."""
+    from app.services import audit
+
+    session = Session(get_engine())
+    audit.act_as(session, actor, "admin", f"cli-{uuid.uuid4().hex}")
+    return session
 
 
 def _fail(exc: AppError) -> typer.Exit:
@@ -45,7 +55,7 @@ def seed(
     from app.services.seed import load_seed
 
     folder = seed_dir or Path(get_settings().seed_dir)
-    with Session(get_engine()) as session:
+    with _session("seed") as session:
         try:
             report = load_seed(session, folder, update_existing=update)
             session.commit()
@@ -71,10 +81,11 @@ def serve(
     """Serve the API with uvicorn; on a database without keys, create and print an admin key."""
     import uvicorn
 
+    from app.core.logging import logging_config
     from app.services.keys import ensure_bootstrap_admin
 
     settings = get_settings()
-    with Session(get_engine()) as session:
+    with _session("cli") as session:
         secret = ensure_bootstrap_admin(session)
         session.commit()
     if secret:
@@ -91,6 +102,7 @@ def serve(
         port=port or settings.port,
         workers=workers or settings.workers,
         proxy_headers=True,
+        log_config=logging_config(),
     )
 
 
@@ -108,7 +120,7 @@ def keys_create(
     """Create a key and print it, alone, on stdout (it is not shown again)."""
     from app.services.keys import create_key
 
-    with Session(get_engine()) as session:
+    with _session("cli") as session:
         try:
             _, secret = create_key(session, name, role, unit or [], agency)
         except AppError as exc:
@@ -146,7 +158,7 @@ def keys_revoke(name: Annotated[str, typer.Argument(help="The key's name")]) -> 
     """Revoke a key; it stops working at once."""
     from app.services.keys import revoke_key
 
-    with Session(get_engine()) as session:
+    with _session("cli") as session:
         try:
             revoke_key(session, name)
         except AppError as exc:

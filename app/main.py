@@ -1,11 +1,15 @@
 """The ASGI application: `app.main:app`."""
 
+import uuid
+
+from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from app.api.main import api_router
 from app.api.routes import health
 from app.core.errors import install_error_handlers
+from app.core.logging import is_sane_request_id
 
 DESCRIPTION = """
 The **IKI service** holds the *Indikator Kinerja Individu* (IKI) that each agency fixes
@@ -39,6 +43,11 @@ TAGS = [
         "name": "data values",
         "description": "Reported values of variables: write, list, bulk import (JSON or CSV).",
     },
+    {
+        "name": "workflow",
+        "description": "Submit, verify, return and reopen a unit's quarter; verified data is "
+        "locked and official.",
+    },
     {"name": "targets", "description": "Perjanjian Kinerja targets: annual and per quarter."},
     {"name": "indicators", "description": "Indikator Kinerja Individu with their formulas."},
     {"name": "positions", "description": "Jabatan with IKI, and each position's IKI document."},
@@ -55,6 +64,7 @@ TAGS = [
         "name": "rating scales",
         "description": "Bands that turn capaian into a rating; default Permendagri 86/2017.",
     },
+    {"name": "audit", "description": "Every change: who, when, before and after, request id."},
     {"name": "health", "description": "Liveness and readiness probes; no key needed."},
 ]
 
@@ -72,6 +82,14 @@ def create_app() -> FastAPI:
         license_info={"name": "Apache-2.0", "identifier": "Apache-2.0"},
     )
     install_error_handlers(app)
+    # Every answer carries an X-Request-ID: the client's when it is sane, else a new one; the
+    # audit trail and every log line of the request carry it too.
+    app.add_middleware(
+        CorrelationIdMiddleware,
+        header_name="X-Request-ID",
+        generator=lambda: uuid.uuid4().hex,
+        validator=is_sane_request_id,
+    )
     app.include_router(health.router)
     app.include_router(api_router)
     return app

@@ -19,9 +19,11 @@ from app.achievement.compute import (
     year_to_date,
 )
 from app.achievement.rating import DEFAULT_BANDS, Band, Rating, rate
+from app.achievement.verification import MIXED, quarters_needed, verification
 
 __all__ = [
     "DEFAULT_BANDS",
+    "MIXED",
     "Achievement",
     "AchievementStatus",
     "Band",
@@ -30,6 +32,8 @@ __all__ = [
     "achievement_percent",
     "aggregate",
     "compute",
+    "quarters_needed",
     "rate",
+    "verification",
     "year_to_date",
 ]

@@ -2,14 +2,20 @@
 
 import datetime as dt
 import re
+from collections.abc import Iterator
 from typing import Annotated, Any
 
+from asgi_correlation_id import correlation_id
 from fastapi import Depends, Header, Path, Query, Request, Response
 from pydantic import AfterValidator
+from sqlmodel import Session
 
+from app.core.db import get_write_session
 from app.core.errors import InvalidInput, problem_schema_responses
+from app.core.security import Principal
 from app.core.types import MAX_ID, MAX_YEAR, MIN_YEAR, Quarter, Year
 from app.schemas.common import PageParams
+from app.services import audit
 
 
 def page_params(
@@ -20,6 +26,33 @@ def page_params(
 
 
 Page = Annotated[PageParams, Depends(page_params)]
+
+
+def unit_of_work(
+    request: Request, session: Annotated[Session, Depends(get_write_session)]
+) -> Iterator[Session]:
+    """The writing request's transaction: committed when the route returns, rolled back when
+    it raises. Services flush and never commit; a service that must not keep its work (a dry
+    run, a refused import) rolls back itself. The changes are audited as made by the
+    request's key, under the request's id."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    audit.act_as(
+        session,
+        principal.name if principal else None,
+        str(principal.role) if principal else None,
+        correlation_id.get(),
+    )
+    try:
+        yield session
+    except BaseException:
+        session.rollback()
+        raise
+    session.commit()
+
+
+# scope="function": the commit happens when the route returns, before the answer is sent, so
+# a client never reads an answer whose change is not stored yet (nor one that failed to be).
+WriteSessionDep = Annotated[Session, Depends(unit_of_work, scope="function")]
 
 
 def set_location(request: Request, response: Response, route: str, **path_params: Any) -> None:

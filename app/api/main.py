@@ -6,11 +6,13 @@ from app.api.deps import refuse_nul_characters
 from app.api.routes import (
     achievements,
     agencies,
+    audit,
     data_values,
     decrees,
     formulas,
     indicators,
     objectives,
+    periods,
     positions,
     rating_scales,
     realizations,
@@ -37,6 +39,8 @@ for module in (
     realizations,
     data_values,
     achievements,
+    periods,
+    audit,
     formulas,
     rating_scales,
 ):

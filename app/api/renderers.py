@@ -50,6 +50,8 @@ CSV_FIELDS: tuple[tuple[str, Callable[[AchievementPublic], object]], ...] = (
     ("reason", lambda a: a.reason or ""),
     ("missing_variables", lambda a: ";".join(a.missing_variables)),
     ("verified", lambda a: str(a.verified).lower()),
+    ("verification", lambda a: a.verification),
+    ("unverified", lambda a: ";".join(a.unverified)),
     ("updated_at", lambda a: a.updated_at.isoformat() if a.updated_at else ""),
 )
 

@@ -112,19 +112,4 @@ def get_write_session() -> Iterator[Session]:
         yield session
 
 
-def unit_of_work(session: Annotated[Session, Depends(get_write_session)]) -> Iterator[Session]:
-    """The writing request's transaction: committed when the route returns, rolled back when
-    it raises. Services flush and never commit; a service that must not keep its work (a dry
-    run, a refused import) rolls back itself."""
-    try:
-        yield session
-    except BaseException:
-        session.rollback()
-        raise
-    session.commit()
-
-
 SessionDep = Annotated[Session, Depends(get_session)]
-# scope="function": the commit happens when the route returns, before the answer is sent, so
-# a client never reads an answer whose change is not stored yet (nor one that failed to be).
-WriteSessionDep = Annotated[Session, Depends(unit_of_work, scope="function")]

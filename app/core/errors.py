@@ -6,6 +6,7 @@ import json
 import logging
 from typing import Any
 
+from asgi_correlation_id import correlation_id
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -88,6 +89,34 @@ class WriteConflict(Conflict):
 class InUse(Conflict):
     code = "in_use"
     title = "Still referred to"
+
+
+class PeriodLocked(Conflict):
+    """A write to a unit's quarter that is submitted or verified."""
+
+    code = "period_locked"
+    title = "Period locked"
+
+
+class InvalidTransition(Conflict):
+    """A workflow step that the period's state does not allow."""
+
+    code = "invalid_transition"
+    title = "Invalid transition"
+
+
+class SelfVerification(Conflict):
+    """Four eyes: a key verifying a quarter holding data it wrote."""
+
+    code = "self_verification"
+    title = "Self-verification"
+
+
+class VerifiedData(Conflict):
+    """A change to definitions or targets that verified data depends on."""
+
+    code = "verified_data"
+    title = "Verified data depends on it"
 
 
 class InvalidInput(AppError):
@@ -223,7 +252,9 @@ def install_error_handlers(app: FastAPI) -> None:
             "An unexpected error occurred.",
             request.url.path,
         )
-        return problem_response(body)
+        # This answer is made outside the request-id middleware: name the request here.
+        request_id = correlation_id.get()
+        return problem_response(body, headers={"X-Request-ID": request_id} if request_id else None)
 
 
 def problem_schema_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

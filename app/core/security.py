@@ -52,12 +52,13 @@ class Principal:
         return self.role.rank >= minimum.rank
 
     def may_write_unit(self, unit_id: int) -> bool:
-        """Operators write only for their units; verifiers and admins for any."""
-        if self.role == Role.reader:
-            return False
-        if self.role == Role.operator:
+        """Whether the key may enter data for a unit: admins for any; operators, and
+        verifiers (who check, not enter), only for the units the key is scoped to."""
+        if self.role == Role.admin:
+            return True
+        if self.role in (Role.operator, Role.verifier):
             return unit_id in self.unit_ids
-        return True
+        return False
 
 
 def authenticate_secret(session: Session, secret: str) -> Principal | None:
@@ -116,3 +117,4 @@ def require_role(minimum: Role) -> Any:
 
 AdminKey = Annotated[Principal, require_role(Role.admin)]
 OperatorKey = Annotated[Principal, require_role(Role.operator)]
+VerifierKey = Annotated[Principal, require_role(Role.verifier)]

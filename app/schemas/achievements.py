@@ -62,6 +62,16 @@ class AchievementPublic(BaseModel):
     )
     missing_variables: list[str] = Field(description="Variables lacking data for the period")
     verified: bool = Field(description="Whether all data behind it has been verified")
+    verification: str = Field(
+        description="The workflow state of the units' quarters behind it: `open`, "
+        "`submitted`, `returned`, `verified`, or `mixed` when they differ",
+        examples=["verified"],
+    )
+    unverified: list[str] = Field(
+        default_factory=list,
+        description="With `verified_only`: the units' quarters it needs that are not verified "
+        "yet, e.g. `BID_PSM Q2 (submitted)`",
+    )
     updated_at: dt.datetime | None = Field(
         description="Latest change of the indicator, its targets or its data for the year"
     )

@@ -81,3 +81,23 @@ class DataValuesWritten(BaseModel):
     created: int = Field(description="Values stored for the first time", examples=[1])
     updated: int = Field(description="Values changed", examples=[1])
     unchanged: int = Field(description="Values sent as they already were", examples=[0])
+
+
+class ValueChange(BaseModel):
+    """A value that one of an indicator's variables was given for a quarter."""
+
+    variable: str = Field(description="Variable code", examples=["psks_terdata"])
+    owner_unit: str = Field(examples=["BID_PSM"])
+    value: float | None = Field(description="The value set", examples=[120])
+    previous: float | None = Field(description="The value before; null when it was new")
+    note: str | None = Field(description="Keterangan after the change")
+    evidence: str | None = Field(description="Bukti dukung after the change")
+    version: int | None = Field(description="The value's version after the change")
+    at: dt.datetime = Field(description="When it was set")
+    actor: str | None = Field(description="Name of the key that set it", examples=["psm-op"])
+    actor_role: str | None = Field(description="That key's role", examples=["operator"])
+    action: str = Field(description="`create`, `update` or `import`", examples=["update"])
+    request_id: str | None = Field(description="The request's X-Request-ID")
+    period_state: str = Field(
+        description="The workflow state of the unit's quarter when it was set", examples=["open"]
+    )

@@ -12,7 +12,15 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from app.achievement import DEFAULT_BANDS, Band, IndicatorSpec, compute
+from app.achievement import (
+    DEFAULT_BANDS,
+    AchievementStatus,
+    Band,
+    IndicatorSpec,
+    compute,
+    quarters_needed,
+    verification,
+)
 from app.achievement.rating import sorted_bands
 from app.formula import parse
 from app.models import (
@@ -21,15 +29,19 @@ from app.models import (
     Decree,
     Indicator,
     Objective,
+    Period,
+    PeriodState,
     Polarity,
     Position,
     RatingScale,
     Target,
+    Unit,
     Variable,
 )
 from app.schemas.achievements import AchievementIndicator, AchievementPosition, AchievementPublic
 from app.schemas.common import PageParams
 from app.schemas.rating_scales import Rating
+from app.services import workflow
 from app.services.common import by_id, paginate
 from app.services.decrees import INDICATOR_ORDER, indicator_in_year, indicator_query
 
@@ -88,23 +100,27 @@ def compute_for(
     agencies = by_id(session, Agency, {d.agency_id for d in decrees.values()})
     formulas = {ind.id: parse(ind.formula) for ind in indicators}
     codes = {code for checked in formulas.values() for code in checked.variables}
-    variables = session.exec(
-        select(Variable).where(
-            col(Variable.agency_id).in_(list(agencies)), col(Variable.code).in_(codes)
-        )
+    found = session.exec(
+        select(Variable, Unit.code)
+        .join(Unit, Unit.id == Variable.owner_unit_id)  # type: ignore[arg-type]
+        .where(col(Variable.agency_id).in_(list(agencies)), col(Variable.code).in_(codes))
     ).all()
+    variables = [v for v, _ in found]
+    unit_codes = {v.owner_unit_id: code for v, code in found}
     by_code = {(v.agency_id, v.code): v for v in variables}
     values: dict[int, dict[int, DataValue]] = defaultdict(dict)
-    if not verified_only:  # nothing is verified before the verification workflow exists
-        rows = session.exec(
-            select(DataValue).where(
-                col(DataValue.variable_id).in_([v.id for v in variables]),
-                DataValue.year == year,
-                DataValue.quarter <= max(quarters),
-            )
+    rows = session.exec(
+        select(DataValue).where(
+            col(DataValue.variable_id).in_([v.id for v in variables]),
+            DataValue.year == year,
+            DataValue.quarter <= max(quarters),
         )
-        for row in rows:
-            values[row.variable_id][row.quarter] = row
+    )
+    for row in rows:
+        values[row.variable_id][row.quarter] = row
+    periods = workflow.periods(
+        session, {v.owner_unit_id for v in variables}, year, range(1, max(quarters) + 1)
+    )
     targets: dict[int, dict[int, Target]] = defaultdict(dict)
     for target in session.exec(
         select(Target).where(
@@ -138,8 +154,22 @@ def compute_for(
         position_brief = AchievementPosition(code=position.code, title=position.title)
         ind_targets = targets.get(ind.id or 0, {})
         for quarter in quarters:
+            behind = {
+                (v.owner_unit_id, q) for v in used for q in quarters_needed(v.aggregation, quarter)
+            }
+            states = {
+                key: periods[key].state if key in periods else PeriodState.open for key in behind
+            }
             data = {
-                v.code: {q: r.value for q, r in values[v.id or 0].items() if q <= quarter}
+                v.code: {
+                    q: r.value
+                    for q, r in values[v.id or 0].items()
+                    if q <= quarter
+                    and (
+                        not verified_only
+                        or states.get((v.owner_unit_id, q)) == PeriodState.verified
+                    )
+                }
                 for v in used
             }
             target_row = ind_targets.get(quarter) or ind_targets.get(0)
@@ -158,6 +188,26 @@ def compute_for(
             stamps += [
                 r.updated_at for v in used for q, r in values[v.id or 0].items() if q <= quarter
             ]
+            stamps += [periods[key].changed_at for key in behind if key in periods]
+            unverified = sorted(
+                f"{unit_codes[unit]} Q{q} ({state.value})"
+                for (unit, q), state in states.items()
+                if state != PeriodState.verified
+            )
+            status, reason, missing = result.status, result.reason, result.missing_variables
+            if verified_only and unverified and any(values[v.id or 0] for v in used):
+                # Unverified quarters count as missing: name the variables resting on them.
+                status, reason = AchievementStatus.partial_data, "not_verified"
+                missing = sorted(
+                    set(missing)
+                    | {
+                        v.code
+                        for v in used
+                        for q in quarters_needed(v.aggregation, quarter)
+                        if states[(v.owner_unit_id, q)] != PeriodState.verified
+                    }
+                )
+            state = verification(s.value for s in states.values())
             results.append(
                 AchievementPublic(
                     indicator=indicator_brief,
@@ -172,10 +222,12 @@ def compute_for(
                     target=result.target,
                     achievement=result.achievement,
                     rating=Rating(**vars(result.rating)) if result.rating else None,
-                    status=result.status,
-                    reason=result.reason,
-                    missing_variables=result.missing_variables,
-                    verified=False,
+                    status=status,
+                    reason=reason,
+                    missing_variables=missing,
+                    verified=state == PeriodState.verified,
+                    verification=state,
+                    unverified=unverified if verified_only else [],
                     updated_at=max(stamps),
                 )
             )
@@ -186,7 +238,7 @@ def _changed_indicator_ids(
     session: Session, filters: AchievementFilters, quarter: int
 ) -> list[int]:
     """Indicators of the filter whose achievement may have changed after the time: their
-    definition, variables, data, targets, agency or rating scale changed."""
+    definition, variables, data, targets, agency, rating scale or workflow state changed."""
     since = filters.updated_since
     assert since is not None
     changed_codes: dict[int, set[str]] = defaultdict(set)
@@ -201,6 +253,17 @@ def _changed_indicator_ids(
             DataValue.year == filters.year,
             DataValue.quarter <= quarter,
             DataValue.updated_at > since,
+        )
+        .distinct()
+    ):
+        changed_codes[agency_id].add(code)
+    for agency_id, code in session.exec(  # a workflow step changes `verification`
+        select(Variable.agency_id, Variable.code)
+        .join(Period, Period.unit_id == Variable.owner_unit_id)  # type: ignore[arg-type]
+        .where(
+            Period.year == filters.year,
+            Period.quarter <= quarter,
+            Period.changed_at > since,
         )
         .distinct()
     ):

@@ -225,3 +225,14 @@ def reaches(links: Mapping[int | None, int | None], start: int, target: int) -> 
         seen.add(current)
         current = links.get(current)
     return False
+
+
+def lock_agency_data(session: Session, agency: Agency) -> None:
+    """Serialise the writers of an agency's data until the transaction ends.
+
+    On PostgreSQL the agency's row is locked: a value that does not exist yet has no row of
+    its own to lock, and an ETag covers several values, so a writer must hold the agency
+    from before it compares an If-Match to after it writes. SQLite writers already hold the
+    database's write lock (BEGIN IMMEDIATE)."""
+    if session.get_bind().dialect.name != "sqlite":
+        session.exec(select(Agency.id).where(Agency.id == agency.id).with_for_update()).all()

@@ -13,18 +13,41 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from app.core.db import utcnow
-from app.core.errors import Forbidden, InvalidInput, WriteConflict
+from app.core.errors import Forbidden, InvalidInput, PeriodLocked, WriteConflict
 from app.core.etag import ETag
 from app.core.security import Principal
 from app.core.types import MAX_MAGNITUDE
 from app.formula import parse
-from app.models import Agency, DataValue, Decree, Indicator, Unit, ValueType, Variable
+from app.models import (
+    Agency,
+    AuditEvent,
+    DataValue,
+    Decree,
+    Indicator,
+    Period,
+    PeriodState,
+    Unit,
+    ValueType,
+    Variable,
+)
 from app.schemas.achievements import AchievementPublic
 from app.schemas.common import PageParams
-from app.schemas.data_values import DataValuePublic, DataValuesPut, DataValuesWritten
+from app.schemas.data_values import (
+    DataValuePublic,
+    DataValuesPut,
+    DataValuesWritten,
+    ValueChange,
+)
 from app.services.achievements import compute_for
-from app.services.common import find_agency, paginate, resolve_agency, savepoint
+from app.services.common import (
+    find_agency,
+    lock_agency_data,
+    paginate,
+    resolve_agency,
+    savepoint,
+)
 from app.services.decrees import indicator_in_year
+from app.services.workflow import locked_periods
 
 
 class Keep(Enum):
@@ -107,6 +130,10 @@ class AgencyVariables:
     variables: dict[str, Variable]
     units: dict[int, Unit]
 
+    @property
+    def variables_by_id(self) -> dict[int, Variable]:
+        return {v.id or 0: v for v in self.variables.values()}
+
 
 def load_agency_variables(session: Session, agency: Agency) -> AgencyVariables:
     rows = session.exec(
@@ -158,9 +185,13 @@ def apply_writes(
     """Validate every write, then (unless a dry run, or atomic with rejections) store them.
 
     Validation covers: unknown variable, the key's unit scope, a value of the wrong type,
-    out of range or not finite, a quarter outside 1..4, a year without a decree.
-    Existing rows are locked (PostgreSQL) or the write lock is held (SQLite) while compared."""
+    out of range or not finite, a quarter outside 1..4, a year without a decree, a quarter
+    that its unit submitted or that was verified (locked). The agency's writers are
+    serialised (see `lock_agency_data`) from before the locks are read to the commit."""
+    if not dry_run:
+        lock_agency_data(session, scope.agency)
     years = _decree_years(session, scope.agency.id or 0)
+    locked = locked_periods(session, scope.agency.id or 0)
     outcome = Outcome()
     valid: list[tuple[Write, Variable]] = []
     forbidden: list[str] = []
@@ -186,6 +217,15 @@ def apply_writes(
         if not principal.may_write_unit(variable.owner_unit_id):
             forbidden.append(write.variable)
             continue
+        state = locked.get((variable.owner_unit_id, write.year, write.quarter))
+        if state is not None:
+            unit = scope.units[variable.owner_unit_id]
+            message = (
+                f"{unit.code} {write.year} Q{write.quarter} is {state.value}: its data is "
+                "locked until it is returned or reopened"
+            )
+            outcome.rejections.append(Rejection("period_locked", message, "quarter", write))
+            continue
         valid.append((write, variable))
     if forbidden:
         names = ", ".join(sorted(set(forbidden)))
@@ -206,17 +246,6 @@ def _check_period(write: Write, years: set[int]) -> tuple[str, str] | None:
         known = ", ".join(str(y) for y in sorted(years)) or "none"
         return "year_not_in_decree", f"no decree for year {write.year!r} (years: {known})"
     return None
-
-
-def lock_agency_data(session: Session, agency: Agency) -> None:
-    """Serialise the writers of an agency's data until the transaction ends.
-
-    On PostgreSQL the agency's row is locked: a value that does not exist yet has no row of
-    its own to lock, and an ETag covers several values, so a writer must hold the agency
-    from before it compares an If-Match to after it writes. SQLite writers already hold the
-    database's write lock (BEGIN IMMEDIATE)."""
-    if session.get_bind().dialect.name != "sqlite":
-        session.exec(select(Agency.id).where(Agency.id == agency.id).with_for_update()).all()
 
 
 def existing_values(
@@ -245,8 +274,6 @@ def _store(
     *,
     dry_run: bool,
 ) -> None:
-    if not dry_run:
-        lock_agency_data(session, scope.agency)
     current = existing_values(session, ((v.id or 0, w.year, w.quarter) for w, v in valid))
     now = utcnow()
     seen: dict[tuple[int, int, int], DataValue] = {}
@@ -314,9 +341,13 @@ def _stored_etag(session: Session, keys: Sequence[tuple[int, int, int]]) -> ETag
 
 
 def raise_rejections(outcome: Outcome) -> None:
-    """Turn the rejections of a single request into one 422 naming each field."""
+    """Turn the rejections of a single request into one problem: 409 when a quarter is
+    locked, else a 422 naming each field."""
     if not outcome.rejections:
         return
+    locked = [r for r in outcome.rejections if r.code == "period_locked"]
+    if locked:
+        raise PeriodLocked(locked[0].message, variables=sorted({r.write.variable for r in locked}))
     errors = [{"field": r.field, "message": r.message, "type": r.code} for r in outcome.rejections]
     first = outcome.rejections[0]
     raise InvalidInput(
@@ -509,3 +540,69 @@ def list_values(
         )
     }
     return ([_view(row, *labels[row.variable_id]) for row in rows], total), etag
+
+
+def realization_history(
+    session: Session, indicator_id: int, year: int, quarter: int
+) -> list[ValueChange]:
+    """Every value the indicator's variables had for the quarter, oldest first: who set it,
+    when, in which request and in which workflow state of its unit's quarter."""
+    _indicator, scope, _codes, keys = _indicator_quarter(session, indicator_id, year, quarter)
+    stored = existing_values(session, keys)
+    by_value_id = {row.id: scope.variables_by_id[row.variable_id] for row in stored.values()}
+    events = session.exec(
+        select(AuditEvent)
+        .where(
+            AuditEvent.entity == "data_value",
+            col(AuditEvent.entity_id).in_([str(i) for i in by_value_id]),
+        )
+        .order_by(col(AuditEvent.id))
+    ).all()
+    units = {v.owner_unit_id for v in by_value_id.values()}
+    periods = {
+        p.id: p.unit_id
+        for p in session.exec(
+            select(Period).where(
+                col(Period.unit_id).in_(units), Period.year == year, Period.quarter == quarter
+            )
+        )
+    }
+    steps = session.exec(
+        select(AuditEvent)
+        .where(
+            AuditEvent.entity == "period",
+            col(AuditEvent.entity_id).in_([str(i) for i in periods]),
+        )
+        .order_by(col(AuditEvent.id))
+    ).all()
+    history = []
+    replayed: dict[str, dict[str, Any]] = {}  # each value's fields as of the event
+    for event in events:
+        variable = by_value_id[int(event.entity_id)]
+        current = replayed.setdefault(event.entity_id, {})
+        previous = current.get("value")
+        current.update(event.after or {})  # an update carries only what changed
+        state = PeriodState.open.value
+        for step in steps:
+            if step.id is not None and event.id is not None and step.id > event.id:
+                break
+            if periods[int(step.entity_id)] == variable.owner_unit_id and step.after:
+                state = step.after.get("state", state)
+        history.append(
+            ValueChange(
+                variable=variable.code,
+                owner_unit=scope.units[variable.owner_unit_id].code,
+                value=current.get("value"),
+                previous=previous,
+                note=current.get("note"),
+                evidence=current.get("evidence"),
+                version=current.get("version"),
+                at=event.at,
+                actor=event.actor,
+                actor_role=event.actor_role,
+                action=event.action,
+                request_id=event.request_id,
+                period_state=state,
+            )
+        )
+    return history

@@ -15,7 +15,7 @@ from sqlmodel import Session, SQLModel, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from app.core.db import utcnow
-from app.core.errors import AppError, Conflict, InvalidInput, NotFound
+from app.core.errors import AppError, Conflict, InvalidInput, NotFound, VerifiedData
 from app.formula import describe, parse, to_latex
 from app.models import (
     Agency,
@@ -49,6 +49,7 @@ from app.schemas.decrees import (
     ObjectiveUpdate,
 )
 from app.schemas.organization import AgencyRef, PositionRef, UnitRef
+from app.services import workflow
 from app.services.common import (
     agency_of,
     apply_changes,
@@ -564,6 +565,7 @@ def update_indicator(session: Session, indicator_id: int, data: IndicatorUpdate)
     _refuse_indicator_code_conflict(session, decree, code, indicator_id)
     if "formula" in changes:
         validated(session, id_of(agency), changes["formula"], "formula")
+    _refuse_rewriting_verified(session, indicator, decree, changes)
     units = None
     if "source_units" in changes:
         units = units_by_code(session, agency, changes.pop("source_units"), "source_units")
@@ -577,6 +579,30 @@ def update_indicator(session: Session, indicator_id: int, data: IndicatorUpdate)
     if units is not None:
         _replace_source_units(session, indicator, [id_of(u) for u in units], error)
     return get_indicator(session, indicator_id)
+
+
+def _refuse_rewriting_verified(
+    session: Session, indicator: Indicator, decree: Decree, changes: dict[str, Any]
+) -> None:
+    """409 when a change would rewrite capaian already verified: the formula (and so the
+    variables) or the polarity of an indicator with verified quarters in its decree's year."""
+    rewritten = [
+        name
+        for name in ("formula", "polarity")
+        if name in changes and changes[name] != getattr(indicator, name)
+    ]
+    if not rewritten:
+        return
+    verified = workflow.verified_quarters(session, decree.agency_id, indicator.formula, decree.year)
+    if verified:
+        raise VerifiedData(
+            f"{indicator.code} has verified capaian in {decree.year} "
+            f"({', '.join(f'Q{q}' for q in verified)}): its {' and '.join(rewritten)} cannot "
+            f"change. Start the next SK with POST /api/v1/decrees/{decree.id}/copy, or reopen "
+            "those quarters",
+            field=rewritten[0],
+            quarters=verified,
+        )
 
 
 def _refuse_parent_cycle(session: Session, indicator: Indicator, parent_id: int) -> None:

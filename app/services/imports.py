@@ -19,6 +19,7 @@ from app.core.security import Principal
 from app.core.types import MAX_TEXT
 from app.schemas.data_values import is_unsafe_link
 from app.schemas.imports import MAX_ROWS, ImportRowError, ImportSummary
+from app.services import audit
 from app.services.common import is_text, resolve_agency
 from app.services.data_values import (
     KEEP,
@@ -345,15 +346,16 @@ def run_import(
     scope = load_agency_variables(session, agency)
     writes, unreadable = to_writes(rows, from_csv=from_csv)
     stop_early = atomic and bool(unreadable)
-    outcome = apply_writes(
-        session,
-        principal,
-        scope,
-        writes,
-        dry_run=dry_run or stop_early,
-        atomic=atomic,
-        field_prefix="variable",
-    )
+    with audit.action(session, "import"):
+        outcome = apply_writes(
+            session,
+            principal,
+            scope,
+            writes,
+            dry_run=dry_run or stop_early,
+            atomic=atomic,
+            field_prefix="variable",
+        )
     rejections = sorted(unreadable + outcome.rejections, key=lambda r: r.write.row or 0)
     stored = not rejections or not atomic
     summary = ImportSummary(

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlmodel import Session, select
 
 from app.core.db import utcnow
-from app.core.errors import WriteConflict
+from app.core.errors import VerifiedData, WriteConflict
 from app.core.security import Principal
-from app.models import Indicator, Target
+from app.models import Agency, Indicator, Target
 from app.schemas.targets import TargetsPublic, TargetsPut
+from app.services import workflow
 from app.services.common import savepoint
 from app.services.decrees import indicator_in_year
 
@@ -33,7 +34,7 @@ def set_targets(
     body: TargetsPut,
 ) -> TargetsPublic:
     """Replace an indicator's targets for a year (those not given are removed)."""
-    indicator, _ = indicator_in_year(session, indicator_id, year)
+    indicator, agency = indicator_in_year(session, indicator_id, year)
     wanted = dict(body.quarters)
     if body.annual is not None:
         wanted[ANNUAL] = body.annual
@@ -44,6 +45,7 @@ def set_targets(
             select(Target).where(Target.indicator_id == indicator.id, Target.year == year)
         )
     }
+    _refuse_rewriting_verified(session, indicator, agency, year, current, wanted)
     removed = [row for quarter, row in current.items() if quarter not in wanted]
     for row in removed:
         session.delete(row)
@@ -75,6 +77,36 @@ def set_targets(
         select(Target).where(Target.indicator_id == indicator.id, Target.year == year)
     ).all()
     return _view(indicator, year, rows)
+
+
+def _effective(targets: Mapping[int, float | None], quarter: int) -> float | None:
+    """The target a quarter is measured against: its own, else the annual one."""
+    own = targets.get(quarter)
+    return own if own is not None else targets.get(ANNUAL)
+
+
+def _refuse_rewriting_verified(
+    session: Session,
+    indicator: Indicator,
+    agency: Agency,
+    year: int,
+    current: Mapping[int, Target],
+    wanted: Mapping[int, float],
+) -> None:
+    """409 when the target a verified quarter is measured against would change."""
+    before = {q: t.value for q, t in current.items()}
+    changed = [q for q in (1, 2, 3, 4) if _effective(before, q) != _effective(wanted, q)]
+    if not changed:
+        return
+    verified = workflow.verified_quarters(session, agency.id or 0, indicator.formula, year)
+    hit = [q for q in changed if q in verified]
+    if hit:
+        raise VerifiedData(
+            f"The targets of {indicator.code} for {year} "
+            f"{', '.join(f'Q{q}' for q in hit)} are those of verified capaian: reopen those "
+            "quarters first",
+            quarters=hit,
+        )
 
 
 def _view(indicator: Indicator, year: int, rows: Sequence[Target]) -> TargetsPublic:

@@ -152,7 +152,7 @@ def test_a_page_costs_a_fixed_number_of_statements(client, reader, reported, cou
     count_statements.statements.clear()
     body = get(client, reader, quarter=2, limit=1000).json()
     assert len(body["items"]) == 39
-    assert count_statements.count == small <= 12
+    assert count_statements.count == small <= 13
 
 
 def test_needs_a_key_and_a_year(client, reader):
@@ -166,7 +166,14 @@ def test_needs_a_key_and_a_year(client, reader):
 
 def test_verified_only_uses_no_unverified_data(client, reader, reported):
     item = get(client, reader, quarter=1, verified_only="true").json()["items"][0]
-    assert item["status"] == "no_data" and item["verified"] is False
+    assert item["verified"] is False and item["verification"] == "open"
+    assert (item["status"], item["reason"]) == ("partial_data", "not_verified")
+    assert item["realization"] is None and item["achievement"] is None
+    assert set(item["values"].values()) == {None}
+    assert item["unverified"] == ["BID_PSM Q1 (open)"]
+    assert item["missing_variables"] == ["psks_diberdayakan", "psks_terdata"]
+    everything = get(client, reader, quarter=1).json()["items"][0]
+    assert everything["status"] == "ok" and everything["unverified"] == []
 
 
 def test_rating_scales_and_agency_override(client, session, reader, admin, reported):

@@ -72,7 +72,7 @@ def committed_engine(databases) -> Iterator[Engine]:
 
 def test_read_modify_write_with_if_match_loses_no_update(committed_engine):
     with Session(committed_engine) as session:
-        _, secret = create_key(session, "counter", Role.verifier)
+        _, secret = create_key(session, "counter", Role.admin)
         indicator_id = session.exec(select(Indicator.id).where(Indicator.code == "KADIS.1.1")).one()
         session.commit()
     headers = {"Authorization": f"Bearer {secret}"}
@@ -115,7 +115,7 @@ def test_read_modify_write_with_if_match_loses_no_update(committed_engine):
 
 def test_data_sheet_writers_with_if_match_lose_no_update(committed_engine):
     with Session(committed_engine) as session:
-        _, secret = create_key(session, "sheet", Role.verifier)
+        _, secret = create_key(session, "sheet", Role.admin)
         session.commit()
     headers = {"Authorization": f"Bearer {secret}"}
     sheet = {"year": 2025, "quarter": 2}

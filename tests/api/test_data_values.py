@@ -16,7 +16,9 @@ def psm(make_key):
 
 @pytest.fixture
 def verifier(make_key):
-    return make_key(Role.verifier)
+    """A verifier that is also scoped, as an operator, to every unit: it may enter data."""
+    units = ("SEKRETARIAT", "BID_PSM", "BID_RPJS", "BID_PP", "BID_PPPHA", "UPTD_PPA")
+    return make_key(Role.verifier, units=units)
 
 
 def stored(session):

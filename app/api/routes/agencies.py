@@ -4,8 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
 
-from app.api.deps import CHANGED, CREATED, Page, id_path, set_location
-from app.core.db import SessionDep, WriteSessionDep
+from app.api.deps import CHANGED, CREATED, Page, WriteSessionDep, id_path, set_location
+from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
 from app.core.security import AdminKey
 from app.schemas.common import ListPage

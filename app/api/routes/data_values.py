@@ -14,9 +14,10 @@ from app.api.deps import (
     QuarterPath,
     Since,
     ValueYearFilter,
+    WriteSessionDep,
     YearPath,
 )
-from app.core.db import SessionDep, WriteSessionDep
+from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
 from app.core.security import OperatorKey
 from app.schemas.common import ListPage

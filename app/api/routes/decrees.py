@@ -8,10 +8,11 @@ from app.api.deps import (
     AgencyFilter,
     DecreeId,
     Page,
+    WriteSessionDep,
     YearFilter,
     set_location,
 )
-from app.core.db import SessionDep, WriteSessionDep
+from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
 from app.core.security import AdminKey
 from app.schemas.common import ListPage

@@ -13,10 +13,11 @@ from app.api.deps import (
     PositionFilter,
     SourceUnitFilter,
     TextFilter,
+    WriteSessionDep,
     YearFilter,
     set_location,
 )
-from app.core.db import SessionDep, WriteSessionDep
+from app.core.db import SessionDep
 from app.core.errors import PROBLEM_JSON, problem_schema_responses
 from app.core.security import AdminKey
 from app.schemas.common import ListPage

@@ -10,11 +10,12 @@ from app.api.deps import (
     AgencyFilter,
     Page,
     PositionFilter,
+    WriteSessionDep,
     YearFilter,
     id_path,
     set_location,
 )
-from app.core.db import SessionDep, WriteSessionDep
+from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
 from app.core.security import AdminKey
 from app.core.types import MAX_ID

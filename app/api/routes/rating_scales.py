@@ -4,8 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from app.api.deps import AgencyId
-from app.core.db import SessionDep, WriteSessionDep
+from app.api.deps import AgencyId, WriteSessionDep
+from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
 from app.core.security import AdminKey
 from app.core.types import SCALE_CODE_PATTERN

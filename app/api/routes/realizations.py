@@ -2,12 +2,12 @@
 
 from fastapi import APIRouter, Response
 
-from app.api.deps import IfMatch, IndicatorId, QuarterPath, YearPath
-from app.core.db import SessionDep, WriteSessionDep
+from app.api.deps import IfMatch, IndicatorId, QuarterPath, WriteSessionDep, YearPath
+from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
 from app.core.security import CurrentKey, OperatorKey
 from app.schemas.achievements import AchievementPublic
-from app.schemas.data_values import DataValuesPut
+from app.schemas.data_values import DataValuesPut, ValueChange
 from app.services import data_values
 from app.services.data_values import QuarterValues
 
@@ -63,3 +63,21 @@ def put_realization(
     )
     response.headers["ETag"] = etag.header
     return achievement
+
+
+@router.get(
+    "/{year}/{quarter}/history",
+    summary="The history of an indicator's realization for a quarter",
+    response_model=list[ValueChange],
+    responses=problem_schema_responses(404),
+)
+def get_realization_history(
+    session: SessionDep,
+    _: CurrentKey,
+    indicator_id: IndicatorId,
+    year: YearPath,
+    quarter: QuarterPath,
+) -> list[ValueChange]:
+    """Every value the indicator's variables had for the quarter, oldest first: who set it,
+    when, in which request and in which workflow state of its unit's quarter."""
+    return data_values.realization_history(session, indicator_id, year, quarter)

@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from app.api.deps import IndicatorId, YearPath
-from app.core.db import SessionDep, WriteSessionDep
+from app.api.deps import IndicatorId, WriteSessionDep, YearPath
+from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
 from app.core.security import AdminKey, CurrentKey
 from app.schemas.targets import TargetsPublic, TargetsPut

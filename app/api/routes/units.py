@@ -9,10 +9,11 @@ from app.api.deps import (
     CREATED,
     AgencyFilter,
     Page,
+    WriteSessionDep,
     id_path,
     set_location,
 )
-from app.core.db import SessionDep, WriteSessionDep
+from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
 from app.core.security import AdminKey
 from app.schemas.common import ListPage
