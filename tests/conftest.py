@@ -17,7 +17,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-from app.core.db import get_session, get_write_session, make_engine
+from app.core.db import for_writes, get_session, get_write_session, make_engine
 from app.core.migrations import upgrade
 from app.main import app
 from app.models import Role
@@ -150,3 +150,24 @@ def count_statements(engine: Engine) -> Iterator[StatementCounter]:
     event.listen(engine, "before_cursor_execute", counter)
     yield counter
     event.remove(engine, "before_cursor_execute", counter)
+
+
+@pytest.fixture
+def committed_engine(databases) -> Iterator[Engine]:
+    """A database of its own, for tests that commit for real (the app uses it too)."""
+    engine = make_engine(databases.new_url("concurrency"))
+    upgrade(engine)
+    with Session(engine) as session:
+        load_seed(session, SEED_DIR)
+        session.commit()
+    writes = for_writes(engine)
+
+    def session_for(bind: Engine) -> Iterator[Session]:
+        with Session(bind, expire_on_commit=False) as session:
+            yield session
+
+    app.dependency_overrides[get_session] = lambda: (yield from session_for(engine))
+    app.dependency_overrides[get_write_session] = lambda: (yield from session_for(writes))
+    yield engine
+    app.dependency_overrides.clear()
+    engine.dispose()

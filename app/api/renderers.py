@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 
 from app.core.etag import ETag
 from app.schemas.achievements import AchievementPublic
-from app.schemas.common import ListPage
+from app.schemas.common import CursorPage
 
 
 def _num(value: float | None) -> str:
@@ -73,17 +73,21 @@ def _wants_csv(request: Request, format_: str | None) -> bool:
 
 
 def achievements_page(
-    request: Request, page: ListPage[AchievementPublic], format_: str | None
+    request: Request, page: CursorPage[AchievementPublic], format_: str | None
 ) -> Response:
     """A page of achievements as JSON or (asked by `format` or Accept) CSV, with a weak ETag
     over what is answered; 304 when If-None-Match names it."""
     as_csv = _wants_csv(request, format_)
     content = page.model_dump(mode="json")
-    etag = ETag.of([json.dumps([as_csv, content], sort_keys=True)], weak=True)
+    # The cursor moves with any change anywhere; an unchanged page keeps its ETag (the cursor
+    # a client already holds stays valid: it may only bring a change twice).
+    answered = {name: value for name, value in content.items() if name != "cursor"}
+    etag = ETag.of([json.dumps([as_csv, answered], sort_keys=True)], weak=True)
     headers = {"ETag": etag.header, "Cache-Control": "no-cache", "Vary": "Accept"}
     if etag.matches(request.headers.get("if-none-match")):
         return Response(status_code=304, headers=headers)
     if as_csv:
         headers["X-Total-Count"] = str(page.total)
+        headers["X-Cursor"] = page.cursor
         return Response(_csv(page.items), media_type="text/csv; charset=utf-8", headers=headers)
     return JSONResponse(content, headers=headers)

@@ -40,6 +40,30 @@ class ListPage(BaseModel, Generic[T]):
         return cls(items=list(items), total=total, limit=page.limit, offset=page.offset)
 
 
+class CursorPage(ListPage[T], Generic[T]):
+    """A page of an incremental pull: the items, and the cursor to resume from."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"description": "One page of a pull, and the cursor of the next pull"}
+    )
+
+    cursor: str = Field(
+        description="Send it back as `cursor` in the next pull to get what changed since this "
+        "one (take it from the first page of a pull of several pages)",
+        examples=["c1-7342"],
+    )
+
+    @classmethod
+    def resuming(
+        cls, found: tuple[Sequence[T], int], page: PageParams, cursor: str
+    ) -> CursorPage[T]:
+        """The envelope of a service's `(items, total)` for `page`, with the next cursor."""
+        items, total = found
+        return cls(
+            items=list(items), total=total, limit=page.limit, offset=page.offset, cursor=cursor
+        )
+
+
 class Input(SQLModel):
     """A request body: unknown members are refused and text is stripped of outer spaces.
 

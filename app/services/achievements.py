@@ -41,7 +41,8 @@ from app.models import (
 from app.schemas.achievements import AchievementIndicator, AchievementPosition, AchievementPublic
 from app.schemas.common import PageParams
 from app.schemas.rating_scales import Rating
-from app.services import workflow
+from app.services import changes, workflow
+from app.services.changes import Cursor
 from app.services.common import by_id, paginate
 from app.services.decrees import INDICATOR_ORDER, indicator_in_year, indicator_query
 
@@ -56,6 +57,7 @@ class AchievementFilters:
     position: str | None = None
     indicator: str | None = None
     updated_since: dt.datetime | None = None
+    cursor: Cursor | None = None
     verified_only: bool = False
 
 
@@ -334,9 +336,14 @@ def _base_query(filters: AchievementFilters) -> SelectOfScalar[Indicator]:
 
 def list_achievements(
     session: Session, filters: AchievementFilters, quarter: int, page: PageParams
-) -> tuple[list[AchievementPublic], int]:
-    """One page of achievements at `quarter`, in SK order."""
+) -> tuple[tuple[list[AchievementPublic], int], Cursor]:
+    """One page of achievements at `quarter`, in SK order, and the cursor to resume from
+    (taken before anything is read)."""
+    resume = changes.current(session)
     query = _base_query(filters)
+    if filters.cursor is not None:
+        changed = changes.changed_indicators(session, filters.cursor, filters.year)
+        query = query.where(col(Indicator.id).in_(changed))
     if filters.updated_since is not None:
         query = query.where(
             col(Indicator.id).in_(_changed_indicator_ids(session, filters, quarter))
@@ -345,7 +352,7 @@ def list_achievements(
     items = compute_for(
         session, indicators, filters.year, [quarter], verified_only=filters.verified_only
     )
-    return items, total
+    return (items, total), resume
 
 
 def indicator_year(

@@ -8,7 +8,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlmodel import Session, col, select
 
@@ -38,7 +38,9 @@ from app.schemas.data_values import (
     DataValuesWritten,
     ValueChange,
 )
+from app.services import changes
 from app.services.achievements import compute_for
+from app.services.changes import Cursor
 from app.services.common import (
     find_agency,
     lock_agency_data,
@@ -492,6 +494,15 @@ def sheet_etag(session: Session, agency: Agency, year: int, quarter: int) -> ETa
     return _etag(rows)
 
 
+class ValuesPage(NamedTuple):
+    """A page of stored values, the ETag of the data sheet it is (if it is one), and the
+    cursor of the next pull."""
+
+    found: tuple[list[DataValuePublic], int]
+    etag: ETag | None
+    cursor: Cursor
+
+
 def list_values(
     session: Session,
     page: PageParams,
@@ -502,9 +513,12 @@ def list_values(
     unit: str | None = None,
     variable: str | None = None,
     updated_since: dt.datetime | None = None,
-) -> tuple[tuple[list[DataValuePublic], int], ETag | None]:
-    """Stored values, filtered, by agency, variable code, year and quarter; and, filtered to
-    one year and quarter of an agency (named, or the only one), the ETag of that data sheet."""
+    cursor: Cursor | None = None,
+) -> ValuesPage:
+    """Stored values, filtered, by agency, variable code, year and quarter; filtered to one
+    year and quarter of an agency (named, or the only one), the ETag of that data sheet; and
+    the cursor to resume from (taken before anything is read)."""
+    resume = changes.current(session)
     etag = None
     if year is not None and quarter is not None:
         sheet_agency = find_agency(session, agency)
@@ -528,6 +542,8 @@ def list_values(
         query = query.where(Variable.code == variable)
     if updated_since is not None:
         query = query.where(DataValue.updated_at > updated_since)
+    if cursor is not None:
+        query = query.where(col(DataValue.id).in_(changes.changed_values(session, cursor)))
     order = (Agency.code, Variable.code, DataValue.year, DataValue.quarter)
     rows, total = paginate(session, query, page, *order)
     labels = {
@@ -539,7 +555,7 @@ def list_values(
             .where(col(Variable.id).in_({r.variable_id for r in rows}))
         )
     }
-    return ([_view(row, *labels[row.variable_id]) for row in rows], total), etag
+    return ValuesPage(([_view(row, *labels[row.variable_id]) for row in rows], total), etag, resume)
 
 
 def realization_history(

@@ -1,22 +1,17 @@
 """Concurrent writers on a real database (committed transactions, several threads)."""
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from app.core.db import for_writes, get_session, get_write_session, make_engine
-from app.core.migrations import upgrade
 from app.main import app
 from app.models import Indicator, Role
 from app.services.keys import create_key
-from app.services.seed import load_seed
-from tests.conftest import SEED_DIR
 
 WRITERS = 4
 INCREMENTS = 5
@@ -47,27 +42,6 @@ def write_until_accepted(
         f"{what}: refused {MAX_ATTEMPTS} times in a row (statuses {sorted(set(refused))}); "
         f"last answer: {written.text}"
     )
-
-
-@pytest.fixture
-def committed_engine(databases) -> Iterator[Engine]:
-    """A database of its own, since this test commits for real."""
-    engine = make_engine(databases.new_url("concurrency"))
-    upgrade(engine)
-    with Session(engine) as session:
-        load_seed(session, SEED_DIR)
-        session.commit()
-    writes = for_writes(engine)
-
-    def session_for(bind: Engine) -> Iterator[Session]:
-        with Session(bind, expire_on_commit=False) as session:
-            yield session
-
-    app.dependency_overrides[get_session] = lambda: (yield from session_for(engine))
-    app.dependency_overrides[get_write_session] = lambda: (yield from session_for(writes))
-    yield engine
-    app.dependency_overrides.clear()
-    engine.dispose()
 
 
 def test_read_modify_write_with_if_match_loses_no_update(committed_engine):

@@ -10,8 +10,9 @@ from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
 from app.core.security import CurrentKey
 from app.schemas.achievements import AchievementPublic
-from app.schemas.common import ListPage
+from app.schemas.common import CursorPage
 from app.services import achievements
+from app.services.changes import Cursor
 
 router = APIRouter(tags=["achievements"], responses=problem_schema_responses(401, 403, 422))
 
@@ -19,7 +20,7 @@ router = APIRouter(tags=["achievements"], responses=problem_schema_responses(401
 @router.get(
     "/achievements",
     summary="List achievements (capaian)",
-    response_model=ListPage[AchievementPublic],
+    response_model=CursorPage[AchievementPublic],
     responses={
         200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
         304: {"description": "Not modified since the ETag given as If-None-Match"},
@@ -44,6 +45,14 @@ def list_achievements(
             "this time (ISO 8601)"
         ),
     ] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=32,
+            description="The `cursor` of your last pull: only indicators whose achievement may "
+            "have changed since, in commit order (never misses a change)",
+        ),
+    ] = None,
     verified_only: VerifiedOnly = False,
     format: Annotated[
         str | None, Query(pattern="^(json|csv)$", description="json or csv; overrides Accept")
@@ -61,10 +70,12 @@ def list_achievements(
         position=position,
         indicator=indicator,
         updated_since=updated_since,
+        cursor=Cursor.parse(cursor) if cursor is not None else None,
         verified_only=verified_only,
     )
-    found = achievements.list_achievements(session, filters, quarter, page)
-    return renderers.achievements_page(request, ListPage[AchievementPublic].of(found, page), format)
+    found, resume = achievements.list_achievements(session, filters, quarter, page)
+    envelope = CursorPage[AchievementPublic].resuming(found, page, resume.token)
+    return renderers.achievements_page(request, envelope, format)
 
 
 @router.get(

@@ -20,10 +20,11 @@ from app.api.deps import (
 from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
 from app.core.security import OperatorKey
-from app.schemas.common import ListPage
+from app.schemas.common import CursorPage
 from app.schemas.data_values import DataValuePublic, DataValuesPut, DataValuesWritten
 from app.schemas.imports import ImportCreate, ImportSummary
 from app.services import data_values, imports
+from app.services.changes import Cursor
 from app.services.data_values import QuarterValues
 
 router = APIRouter(
@@ -61,7 +62,7 @@ def put_data_values(
     return written
 
 
-@router.get("", summary="List data values", response_model=ListPage[DataValuePublic])
+@router.get("", summary="List data values", response_model=CursorPage[DataValuePublic])
 def list_data_values(
     session: SessionDep,
     response: Response,
@@ -74,11 +75,19 @@ def list_data_values(
     updated_since: Annotated[
         Since | None, Query(description="Only values changed after this time (ISO 8601)")
     ] = None,
-) -> ListPage[DataValuePublic]:
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=32,
+            description="The `cursor` of your last pull: only values changed since, in commit "
+            "order (never misses a change)",
+        ),
+    ] = None,
+) -> CursorPage[DataValuePublic]:
     """Stored values with who changed them last and when. Filtered to one year and quarter
     (and agency, when there are several), the ETag header is that quarter's data sheet: send
     it as If-Match to `PUT /data-values/{year}/{quarter}`."""
-    found, etag = data_values.list_values(
+    found, etag, resume = data_values.list_values(
         session,
         page,
         agency=agency,
@@ -87,10 +96,11 @@ def list_data_values(
         unit=unit,
         variable=variable,
         updated_since=updated_since,
+        cursor=Cursor.parse(cursor) if cursor is not None else None,
     )
     if etag is not None:
         response.headers["ETag"] = etag.header
-    return ListPage.of(found, page)
+    return CursorPage.resuming(found, page, resume.token)
 
 
 _IMPORT_BODY = {
