@@ -3,7 +3,11 @@
 from enum import StrEnum
 from typing import Any
 
+from pydantic_core import to_jsonable_python
+from sqlalchemy import JSON
 from sqlalchemy import Enum as SAEnum
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 from app.core.db import UTCDateTime, utcnow
@@ -29,6 +33,16 @@ def enum_column(enum: type[StrEnum], name: str) -> Any:
         length=max(len(m.value) for m in enum),
         values_callable=lambda members: [m.value for m in members],
     )
+
+
+class JSONValue(TypeDecorator[Any]):
+    """JSON of values that may be Pydantic models (stored as their JSON form)."""
+
+    impl = JSON
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else to_jsonable_python(value)
 
 
 def timestamp_field(*, index: bool = False) -> Any:

@@ -8,7 +8,9 @@ import datetime as dt
 from enum import StrEnum
 from typing import Annotated
 
+from pydantic import BaseModel, ConfigDict
 from pydantic import Field as Limits
+from pydantic import Field as PydanticField
 from sqlalchemy import Text as TextColumn
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -24,7 +26,7 @@ from app.core.types import (
     Text,
     Year,
 )
-from app.models.base import enum_column, timestamp_field
+from app.models.base import JSONValue, enum_column, timestamp_field
 
 
 class Polarity(StrEnum):
@@ -56,7 +58,65 @@ class Signatory(SQLModel):
     )
 
 
-class DecreeBase(Signatory):
+Paragraph = Annotated[str, Limits(min_length=1, max_length=20_000)]
+
+
+class Clause(BaseModel):
+    """A Diktum of the decision: its ordinal, its text and its lettered items."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    label: Annotated[str, Limits(min_length=1, max_length=32)] = PydanticField(
+        description="KESATU, KEDUA ...", examples=["KESATU"]
+    )
+    text: Paragraph = PydanticField(description="The clause, verbatim")
+    items: list[Paragraph] = PydanticField(
+        default_factory=list, max_length=50, description="Its items (a., b., ...), verbatim"
+    )
+
+
+class DecreeText(SQLModel):
+    """The body of an SK, verbatim: what the decision considers, rests on and decides."""
+
+    heading: str | None = Field(
+        default=None,
+        max_length=1000,
+        description="KEPUTUSAN ... (who decides)",
+        schema_extra={
+            "examples": [
+                "KEPUTUSAN KEPALA DINAS SOSIAL, PEMBERDAYAAN PEREMPUAN DAN PERLINDUNGAN ANAK "
+                "KOTA PROBOLINGGO"
+            ]
+        },
+    )
+    considerations: Annotated[list[Paragraph], Limits(max_length=50)] = Field(
+        default_factory=list,
+        sa_type=JSONValue,
+        nullable=False,
+        description="Menimbang: a., b., ... one item each, verbatim",
+    )
+    legal_bases: Annotated[list[Paragraph], Limits(max_length=100)] = Field(
+        default_factory=list,
+        sa_type=JSONValue,
+        nullable=False,
+        description="Mengingat: 1., 2., ... one item each, verbatim",
+    )
+    clauses: Annotated[list[Clause], Limits(max_length=50)] = Field(
+        default_factory=list,
+        sa_type=JSONValue,
+        nullable=False,
+        description="MEMUTUSKAN, Menetapkan: the Diktum KESATU, KEDUA ... (the last one is "
+        "usually when it takes effect)",
+    )
+    place: str | None = Field(
+        default=None,
+        max_length=100,
+        description="Ditetapkan di",
+        schema_extra={"examples": ["Probolinggo"]},
+    )
+
+
+class DecreeBase(Signatory, DecreeText):
     number: DecreeNumber
     title: Title | None = Field(default=None, description="Title (tentang ...)")
     date: dt.date = Field(
@@ -140,6 +200,10 @@ class IndicatorBase(SQLModel):
         default=None,
         sa_type=TextColumn,
         description="Notes, e.g. discrepancies in the SK and their encoding",
+    )
+    parent_inferred: bool = Field(
+        default=False,
+        description="The cascade link (`parent`) is inferred, not stated in the SK",
     )
 
 

@@ -29,7 +29,7 @@ from app.models import (
     Unit,
     Variable,
 )
-from app.models.decrees import IndicatorBase, ObjectiveBase, Signatory
+from app.models.decrees import DecreeText, IndicatorBase, ObjectiveBase, Signatory
 from app.schemas.common import PageParams
 from app.schemas.decrees import (
     DecreeCopy,
@@ -357,7 +357,8 @@ def copy_decree(session: Session, decree_id: int, data: DecreeCopy) -> DecreePub
     agency = agency_of(session, source.agency_id)
     _refuse_decree_conflicts(session, agency, data.year, data.number)
     given = data.model_dump(exclude_unset=True)
-    header = {name: given.get(name, getattr(source, name)) for name in Signatory.model_fields}
+    carried = {*Signatory.model_fields, *DecreeText.model_fields}  # the SK's own text
+    header = {name: given.get(name, getattr(source, name)) for name in carried}
     title = given["title"] if "title" in given else _retitled(source, data.year)
     objectives = list(
         session.exec(
