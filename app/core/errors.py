@@ -119,6 +119,13 @@ class VerifiedData(Conflict):
     title = "Verified data depends on it"
 
 
+class InvalidDefinition(Conflict):
+    """A stored definition that can no longer be computed (an admin must correct it)."""
+
+    code = "invalid_definition"
+    title = "Invalid definition"
+
+
 class InvalidInput(AppError):
     """Input that is well-formed JSON but breaks a domain rule (422)."""
 

@@ -6,6 +6,7 @@ from typing import Literal
 
 ErrorCode = Literal[
     "syntax_error",
+    "not_ascii",
     "not_allowed",
     "unknown_variable",
     "unknown_function",

@@ -6,6 +6,7 @@ import ast
 import difflib
 import functools
 import re
+import unicodedata
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -181,6 +182,7 @@ def _parse(expression: str) -> CheckedFormula:
             "The formula contains a character that is not allowed",
             expression.index("\0"),
         )
+    _refuse_non_ascii(expression)
     try:
         tree = ast.parse(text, mode="eval")
     except (SyntaxError, ValueError) as exc:
@@ -189,6 +191,26 @@ def _parse(expression: str) -> CheckedFormula:
         raise FormulaError("too_complex", "The formula is nested too deeply") from None
     variables, offsets, functions = _check(tree, source)
     return CheckedFormula(expression, variables, functions, offsets, tree)
+
+
+def _refuse_non_ascii(expression: str) -> None:
+    """Refuse any character outside ASCII. Python folds compatibility characters to ASCII
+    (NFKC) when it reads names, so `ｚｚ_var`, `ᵖsks` or the ligature in `proﬁl` would be read
+    as another name than the one stored: what is stored must be what is evaluated."""
+    for offset, char in enumerate(expression):
+        if not char.isascii():
+            folded = unicodedata.normalize("NFKC", char)
+            hint = (
+                f"; write '{folded}' instead (text copied from a PDF often carries such characters)"
+                if folded.isascii() and folded.strip()
+                else ""
+            )
+            raise FormulaError(
+                "not_ascii",
+                f"The character '{char}' (U+{ord(char):04X}) is not allowed: formulas are "
+                f"written in ASCII letters, digits and operators{hint}",
+                offset,
+            )
 
 
 class _Source:

@@ -4,20 +4,42 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.core.types import MAX_TEXT, Number
 from app.schemas.common import Strict
 
-UNSAFE_SCHEMES = ("javascript:", "data:", "vbscript:", "file:")
+# Something a browser or a spreadsheet would follow: a scheme (`x:` not followed by a space,
+# as "Laporan: TW I" is), or a network path (`//host`, `\\host`).
+_LINK = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*:(?!\s)|//|\\\\)")
+
+
+def web_link(text: str) -> str | None:
+    """The http(s) URL `text` is, as a browser would read it, or None when it is no link."""
+    # What is shown is not always what is followed: fold compatibility characters (a
+    # full-width `ｊａｖａｓｃｒｉｐｔ:`) and drop invisible ones and the tabs and line breaks
+    # browsers ignore inside a URL.
+    folded = unicodedata.normalize("NFKC", text)
+    visible = "".join(
+        c for c in folded if unicodedata.category(c) not in ("Cf", "Cc") and c not in "\t\r\n"
+    ).strip()
+    if not _LINK.match(visible):
+        return None
+    return visible
 
 
 def is_unsafe_link(text: str) -> bool:
-    """Whether evidence would be a script or data link once shown in a report. Browsers
-    ignore spaces and control characters inside a scheme (`java\tscript:`), so do we."""
-    compact = re.sub(r"[\x00-\x20]", "", text).lower()
-    return compact.startswith(UNSAFE_SCHEMES)
+    """Whether evidence is a link other than an http(s) URL with a host (an allow-list:
+    `javascript:`, `data:`, `ms-msdt:`, `search-ms:`, `ftp:`, `//host/x` and `\\\\host\\share`
+    are all refused, in any disguise); a plain reference ("Arsip Bidang PSM") is no link."""
+    link = web_link(text)
+    if link is None:
+        return False
+    parts = urlsplit(link)
+    return parts.scheme.lower() not in ("http", "https") or not parts.hostname
 
 
 class DataValuesPut(Strict):
@@ -51,7 +73,7 @@ class DataValuesPut(Strict):
     def _safe_evidence(cls, value: str | None) -> str | None:
         # Evidence is shown as a link in reports: only web links, never script or data URLs.
         if value is not None and is_unsafe_link(value):
-            raise ValueError("a link must be an http(s) URL")
+            raise ValueError("a link must be an http(s) URL with a host")
         return value
 
 

@@ -96,7 +96,8 @@ class FormulaProblem(ProblemDetail):
 
     field: str | None = Field(default=None, description="The request field holding the formula")
     formula_error: str = Field(
-        description="What is wrong: `syntax_error`, `not_allowed`, `unknown_variable`, "
+        description="What is wrong: `syntax_error`, `not_ascii`, `not_allowed`, "
+        "`unknown_variable`, "
         "`unknown_function`, `too_long`, `too_complex`, `literal_too_large`, "
         "`exponent_not_allowed` or `empty`"
     )

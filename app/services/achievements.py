@@ -22,7 +22,7 @@ from app.achievement import (
     verification,
 )
 from app.achievement.rating import sorted_bands
-from app.formula import parse
+from app.formula import CheckedFormula, FormulaError, parse
 from app.models import (
     Agency,
     DataValue,
@@ -100,8 +100,8 @@ def compute_for(
     positions = by_id(session, Position, {o.position_id for o in objectives.values()})
     decrees = by_id(session, Decree, {i.decree_id for i in indicators})
     agencies = by_id(session, Agency, {d.agency_id for d in decrees.values()})
-    formulas = {ind.id: parse(ind.formula) for ind in indicators}
-    codes = {code for checked in formulas.values() for code in checked.variables}
+    formulas = {ind.id: _parsed(ind.formula) for ind in indicators}
+    codes = {code for checked in formulas.values() if checked for code in checked.variables}
     found = session.exec(
         select(Variable, Unit.code)
         .join(Unit, Unit.id == Variable.owner_unit_id)  # type: ignore[arg-type]
@@ -139,7 +139,18 @@ def compute_for(
         objective = objectives[ind.objective_id]
         position = positions[objective.position_id]
         checked = formulas[ind.id]
-        used = [by_code[(agency.id or 0, code)] for code in checked.variables]
+        known = (
+            [by_code.get((agency.id or 0, code)) for code in checked.variables] if checked else []
+        )
+        if checked is None or None in known:
+            # One broken definition (a formula that no longer parses, a variable gone) must
+            # not fail the pull of every other indicator.
+            results += [
+                _undefined(ind, position, agency, year, quarter, "invalid_definition")
+                for quarter in quarters
+            ]
+            continue
+        used = [v for v in known if v is not None]
         spec = IndicatorSpec(
             formula=checked,
             aggregations={v.code: v.aggregation for v in used},
@@ -236,6 +247,44 @@ def compute_for(
     return results
 
 
+def _parsed(formula: str) -> CheckedFormula | None:
+    try:
+        return parse(formula)
+    except FormulaError:
+        return None
+
+
+def _variables(formula: str) -> tuple[str, ...]:
+    checked = _parsed(formula)
+    return checked.variables if checked else ()
+
+
+def _undefined(
+    indicator: Indicator, position: Position, agency: Agency, year: int, quarter: int, reason: str
+) -> AchievementPublic:
+    """The answer for an indicator whose achievement cannot be computed at all."""
+    return AchievementPublic(
+        indicator=AchievementIndicator.model_validate(indicator, from_attributes=True),
+        position=AchievementPosition(code=position.code, title=position.title),
+        agency=agency.code,
+        year=year,
+        quarter=quarter,
+        values={},
+        quarter_values={},
+        quarter_realization=None,
+        realization=None,
+        target=None,
+        achievement=None,
+        rating=None,
+        status=AchievementStatus.undefined,
+        reason=reason,
+        missing_variables=[],
+        verified=False,
+        verification="open",
+        updated_at=max(indicator.updated_at, position.updated_at, agency.updated_at),
+    )
+
+
 def _changed_indicator_ids(
     session: Session, filters: AchievementFilters, quarter: int
 ) -> list[int]:
@@ -300,7 +349,7 @@ def _changed_indicator_ids(
             max(indicator_changed, position_changed) > since
             or agency_id in changed_agencies
             or ident in changed_targets
-            or changed_codes[agency_id].intersection(parse(formula).variables)
+            or changed_codes[agency_id].intersection(_variables(formula))
         )
     ]
 

@@ -25,7 +25,6 @@ from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
 from app.core.errors import InvalidInput
-from app.formula import parse
 from app.models import (
     AuditEvent,
     DataValue,
@@ -36,6 +35,7 @@ from app.models import (
     Target,
     Variable,
 )
+from app.services.formulas import formula_variables
 
 _TOKEN = re.compile(r"c1-([0-9]{1,19})")
 
@@ -159,7 +159,7 @@ def changed_indicators(session: Session, cursor: Cursor, year: int) -> set[int]:
         if (
             objective_id in objectives
             or agency_id in agencies
-            or (codes[agency_id] and codes[agency_id].intersection(parse(formula).variables))
+            or (codes[agency_id] and codes[agency_id].intersection(formula_variables(formula)))
         ):
             changed.add(ident)
     return changed

@@ -13,11 +13,17 @@ from typing import Any, NamedTuple
 from sqlmodel import Session, col, select
 
 from app.core.db import utcnow
-from app.core.errors import Forbidden, InvalidInput, PeriodLocked, WriteConflict
+from app.core.errors import (
+    Forbidden,
+    InvalidDefinition,
+    InvalidInput,
+    PeriodLocked,
+    WriteConflict,
+)
 from app.core.etag import ETag
 from app.core.security import Principal
 from app.core.types import MAX_MAGNITUDE
-from app.formula import parse
+from app.formula import FormulaError, parse
 from app.models import (
     Agency,
     AuditEvent,
@@ -415,7 +421,19 @@ def _indicator_quarter(
     keys of their values for the quarter (what the realization's ETag covers)."""
     indicator, agency = indicator_in_year(session, indicator_id, year)
     scope = load_agency_variables(session, agency)
-    codes = parse(indicator.formula).variables
+    try:
+        codes = parse(indicator.formula).variables
+    except FormulaError as exc:
+        raise InvalidDefinition(
+            f"The formula of {indicator.code} is not valid any more ({exc.message}); an admin "
+            "must correct it"
+        ) from exc
+    gone = [c for c in codes if c not in scope.variables]
+    if gone:
+        raise InvalidDefinition(
+            f"The formula of {indicator.code} uses {', '.join(gone)}, which no longer exist; "
+            "an admin must correct it"
+        )
     keys = [(scope.variables[c].id or 0, year, quarter) for c in codes]
     return indicator, scope, codes, keys
 

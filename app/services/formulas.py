@@ -7,6 +7,7 @@ variables and turns its refusals into problems.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 
 from sqlmodel import Session, col, select
@@ -47,16 +48,18 @@ def formula_variables(formula: str) -> set[str]:
     try:
         return set(parse(formula).variables)
     except FormulaError:
-        # A stored formula that no longer parses still holds on to every name it mentions.
-        return set(_NAME.findall(formula))
+        # A stored formula that no longer parses (e.g. one stored before non-ASCII names were
+        # refused) still holds on to every name it mentions, as Python would read them.
+        return set(_NAME.findall(unicodedata.normalize("NFKC", formula)))
 
 
 def indicators_using(session: Session, agency_id: int, code: str) -> list[str]:
-    """`CODE (year)` of every indicator of the agency whose formula uses variable `code`."""
+    """`CODE (year)` of every indicator of the agency whose formula uses variable `code`,
+    from the names each formula is read with (never a search of the text)."""
     rows = session.exec(
         select(Indicator.code, Indicator.formula, Decree.year)
         .join(Decree, Decree.id == Indicator.decree_id)  # type: ignore[arg-type]
-        .where(Decree.agency_id == agency_id, col(Indicator.formula).contains(code))
+        .where(Decree.agency_id == agency_id)
         .order_by(col(Decree.year), col(Indicator.id))
     )
     return [f"{ind} ({year})" for ind, formula, year in rows if code in formula_variables(formula)]

@@ -296,7 +296,7 @@ def _text_problem(write: Write) -> tuple[str, str, str] | None:
         if len(value) > MAX_TEXT:
             return "too_long", f"{column} is longer than {MAX_TEXT} characters", column
     if isinstance(write.evidence, str) and is_unsafe_link(write.evidence):
-        return "unsafe_link", "a link must be an http(s) URL", "evidence"
+        return "unsafe_link", "a link must be an http(s) URL with a host", "evidence"
     return None
 
 
