@@ -12,6 +12,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+# Throttling of failed authentication is off in tests (tests of it turn it on).
+os.environ.setdefault("AUTH_FAILURE_LIMIT", "0")
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url

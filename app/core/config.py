@@ -21,6 +21,11 @@ class Settings(BaseSettings):
     seed_dir: str = "seed"
     db_echo: bool = False
     db_pool_size: int = 10
+    auth_failure_limit: str = Field(
+        default="20/minute",
+        description="Failed authentications allowed per client address (e.g. 20/minute); "
+        "0 turns throttling off",
+    )
     key_last_used_resolution_seconds: int = Field(
         default=60, description="How often at most an API key's last-used time is written."
     )

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -60,9 +61,12 @@ class AppError(Exception):
     code: str = "bad_request"
     title: str = "Bad request"
 
-    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+    def __init__(
+        self, detail: str | None = None, *, headers: dict[str, str] | None = None, **extra: Any
+    ) -> None:
         super().__init__(detail or self.title)
         self.detail = detail or self.title
+        self.headers = headers
         self.extra = extra
 
     def to_problem(self, instance: str | None = None) -> dict[str, Any]:
@@ -151,6 +155,20 @@ class Forbidden(AppError):
     title = "Forbidden"
 
 
+class TooManyRequests(AppError):
+    status_code = 429
+    code = "too_many_requests"
+    title = "Too many requests"
+
+
+class Busy(AppError):
+    """The database could not give the write its lock in time: retry shortly."""
+
+    status_code = 503
+    code = "busy"
+    title = "Busy"
+
+
 class PreconditionFailed(AppError):
     status_code = 412
     code = "precondition_failed"
@@ -219,7 +237,17 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> JSONResponse:
-        return problem_response(exc.to_problem(request.url.path))
+        return problem_response(exc.to_problem(request.url.path), headers=exc.headers)
+
+    @app.exception_handler(OperationalError)
+    async def _database_error(request: Request, exc: OperationalError) -> JSONResponse:
+        if not _is_lock_timeout(exc):
+            return await _unexpected(request, exc)
+        busy = Busy(
+            "Another write holds the lock of these data; retry in a moment",
+            headers={"Retry-After": "2"},
+        )
+        return await _app_error(request, busy)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -262,6 +290,11 @@ def install_error_handlers(app: FastAPI) -> None:
         # This answer is made outside the request-id middleware: name the request here.
         request_id = correlation_id.get()
         return problem_response(body, headers={"X-Request-ID": request_id} if request_id else None)
+
+
+def _is_lock_timeout(exc: OperationalError) -> bool:
+    """SQLite's `database is locked` after its busy timeout, or PostgreSQL's lock timeout."""
+    return "database is locked" in str(exc.orig) or (getattr(exc.orig, "sqlstate", None) == "55P03")
 
 
 def problem_schema_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
+import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from limits import RateLimitItem
+from limits import parse as parse_limit
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from app.core.config import get_settings
-from app.core.db import SessionDep, utcnow
-from app.core.errors import Forbidden, Unauthenticated
+from app.core.db import BUSY_TIMEOUT_MS, SessionDep, utcnow
+from app.core.errors import Forbidden, TooManyRequests, Unauthenticated
 from app.models import ApiKey, ApiKeyUnit, Role
 
 KEY_PREFIX = "iki_"
@@ -74,12 +81,50 @@ def authenticate_secret(session: Session, secret: str) -> Principal | None:
     now = utcnow()
     resolution = timedelta(seconds=get_settings().key_last_used_resolution_seconds)
     if key.last_used_at is None or now - key.last_used_at >= resolution:
-        # End the read first: on SQLite a transaction that read and then writes fails at once
-        # if another writer committed meanwhile, while one that starts by writing waits.
-        session.commit()
-        session.exec(update(ApiKey).where(col(ApiKey.id) == key.id).values(last_used_at=now))
-        session.commit()
+        _record_use(session, key.id, now)
     return principal
+
+
+def _record_use(session: Session, key_id: int, now: datetime) -> None:
+    """Write a key's last use in a short transaction of its own that never waits: when
+    another writer holds the lock (a long import), the time is written by a later request
+    instead, and this one goes on (last_used_at is only as exact as its resolution)."""
+    session.commit()  # end the read first: its snapshot could not be written from on SQLite
+    connection = session.connection()
+    sqlite = connection.dialect.name == "sqlite"
+    try:
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA busy_timeout = 0")
+        else:
+            connection.exec_driver_sql("SET LOCAL lock_timeout = '50ms'")
+        session.exec(update(ApiKey).where(col(ApiKey.id) == key_id).values(last_used_at=now))
+        session.commit()
+    except OperationalError:
+        session.rollback()
+    finally:
+        if sqlite:
+            session.connection().exec_driver_sql(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            session.commit()
+
+
+_failures = MovingWindowRateLimiter(MemoryStorage())
+
+
+def _failure_limit() -> RateLimitItem | None:
+    """How many failed authentications an address may make (AUTH_FAILURE_LIMIT), if any."""
+    value = get_settings().auth_failure_limit.strip()
+    return parse_limit(value) if value and value != "0" else None
+
+
+def _refuse_if_throttled(address: str, limit: RateLimitItem) -> None:
+    if _failures.test(limit, "auth-failures", address):
+        return
+    reset = _failures.get_window_stats(limit, "auth-failures", address).reset_time
+    wait = max(1, math.ceil(reset - time.time()))
+    raise TooManyRequests(
+        f"Too many failed authentications from your address; retry in {wait} s.",
+        headers={"Retry-After": str(wait)},
+    )
 
 
 def current_principal(
@@ -87,13 +132,20 @@ def current_principal(
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> Principal:
-    """The caller, from its bearer key; 401 without a valid one."""
+    """The caller, from its bearer key; 401 without a valid one, 429 for an address that
+    failed too often (in process, per worker)."""
+    limit = _failure_limit()
+    address = request.client.host if request.client else "-"
+    if limit is not None:
+        _refuse_if_throttled(address, limit)
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated(
             "Send an API key as `Authorization: Bearer <key>`.",
         )
     principal = authenticate_secret(session, credentials.credentials)
     if principal is None:
+        if limit is not None:
+            _failures.hit(limit, "auth-failures", address)
         raise Unauthenticated("The API key is unknown or revoked.")
     request.state.principal = principal
     return principal
