@@ -173,7 +173,6 @@ def test_a_change_through_the_api_shows_in_the_next_lint(client, reader, admin, 
 
 def test_lint_reads_a_fixed_number_of_queries(session, count_statements):
 
-
     decree = session.exec(select(Decree)).first()
     lint_decree(session, decree.id)
     assert count_statements.count <= 5, count_statements.statements
