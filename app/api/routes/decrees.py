@@ -17,7 +17,8 @@ from app.core.errors import problem_schema_responses
 from app.core.security import AdminKey
 from app.schemas.common import ListPage
 from app.schemas.decrees import DecreeCopy, DecreeCreate, DecreePublic, DecreeUpdate
-from app.services import decrees
+from app.schemas.lint import LintReport
+from app.services import decrees, lint
 
 router = APIRouter(
     prefix="/decrees", tags=["decrees"], responses=problem_schema_responses(401, 403, 422)
@@ -41,6 +42,20 @@ def list_decrees(
 def get_decree(session: SessionDep, decree_id: DecreeId) -> DecreePublic:
     """One SK by id."""
     return decrees.get_decree(session, decree_id)
+
+
+@router.get(
+    "/{decree_id}/lint",
+    summary="Check a decree's definitions",
+    response_model=LintReport,
+    responses=problem_schema_responses(404),
+)
+def lint_decree(session: SessionDep, decree_id: DecreeId) -> LintReport:
+    """What is wrong or worth knowing in an SK's indicators and its agency's variables: names
+    that contradict their formulas, ratios of unlike units, quarterly ratios that read low,
+    copied formulas, missing targets or data sources, inferred cascade links; with a stable
+    `code`, a severity and a message in Indonesian per finding, and counts per severity."""
+    return lint.lint_decree(session, decree_id)
 
 
 @router.post(
