@@ -80,6 +80,9 @@ def create_app() -> FastAPI:
         description=DESCRIPTION,
         openapi_tags=TAGS,
         license_info={"name": "Apache-2.0", "identifier": "Apache-2.0"},
+        # Operation ids are the route functions' names (`list_achievements`, not
+        # `list_achievements_api_v1_achievements_get`): what generated clients call.
+        generate_unique_id_function=lambda route: route.name,
     )
     install_error_handlers(app)
     # Every answer carries an X-Request-ID: the client's when it is sane, else a new one; the

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 from asgi_correlation_id import correlation_id
@@ -274,8 +275,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error"))
         detail = exc.detail if isinstance(exc.detail, str) else title
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            # The router names only the methods of the first route of the path it met.
+            allowed = _methods_of(request.app, request.url.path)
+            headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+            detail = f"{request.method} is not allowed here; allowed: {', '.join(allowed)}"
         body = problem(exc.status_code, code, title, detail, request.url.path)
-        return problem_response(body, headers=getattr(exc, "headers", None))
+        return problem_response(body, headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -290,6 +297,19 @@ def install_error_handlers(app: FastAPI) -> None:
         # This answer is made outside the request-id middleware: name the request here.
         request_id = correlation_id.get()
         return problem_response(body, headers={"X-Request-ID": request_id} if request_id else None)
+
+
+def _methods_of(app: FastAPI, path: str) -> list[str]:
+    """Every method that some operation of `path` answers, from the OpenAPI document."""
+    methods: set[str] = set()
+    for template, operations in app.openapi()["paths"].items():
+        pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, path):
+            methods |= {m.upper() for m in operations if m in _HTTP_METHODS}
+    return sorted(methods)
+
+
+_HTTP_METHODS = {"get", "put", "post", "delete", "patch", "options", "head"}
 
 
 def _is_lock_timeout(exc: OperationalError) -> bool:

@@ -78,3 +78,26 @@ def test_access_lines_never_carry_a_secret():
     line = stream.getvalue()
     assert "s3cr3t" not in line and "abc" not in line
     assert "year=2025&api_key=***&token=***" in line and " 401" in line
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("DELETE", "/api/v1/agencies", "GET, POST"),
+        ("OPTIONS", "/api/v1/agencies/1", "DELETE, GET, PATCH"),
+        ("POST", "/api/v1/indicators/1/targets/2025", "GET, PUT"),
+        ("POST", "/healthz", "GET"),
+    ],
+)
+def test_405_names_every_method_of_the_path(client, method, path, allowed):
+    answer = client.request(method, path)
+    assert_problem(answer, 405, "method_not_allowed")
+    assert answer.headers["Allow"] == allowed
+
+
+def test_operation_ids_are_short_and_unique(client):
+    spec = client.get("/openapi.json").json()
+    ids = [op["operationId"] for ops in spec["paths"].values() for op in ops.values()]
+    assert len(ids) == len(set(ids))
+    assert "list_achievements" in ids and "put_realization" in ids
+    assert all("_api_v1_" not in i and not i.endswith(("_get", "_put", "_post")) for i in ids)
