@@ -13,7 +13,7 @@ from sqlmodel import Session
 from app.core.db import get_write_session
 from app.core.errors import InvalidInput, problem_schema_responses
 from app.core.security import Principal
-from app.core.types import MAX_ID, MAX_YEAR, MIN_YEAR, Quarter, Year
+from app.core.types import MAX_ID, MAX_YEAR, MIN_YEAR, IsoDateTime, Quarter, Year
 from app.schemas.common import PageParams
 from app.services import audit
 
@@ -107,7 +107,7 @@ def _assume_utc(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
-Since = Annotated[dt.datetime, AfterValidator(_assume_utc)]
+Since = Annotated[IsoDateTime, AfterValidator(_assume_utc)]
 """A point in time (ISO 8601) for `updated_since` filters; without an offset it is UTC."""
 
 # Filters of the definitions.

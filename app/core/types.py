@@ -6,11 +6,13 @@ column, a body member or a query parameter, so the limits cannot drift apart.
 
 from __future__ import annotations
 
+import datetime as dt
 import keyword
 import math
+import re
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, Field, PlainValidator
+from pydantic import AfterValidator, BeforeValidator, Field, PlainValidator
 
 from app.formula import FUNCTIONS
 from app.formula import MAX_LENGTH as MAX_FORMULA_LENGTH
@@ -154,6 +156,37 @@ FormulaText = Annotated[
 # Numbers -------------------------------------------------------------------------------------
 
 Number = Annotated[float, PlainValidator(_json_number, json_schema_input_type=float)]
+
+# Dates and times ------------------------------------------------------------------------------
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_ISO_DATETIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]{1,9})?)?"
+    r"(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)?)?"
+)
+
+
+def _iso_date(value: Any) -> Any:
+    # Pydantic would read 0 or "0" as 1970-01-01 (a Unix time): only ISO 8601 is a date here.
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value  # a date already (YAML reads dates itself)
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        raise ValueError("must be an ISO 8601 date, e.g. 2025-01-03")
+    return value
+
+
+def _iso_datetime(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value
+    if not isinstance(value, str) or not _ISO_DATETIME.fullmatch(value):
+        raise ValueError("must be an ISO 8601 time, e.g. 2025-04-01T00:00:00+07:00")
+    return value
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
+"""A date written as ISO 8601 (never a number read as a Unix time)."""
+IsoDateTime = Annotated[dt.datetime, BeforeValidator(_iso_datetime)]
+"""A time written as ISO 8601 (never a number read as a Unix time)."""
 """A finite JSON number (not a boolean nor a numeric string) of at most 1e15 in size."""
 Bound = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE)]
 Decimals = Annotated[int, Field(ge=0, le=6, description="Decimals to show", examples=[2])]

@@ -21,6 +21,7 @@ from app.core.types import (
     FormulaText,
     FreeText,
     IndicatorCode,
+    IsoDate,
     Measure,
     SkNumber,
     Text,
@@ -119,8 +120,8 @@ class DecreeText(SQLModel):
 class DecreeBase(Signatory, DecreeText):
     number: DecreeNumber
     title: Title | None = Field(default=None, description="Title (tentang ...)")
-    date: dt.date = Field(
-        description="Date of enactment", schema_extra={"examples": ["2025-01-03"]}
+    date: IsoDate = Field(
+        description="Date of enactment (pada tanggal)", schema_extra={"examples": ["2025-01-03"]}
     )
     year: Year = Field(index=True, description="Year of effect")
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from pydantic import Field, model_validator
@@ -15,6 +14,7 @@ from app.core.types import (
     DecreeNumber,
     Id,
     IndicatorCode,
+    IsoDate,
     Omittable,
     PositionCode,
     SkNumber,
@@ -66,7 +66,7 @@ class DecreeCopy(Input, Signatory):
     )
 
     number: DecreeNumber = Field(description="Nomor SK of the new decree")
-    date: dt.date = Field(description="Date of enactment of the new decree")
+    date: IsoDate = Field(description="Date of enactment of the new decree")
     year: Year
     title: Title | None = Field(
         default=None, description="Title; by default the source's title, with its year replaced"

@@ -8,9 +8,11 @@ import logging.config
 
 import pytest
 from sqlalchemy.exc import OperationalError
+from sqlmodel import select
 
 from app.core.config import get_settings
 from app.core.logging import logging_config
+from app.models import Decree
 from tests.api.helpers import assert_problem
 
 API = "/api/v1"
@@ -101,3 +103,27 @@ def test_operation_ids_are_short_and_unique(client):
     assert len(ids) == len(set(ids))
     assert "list_achievements" in ids and "put_realization" in ids
     assert all("_api_v1_" not in i and not i.endswith(("_get", "_put", "_post")) for i in ids)
+
+
+@pytest.mark.parametrize("moment", ["0.5", "1700000000", "yesterday", "2025-13"])
+def test_times_are_iso_8601_only(client, reader, moment):
+    for path in ("achievements", "data-values"):
+        params = {"year": 2025, "updated_since": moment}
+        answer = client.get(f"{API}/{path}", headers=reader, params=params)
+        assert_problem(answer, 422, "validation_error")
+    fine = client.get(
+        f"{API}/achievements", headers=reader, params={"year": 2025, "updated_since": "2025-04-01"}
+    )
+    assert fine.status_code == 200
+
+
+@pytest.mark.parametrize("date", [0, "0", 1735862400, "03-01-2025"])
+def test_dates_are_iso_8601_only(client, session, admin, date):
+    decree = session.exec(select(Decree)).one()
+    copy = {"number": "BARU/2026", "date": date, "year": 2026}
+    answer = client.post(f"{API}/decrees/{decree.id}/copy", headers=admin, json=copy)
+    assert_problem(answer, 422, "validation_error")
+    copy["date"] = "2026-01-05"
+    assert (
+        client.post(f"{API}/decrees/{decree.id}/copy", headers=admin, json=copy).status_code == 201
+    )
