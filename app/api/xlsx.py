@@ -353,7 +353,7 @@ def _instructions(sheet: Worksheet, template: RealizationTemplate) -> None:
         f"Status triwulan saat format ini diunduh: {_state_label(template.state)}",
     ]
     for n, line in enumerate(lines, start=1):
-        put(sheet, n, 1, line)
+        put(sheet, n, 1, line or None)
     sheet["A1"].font = HEADING
     sheet.column_dimensions["A"].width = 110
 
