@@ -64,6 +64,11 @@ TAGS = [
         "name": "rating scales",
         "description": "Bands that turn capaian into a rating; default Permendagri 86/2017.",
     },
+    {
+        "name": "reports",
+        "description": "Spreadsheets for people: achievements as an Excel workbook, and each "
+        "unit's realization template to fill in and import back.",
+    },
     {"name": "audit", "description": "Every change: who, when, before and after, request id."},
     {"name": "health", "description": "Liveness and readiness probes; no key needed."},
 ]

@@ -16,6 +16,7 @@ from app.core.security import Principal
 from app.core.types import MAX_ID, MAX_YEAR, MIN_YEAR, IsoDateTime, Quarter, Year
 from app.schemas.common import PageParams
 from app.services import audit
+from app.services.imports import FORM_TYPE, XLSX_TYPE
 
 
 def page_params(
@@ -65,6 +66,9 @@ def id_path(label: str) -> Any:
     return Path(ge=1, le=MAX_ID, description=f"{label} id", examples=[1])
 
 
+# Bodies that may hold NUL bytes: a workbook, or a form carrying one (the import checks the
+# text it decodes from them).
+BINARY_BODIES = frozenset({XLSX_TYPE, FORM_TYPE})
 # A NUL can reach us only as the JSON escape \u0000 (one not itself escaped) or as %00.
 _JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
@@ -74,7 +78,8 @@ async def refuse_nul_characters(request: Request) -> None:
     code, name or note needs one."""
     if "\x00" in request.url.path or "%00" in request.url.query:
         raise InvalidInput("NUL characters (%00) are not allowed", field="query")
-    if request.method in {"POST", "PUT", "PATCH"}:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if request.method in {"POST", "PUT", "PATCH"} and media_type not in BINARY_BODIES:
         body = await request.body()
         if body.startswith((b"\xff\xfe", b"\xfe\xff")):
             raise InvalidInput("The body is UTF-16 text: save the file as CSV UTF-8", field="body")

@@ -19,6 +19,7 @@ from app.api.routes import (
     targets,
     units,
     variables,
+    workbooks,
 )
 from app.core.security import require_role
 from app.models import Role
@@ -43,5 +44,6 @@ for module in (
     audit,
     formulas,
     rating_scales,
+    workbooks,
 ):
     api_router.include_router(module.router)

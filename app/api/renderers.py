@@ -15,6 +15,16 @@ from app.core.etag import ETag
 from app.schemas.achievements import AchievementPublic
 from app.schemas.common import CursorPage
 
+# A cell starting with one of these is read as a formula by spreadsheets (OWASP: CSV
+# injection); a leading apostrophe makes it text.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_text(text: str) -> str:
+    """Text a spreadsheet shows as text, never evaluates: prefixed with `'` when it starts
+    like a formula."""
+    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+
 
 def _num(value: float | None) -> str:
     return "" if value is None else f"{value:.12g}"
@@ -24,7 +34,8 @@ def _pairs(values: dict[str, float | None]) -> str:
     return ";".join(f"{code}={_num(value)}" for code, value in values.items())
 
 
-# One CSV row per achievement: the JSON item flattened, column by column.
+# One CSV row per achievement: the JSON item flattened, column by column. Numeric columns
+# stay numbers (a negative one too); every other cell is text made safe for spreadsheets.
 CSV_FIELDS: tuple[tuple[str, Callable[[AchievementPublic], object]], ...] = (
     ("agency", lambda a: a.agency),
     ("indicator_id", lambda a: a.indicator.id),
@@ -55,13 +66,29 @@ CSV_FIELDS: tuple[tuple[str, Callable[[AchievementPublic], object]], ...] = (
     ("updated_at", lambda a: a.updated_at.isoformat() if a.updated_at else ""),
 )
 
+NUMERIC_FIELDS = frozenset(
+    {
+        "indicator_id",
+        "year",
+        "quarter",
+        "decimals",
+        "quarter_realization",
+        "realization",
+        "target",
+        "achievement",
+    }
+)
+
 
 def _csv(items: Sequence[AchievementPublic]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(name for name, _ in CSV_FIELDS)
     for item in items:
-        writer.writerow(get(item) for _, get in CSV_FIELDS)
+        writer.writerow(
+            get(item) if name in NUMERIC_FIELDS else safe_text(str(get(item)))
+            for name, get in CSV_FIELDS
+        )
     return buffer.getvalue()
 
 

@@ -97,14 +97,14 @@ def _record_use(session: Session, key_id: int, now: datetime) -> None:
             connection.exec_driver_sql("PRAGMA busy_timeout = 0")
         else:
             connection.exec_driver_sql("SET LOCAL lock_timeout = '50ms'")
-        session.exec(update(ApiKey).where(col(ApiKey.id) == key_id).values(last_used_at=now))
+        try:
+            session.exec(update(ApiKey).where(col(ApiKey.id) == key_id).values(last_used_at=now))
+        finally:
+            if sqlite:  # before the connection goes back to the pool
+                connection.exec_driver_sql(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         session.commit()
     except OperationalError:
         session.rollback()
-    finally:
-        if sqlite:
-            session.connection().exec_driver_sql(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            session.commit()
 
 
 _failures = MovingWindowRateLimiter(MemoryStorage())

@@ -23,7 +23,10 @@ class ImportCreate(Strict):
 class ImportRowError(BaseModel):
     """A rejected row of an import."""
 
-    row: int = Field(description="1-based row number (CSV: the header is row 0)")
+    row: int = Field(
+        description="1-based row number (CSV: the header is row 0; a workbook: the sheet's "
+        "row number, the header being row 1)"
+    )
     variable: str | None = Field(default=None, description="The row's variable code")
     value: Any = Field(default=None, description="The row's value as sent")
     field: str | None = Field(default=None, description="The column at fault")
@@ -39,5 +42,10 @@ class ImportSummary(BaseModel):
     created: int = Field(description="Values stored for the first time", examples=[10])
     updated: int = Field(description="Values changed", examples=[2])
     unchanged: int = Field(description="Rows equal to what was stored", examples=[0])
+    skipped: int = Field(
+        default=0,
+        description="Workbook rows whose value cell is blank: not reported, nothing stored",
+        examples=[0],
+    )
     rejected: int = Field(description="Rows refused", examples=[0])
     errors: list[ImportRowError] = Field(description="Each refused row")

@@ -404,6 +404,19 @@ def list_achievements(
     return (items, total), resume
 
 
+def up_to_quarter(
+    session: Session, filters: AchievementFilters, quarter: int
+) -> list[list[AchievementPublic]]:
+    """Every indicator of the filters, in SK order, with its achievements at quarters
+    1..`quarter` (each year to date, as `GET /achievements` answers them)."""
+    indicators = list(session.exec(_base_query(filters).order_by(*INDICATOR_ORDER)))
+    quarters = list(range(1, quarter + 1))
+    results = compute_for(
+        session, indicators, filters.year, quarters, verified_only=filters.verified_only
+    )
+    return [results[i : i + quarter] for i in range(0, len(results), quarter)]
+
+
 def indicator_year(
     session: Session, indicator_id: int, year: int, *, verified_only: bool = False
 ) -> list[AchievementPublic]:

@@ -720,7 +720,7 @@ def indicator_query(
     return query
 
 
-INDICATOR_ORDER = (
+INDICATOR_ORDER: tuple[Any, ...] = (
     Agency.code,
     col(Decree.year).desc(),
     Objective.position_id,

@@ -1,5 +1,6 @@
-"""Bulk import of data values: an upload (JSON, CSV body or CSV file) decoded into rows, each
-row validated, and the valid ones stored unless a dry run, or atomic with refusals."""
+"""Bulk import of data values: an upload (JSON, CSV or an Excel workbook, as the body or as a
+file) decoded into rows, each row validated, and the valid ones stored unless a dry run, or
+atomic with refusals."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import io
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+import zipfile
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from openpyxl import load_workbook
 from sqlmodel import Session
 
 from app.core.errors import AppError, InvalidInput
@@ -31,6 +34,18 @@ from app.services.data_values import (
 
 COLUMNS = ("variable", "year", "quarter", "value", "note", "evidence")
 REQUIRED = ("variable", "year", "quarter", "value")
+# The read-only columns the realization template writes beside COLUMNS: an import ignores
+# them (and only them: any other column is refused, as in a CSV).
+TEMPLATE_CONTEXT = (
+    "Uraian",
+    "Satuan",
+    "Agregasi",
+    "Nilai yang diterima",
+    "Dipakai oleh IKI",
+    "Nilai triwulan sebelumnya",
+    "Nilai tersimpan",
+    "Keterangan tersimpan",
+)
 # The column at fault for each kind of rejection found after a row was read.
 _COLUMN_OF = {
     "ambiguous_number": "value",
@@ -45,6 +60,9 @@ _COLUMN_OF = {
 CSV_TYPES = {"text/csv", "application/csv", "text/plain"}
 JSON_TYPES = {"application/json", ""}  # no content type: JSON, as the docs show it
 FORM_TYPE = "multipart/form-data"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# A workbook whose parts inflate beyond this is refused before it is parsed (a zip bomb).
+MAX_XLSX_BYTES = 100 * 1024 * 1024
 
 
 class UnsupportedMedia(InvalidInput):
@@ -54,7 +72,8 @@ class UnsupportedMedia(InvalidInput):
 
     def __init__(self, content_type: str) -> None:
         super().__init__(
-            f"Send application/json, text/csv or multipart/form-data, not '{content_type}'"
+            f"Send application/json, text/csv, {XLSX_TYPE} or multipart/form-data, not "
+            f"'{content_type}'"
         )
 
 
@@ -81,34 +100,127 @@ def media_type(content_type: str | None) -> str:
 @dataclass(frozen=True)
 class Upload:
     """An import as it arrived: its media type and its bytes (the body, or the form's file;
-    None when a form came without one)."""
+    None when a form came without one), and the form file's name."""
 
     media_type: str
     content: bytes | None
+    filename: str | None = None
 
 
 @dataclass(frozen=True)
 class ImportRows:
-    """An upload decoded: its rows, whether they came from CSV (text cells), and the agency
-    named in a JSON body."""
+    """An upload decoded: its rows, whether their text cells are read by the CSV rules (CSV,
+    and a workbook's text cells), and the agency named in a JSON body. A workbook's rows
+    carry their sheet row numbers and how many rows without a value were skipped."""
 
     rows: list[Any]
-    from_csv: bool
+    csv_rules: bool
     agency: str | None = None
+    numbers: list[int] | None = None
+    skipped: int = 0
 
 
 def decode(upload: Upload) -> ImportRows:
-    """The rows of an upload: a CSV file or body, or a JSON `{"agency": ..., "rows": [...]}`."""
+    """The rows of an upload: a CSV or Excel file or body, or a JSON
+    `{"agency": ..., "rows": [...]}`."""
     if upload.media_type == FORM_TYPE:
         if upload.content is None:
-            raise InvalidInput("Send the CSV as the form field `file`", field="file")
-        return ImportRows(parse_csv(_decode(upload.content)), from_csv=True)
+            raise InvalidInput("Send the CSV or Excel file as the form field `file`", field="file")
+        if (upload.filename or "").lower().endswith(".xlsx") or is_xlsx(upload.content):
+            return parse_xlsx(upload.content)
+        return ImportRows(parse_csv(_decode(upload.content)), csv_rules=True)
     raw = upload.content or b""
+    if upload.media_type == XLSX_TYPE:
+        return parse_xlsx(raw)
     if upload.media_type in CSV_TYPES:
-        return ImportRows(parse_csv(_decode(raw)), from_csv=True)
+        return ImportRows(parse_csv(_decode(raw)), csv_rules=True)
     if upload.media_type in JSON_TYPES:
         return _json_rows(raw)
     raise UnsupportedMedia(upload.media_type)
+
+
+def is_xlsx(content: bytes) -> bool:
+    """Whether bytes are a zip holding a workbook (an .xlsx sent under another name)."""
+    if not content.startswith(b"PK\x03\x04"):
+        return False
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            names = set(archive.namelist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return False
+    return {"[Content_Types].xml", "xl/workbook.xml"} <= names
+
+
+def parse_xlsx(raw: bytes) -> ImportRows:
+    """The rows of a workbook's first sheet, its first row naming the columns. A row whose
+    value is blank is not reported: skipped, not refused. Numbers stay numbers; text cells
+    are read by the CSV rules."""
+    _refuse_zip_bomb(raw)
+    try:
+        book = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises anything from KeyError to its own errors
+        raise InvalidInput(
+            f"The file is not an Excel workbook (.xlsx): {type(exc).__name__}: {exc}"[:300],
+            field="file",
+        ) from exc
+    try:
+        return _sheet_rows(book.worksheets[0]) if book.worksheets else _no_sheet()
+    finally:
+        book.close()
+
+
+def _no_sheet() -> ImportRows:
+    raise InvalidInput("The workbook has no sheet", field="file")
+
+
+def _refuse_zip_bomb(raw: bytes) -> None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            inflated = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise InvalidInput(
+            f"The file is not an Excel workbook (.xlsx): {exc}", field="file"
+        ) from exc
+    if inflated > MAX_XLSX_BYTES:
+        raise InvalidInput(
+            f"The workbook inflates to {inflated} bytes, more than {MAX_XLSX_BYTES}",
+            field="file",
+        )
+
+
+def _sheet_rows(sheet: Any) -> ImportRows:
+    cells = sheet.iter_rows(values_only=True)
+    first = next(cells, None) or ()
+    header = [str(h).strip().lower() if h is not None else "" for h in first]
+    _require_columns(header, "The first row of the workbook's first sheet")
+    context = {c.lower() for c in TEMPLATE_CONTEXT}
+    wanted = [(i, name) for i, name in enumerate(header) if name and name not in context]
+    rows: list[dict[str, Any]] = []
+    numbers: list[int] = []
+    skipped = 0
+    for number, values in enumerate(cells, start=2):
+        if number - 1 > MAX_ROWS:
+            raise InvalidInput(f"At most {MAX_ROWS} rows per import", field="rows")
+        row = {name: _cell(name, values[i]) for i, name in wanted if i < len(values)}
+        if all(v is None for v in row.values()):
+            continue  # an empty line
+        if row.get("value") is None:
+            skipped += 1
+            continue
+        rows.append(row)
+        numbers.append(number)
+    return ImportRows(rows, csv_rules=True, numbers=numbers, skipped=skipped)
+
+
+def _cell(column: str, value: Any) -> Any:
+    """A workbook cell as the import reads it: text stripped (blank: None); a note or
+    evidence as text."""
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    if value is not None and column in ("note", "evidence") and not isinstance(value, bool):
+        return str(value)
+    return value
 
 
 def _json_rows(raw: bytes) -> ImportRows:
@@ -124,10 +236,18 @@ def _json_rows(raw: bytes) -> ImportRows:
     agency = data.get("agency")
     if agency is not None and not isinstance(agency, str):
         raise InvalidInput("agency must be an agency code", field="agency")
-    return ImportRows(data["rows"], from_csv=False, agency=agency or None)
+    return ImportRows(data["rows"], csv_rules=False, agency=agency or None)
 
 
 def _decode(raw: bytes) -> str:
+    # A form's file is not checked for NULs with the rest of the request (a workbook holds
+    # them): a CSV must not.
+    if b"\x00" in raw:
+        raise InvalidInput(
+            "The file is not text (it holds NUL bytes): save it as CSV UTF-8 or send the "
+            ".xlsx workbook",
+            field="file",
+        )
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -154,13 +274,7 @@ def _parse_csv(text: str) -> list[dict[str, Any]]:
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
     reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
     header = [h.strip().lower() for h in reader.fieldnames or []]
-    missing = [c for c in REQUIRED if c not in header]
-    if missing:
-        raise InvalidInput(
-            f"The CSV header must name the columns {', '.join(COLUMNS[:4])} (missing: "
-            f"{', '.join(missing)}); note and evidence are optional",
-            field="header",
-        )
+    _require_columns(header, "The CSV header")
     reader.fieldnames = header
     rows = []
     for raw in reader:
@@ -168,6 +282,16 @@ def _parse_csv(text: str) -> list[dict[str, Any]]:
         if len(rows) > MAX_ROWS:
             raise InvalidInput(f"At most {MAX_ROWS} rows per import", field="rows")
     return rows
+
+
+def _require_columns(header: Sequence[str], where: str) -> None:
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        raise InvalidInput(
+            f"{where} must name the columns {', '.join(COLUMNS[:4])} (missing: "
+            f"{', '.join(missing)}); note and evidence are optional",
+            field="header",
+        )
 
 
 # ASCII digits only (\d would take any script's), and no more than a float can hold.
@@ -191,31 +315,41 @@ def _csv_number(text: str) -> float | int | tuple[str, str]:
     return int(text) if text.lstrip("-").isdigit() else float(text)
 
 
-def _integer(value: Any, *, from_csv: bool) -> int | None:
-    """A year or quarter: a JSON integer, or the digits of a CSV cell."""
-    if from_csv:
-        return int(value) if isinstance(value, str) and CSV_PERIOD.fullmatch(value) else None
+def _integer(value: Any, *, csv_rules: bool) -> int | None:
+    """A year or quarter: an integer (JSON, a workbook's number), or the digits of a text
+    cell read by the CSV rules."""
+    if isinstance(value, str):
+        return int(value) if csv_rules and CSV_PERIOD.fullmatch(value) else None
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def to_writes(
-    rows: Iterable[Mapping[str, Any]], *, from_csv: bool
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    csv_rules: bool,
+    numbers: Sequence[int] | None = None,
 ) -> tuple[list[Write], list[Rejection]]:
-    """Rows as writes, and the rows that cannot even be read as one."""
+    """Rows as writes, and the rows that cannot even be read as one. Rows are numbered from
+    1, or by `numbers` (a workbook's sheet rows)."""
     writes: list[Write] = []
     rejections: list[Rejection] = []
     seen: dict[tuple[str, int, int], int] = {}
-    for number, row in enumerate(rows, start=1):
+    for index, row in enumerate(rows):
+        number = numbers[index] if numbers is not None else index + 1
         if not isinstance(row, Mapping):
             unreadable = Write("", 0, 0, None, row=number)
             rejections.append(
                 Rejection("invalid_row", "a row must be an object", "row", unreadable)
             )
             continue
-        broken = [c for c in COLUMNS if isinstance(row.get(c), str) and not is_text(row[c])]
+        broken = [
+            c
+            for c in COLUMNS
+            if isinstance(row.get(c), str) and (not is_text(row[c]) or "\x00" in row[c])
+        ]
         if broken:
             unreadable = Write("", 0, 0, None, row=number)
-            message = "not valid Unicode text (a lone surrogate)"
+            message = "not valid Unicode text (a lone surrogate or a NUL)"
             rejections.append(Rejection("invalid_text", message, broken[0], unreadable))
             continue
         blank = Write(str(row.get("variable") or ""), 0, 0, row.get("value"), row=number)
@@ -230,8 +364,8 @@ def to_writes(
                 Rejection("missing_field" if missing else "unknown_field", problem, column, blank)
             )
             continue
-        year = _integer(row["year"], from_csv=from_csv)
-        quarter = _integer(row["quarter"], from_csv=from_csv)
+        year = _integer(row["year"], csv_rules=csv_rules)
+        quarter = _integer(row["quarter"], csv_rules=csv_rules)
         if year is None:
             rejections.append(
                 Rejection("invalid_year", "year must be a whole number", "year", blank)
@@ -243,8 +377,8 @@ def to_writes(
             )
             continue
         value = row["value"]
-        if from_csv:
-            value = _csv_number(str(value))
+        if csv_rules and isinstance(value, str):
+            value = _csv_number(value)
             if isinstance(value, tuple):
                 code, message = value
                 rejections.append(Rejection(code, message, "value", blank))
@@ -254,8 +388,8 @@ def to_writes(
             year=year,
             quarter=quarter,
             value=value,
-            note=_text(row, "note", from_csv),
-            evidence=_text(row, "evidence", from_csv),
+            note=_text(row, "note", csv_rules),
+            evidence=_text(row, "evidence", csv_rules),
             row=number,
         )
         text_problem = _text_problem(write)
@@ -279,9 +413,10 @@ def to_writes(
     return writes, rejections
 
 
-def _text(row: Mapping[str, Any], column: str, from_csv: bool) -> Any:
-    """A note or evidence cell: absent (or an empty CSV cell) keeps what is stored."""
-    if column not in row or (from_csv and row[column] in (None, "")):
+def _text(row: Mapping[str, Any], column: str, csv_rules: bool) -> Any:
+    """A note or evidence cell: absent (or an empty CSV or workbook cell) keeps what is
+    stored."""
+    if column not in row or (csv_rules and row[column] in (None, "")):
         return KEEP
     return row[column]
 
@@ -314,13 +449,7 @@ def import_upload(
     nothing."""
     found = decode(upload)
     summary = run_import(
-        session,
-        principal,
-        found.agency or agency,
-        found.rows,
-        from_csv=found.from_csv,
-        dry_run=dry_run,
-        atomic=atomic,
+        session, principal, found.agency or agency, found, dry_run=dry_run, atomic=atomic
     )
     if summary.rejected and atomic:
         raise ImportRejected(summary)
@@ -333,18 +462,17 @@ def run_import(
     session: Session,
     principal: Principal,
     agency_code: str | None,
-    rows: list[Mapping[str, Any]],
+    found: ImportRows,
     *,
-    from_csv: bool,
     dry_run: bool,
     atomic: bool,
 ) -> ImportSummary:
     """Validate every row; store the valid ones unless a dry run, or atomic with rejections."""
-    if len(rows) > MAX_ROWS:
+    if len(found.rows) > MAX_ROWS:
         raise InvalidInput(f"At most {MAX_ROWS} rows per import", field="rows")
     agency = resolve_agency(session, agency_code)
     scope = load_agency_variables(session, agency)
-    writes, unreadable = to_writes(rows, from_csv=from_csv)
+    writes, unreadable = to_writes(found.rows, csv_rules=found.csv_rules, numbers=found.numbers)
     stop_early = atomic and bool(unreadable)
     with audit.action(session, "import"):
         outcome = apply_writes(
@@ -364,6 +492,7 @@ def run_import(
         created=outcome.created if stored else 0,
         updated=outcome.updated if stored else 0,
         unchanged=outcome.unchanged if stored else 0,
+        skipped=found.skipped,
         rejected=len(rejections),
         errors=[
             ImportRowError(

@@ -141,6 +141,7 @@ def test_json_import(client, session, verifier):
         "created": 2,
         "updated": 0,
         "unchanged": 0,
+        "skipped": 0,
         "rejected": 0,
         "errors": [],
     }

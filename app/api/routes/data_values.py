@@ -1,4 +1,4 @@
-"""Reported values of variables: write a quarter, list, bulk import (JSON or CSV)."""
+"""Reported values of variables: write a quarter, list, bulk import (JSON, CSV or Excel)."""
 
 from typing import Annotated
 
@@ -127,6 +127,7 @@ _IMPORT_BODY = {
                 "schema": {"type": "string"},
                 "example": "variable,year,quarter,value,note\npsks_terdata,2025,1,120,\n",
             },
+            imports.XLSX_TYPE: {"schema": {"type": "string", "format": "binary"}},
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
@@ -141,7 +142,7 @@ _IMPORT_BODY = {
 
 @router.post(
     "/import",
-    summary="Import data values (JSON or CSV)",
+    summary="Import data values (JSON, CSV or Excel)",
     response_model=ImportSummary,
     openapi_extra=_IMPORT_BODY,
     responses=problem_schema_responses(400, 415),
@@ -155,12 +156,14 @@ async def import_data_values(
         bool, Query(description="All or nothing (default); false stores the valid rows")
     ] = True,
     agency: Annotated[
-        str | None, Query(description="Agency code (CSV); optional when only one")
+        str | None, Query(description="Agency code (CSV, Excel); optional when only one")
     ] = None,
 ) -> ImportSummary:
     """Import rows `variable, year, quarter, value, note, evidence` as JSON
     (`{"agency": ..., "rows": [...]}`), as a CSV body (`text/csv`, comma or semicolon
-    separated, with a header) or as a CSV file upload (`file`). Answers the import summary;
+    separated, with a header), as an Excel workbook (`.xlsx`: its first sheet, the first row
+    naming the columns, e.g. the unit's realization template; a blank value skips the row)
+    or as a CSV or `.xlsx` file upload (`file`). Answers the import summary;
     when `atomic` and a row is refused, nothing is stored and the answer is a 422 carrying
     the same summary."""
     upload = await _upload(request)
@@ -182,5 +185,6 @@ async def _upload(request: Request) -> imports.Upload:
     if media_type != imports.FORM_TYPE:
         return imports.Upload(media_type, await request.body())
     file = (await request.form()).get("file")
-    content = await file.read() if isinstance(file, UploadFile) else None
-    return imports.Upload(media_type, content)
+    if not isinstance(file, UploadFile):
+        return imports.Upload(media_type, None)
+    return imports.Upload(media_type, await file.read(), file.filename)

@@ -1,0 +1,83 @@
+"""Spreadsheets: the achievements workbook and a unit's realization template (Excel)."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Response
+
+from app.api import xlsx
+from app.api.deps import AgencyFilter, VerifiedOnly, YearQuery
+from app.core.db import SessionDep
+from app.core.errors import problem_schema_responses
+from app.services import workbooks
+from app.services.achievements import AchievementFilters
+from app.services.imports import XLSX_TYPE
+
+router = APIRouter(tags=["reports"], responses=problem_schema_responses(401, 403, 422))
+
+
+def _workbook(description: str) -> dict[int | str, dict[str, Any]]:
+    return {
+        200: {
+            "description": description,
+            "content": {XLSX_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+        }
+    }
+
+
+QuarterQuery = Annotated[int, Query(ge=1, le=4, description="s.d. triwulan (1-4)")]
+
+
+@router.get(
+    "/reports/achievements.xlsx",
+    summary="Achievements as an Excel workbook",
+    response_class=Response,
+    responses=_workbook("A summary sheet per unit, then a sheet per position"),
+)
+def achievements_workbook(
+    session: SessionDep,
+    year: YearQuery,
+    quarter: QuarterQuery = 4,
+    agency: AgencyFilter = None,
+    unit: Annotated[str | None, Query(description="Data-source unit code")] = None,
+    verified_only: VerifiedOnly = False,
+) -> Response:
+    """The achievements of the year up to a quarter, as `GET /achievements` computes them:
+    a *Ringkasan* sheet (per Sumber Data unit, how many indicators are computed, lack data,
+    lack some data, are undefined or lack a target, and the average capaian of the computed
+    ones), then one sheet per position (titled by its code) with a row per indicator in SK
+    order: target, each quarter's realization, the year-to-date realization, capaian, the
+    rating in its colour, status and verification."""
+    filters = AchievementFilters(year=year, agency=agency, unit=unit, verified_only=verified_only)
+    report = workbooks.achievement_report(session, filters, quarter)
+    suffix = "-terverifikasi" if verified_only else ""
+    name = f"capaian-iki-{year}-tw{quarter}{suffix}.xlsx"
+    return xlsx.attachment(xlsx.achievements_workbook(report), name)
+
+
+@router.get(
+    "/units/{code}/realization-template.xlsx",
+    summary="A unit's realization template (Excel)",
+    response_class=Response,
+    responses={
+        **_workbook("The sheet to fill in, then the instructions"),
+        **problem_schema_responses(404),
+    },
+)
+def realization_template(
+    session: SessionDep,
+    code: Annotated[str, Path(max_length=32, description="Unit code", examples=["BID_PSM"])],
+    year: YearQuery,
+    quarter: Annotated[int, Query(ge=1, le=4, description="Triwulan (1-4)")],
+    agency: Annotated[
+        str | None, Query(description="Agency code; optional when only one agency exists")
+    ] = None,
+) -> Response:
+    """The sheet a unit fills in for a quarter: a row per variable it owns with the columns
+    the import reads (`variable, year, quarter, value, note, evidence`; the value cell
+    checks the variable's type and range) and read-only context (label, unit of measure,
+    aggregation, the indicators using it, last quarter's value, the value stored now).
+    Filled in, it is posted back as is to `POST /data-values/import`. Any key may download
+    it: it shows nothing a reader cannot read already."""
+    template = workbooks.realization_template(session, code, agency, year, quarter)
+    name = f"realisasi-{template.unit}-{year}-tw{quarter}.xlsx"
+    return xlsx.attachment(xlsx.template_workbook(template), name)
