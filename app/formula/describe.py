@@ -1,8 +1,9 @@
-"""A checked formula in words or as LaTeX, with the variables' labels."""
+"""A checked formula in words, as LaTeX or as HTML, with the variables' labels."""
 
 from __future__ import annotations
 
 import ast
+import html
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import ClassVar, Final
@@ -55,6 +56,26 @@ def describe(checked: CheckedFormula, labels: Mapping[str, str]) -> str:
 def to_latex(checked: CheckedFormula, labels: Mapping[str, str]) -> str:
     """The formula as LaTeX math, each variable shown by its escaped label."""
     return _Latex(labels).render(checked.tree.body)[0]
+
+
+def to_html(checked: CheckedFormula, labels: Mapping[str, str], *, percent: bool = False) -> str:
+    """The formula as an HTML fragment for printed documents: each division a fraction (the
+    numerator over the denominator), each label escaped; with `percent`, a formula that ends
+    in `* 100` reads "x 100%", as the SK writes it."""
+    body = checked.tree.body
+    text = _Html(labels).render(body)[0]
+    if percent and _times_hundred(body):
+        text += "%"
+    return f'<span class="formula">{text}</span>'
+
+
+def _times_hundred(node: ast.expr) -> bool:
+    return (
+        isinstance(node, ast.BinOp)
+        and isinstance(node.op, ast.Mult)
+        and isinstance(node.right, ast.Constant)
+        and node.right.value == 100
+    )
 
 
 class _Writer(ABC):
@@ -258,6 +279,62 @@ class _Latex(_Writer):
             return rf"\left|{arguments[0]}\right|", _ATOM
         name = self.functions.get(function, rf"\operatorname{{{function}}}")
         return rf"{name}\left({', '.join(arguments)}\right)", _ATOM
+
+
+class _Html(_Writer):
+    """HTML, e.g. a fraction as a numerator over a rule over a denominator, then " x 100"."""
+
+    operators: ClassVar[Mapping[type[ast.operator], str]] = {
+        ast.Add: " + ",
+        ast.Sub: " &minus; ",
+        ast.Mult: " x ",
+        ast.Mod: " mod ",
+    }
+    comparisons: ClassVar[Mapping[type[ast.cmpop], str]] = {
+        ast.Eq: "=",
+        ast.NotEq: "&ne;",
+        ast.Lt: "&lt;",
+        ast.LtE: "&le;",
+        ast.Gt: "&gt;",
+        ast.GtE: "&ge;",
+    }
+    unary: ClassVar[Mapping[type[ast.unaryop], str]] = {
+        ast.USub: "&minus;",
+        ast.UAdd: "+",
+        ast.Not: "bukan ",
+    }
+    and_or: ClassVar[Mapping[type[ast.boolop], str]] = {ast.And: " dan ", ast.Or: " atau "}
+    functions: ClassVar[Mapping[str, str]] = _Words.functions
+
+    def binary(self, node: ast.BinOp) -> tuple[str, int]:
+        if isinstance(node.op, ast.Div | ast.FloorDiv):
+            fraction = (
+                '<span class="frac">'
+                f'<span class="num">{self.render(node.left)[0]}</span>'
+                f'<span class="den">{self.render(node.right)[0]}</span>'
+                "</span>"
+            )
+            if isinstance(node.op, ast.FloorDiv):
+                return f"&lfloor;{fraction}&rfloor;", _ATOM
+            return fraction, _UNARY
+        return super().binary(node)
+
+    def variable(self, label: str) -> str:
+        return f'<span class="var">{html.escape(label)}</span>'
+
+    def wrap(self, text: str) -> str:
+        return f"({text})"
+
+    def power(self, base: str, exponent: ast.expr) -> str:
+        return f"{base}<sup>{self.render(exponent)[0]}</sup>"
+
+    def if_else(self, body: str, test: str, orelse: str) -> str:
+        return f"{body} jika {test}, selain itu {orelse}"
+
+    def call(self, function: str, arguments: list[str]) -> tuple[str, int]:
+        if function == "abs":
+            return f"|{arguments[0]}|", _ATOM
+        return f"{self.functions.get(function, function)}({', '.join(arguments)})", _ATOM
 
 
 def _number(value: object) -> str:
