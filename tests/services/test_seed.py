@@ -39,7 +39,6 @@ def test_seeded_counts(session):
     assert decree.signatory == "Dr. REY SUWIGTYO, S.Sos., M.Si."
 
 
-
 def test_seeded_decree_text_is_the_sk(session):
     decree = session.exec(select(Decree)).one()
     assert decree.heading == (
@@ -50,8 +49,9 @@ def test_seeded_decree_text_is_the_sk(session):
     assert decree.considerations[1].startswith("Bahwa untuk kelancaran pelaksanaan tersebut")
     assert len(decree.legal_bases) == 10
     # joined across the page break of the SK
-    assert "Perubahan Kedua atas Undang-Undang Nomor 23 Tahun 2014 (Lembaran" in (
-        decree.legal_bases[0]
+    assert (
+        "Perubahan Kedua atas Undang-Undang Nomor 23 Tahun 2014 (Lembaran"
+        in (decree.legal_bases[0])
     )
     assert [clause["label"] for clause in decree.clauses] == ["KESATU", "KEDUA", "KETIGA"]
     assert decree.clauses[1]["items"] == [
@@ -70,6 +70,7 @@ def test_seeded_decree_text_is_the_sk(session):
         "Pembina Utama Muda",
         "19670711 198809 1 001",
     )
+
 
 def test_indicators_per_position(session):
     rows = session.exec(
