@@ -62,24 +62,22 @@ def test_iki_answers_html_by_default_and_json_or_pdf_when_asked(client, session,
     assert as_json.headers["content-type"] == "application/json"
     assert as_json.json()["decree"]["number"] == "000.8.6.3/06/425.109/2025"
     browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
-    assert client.get(url, headers={**reader, "Accept": browser}).headers[
-        "content-type"
-    ].startswith("text/html")
+    assert (
+        client.get(url, headers={**reader, "Accept": browser})
+        .headers["content-type"]
+        .startswith("text/html")
+    )
     by_accept = client.get(url, headers={**reader, "Accept": "application/pdf"})
     assert by_accept.headers["content-type"] == "application/pdf"
     assert by_accept.headers["content-disposition"] == 'inline; filename="iki-KADIS-2025.pdf"'
 
 
 @pytest.mark.parametrize("code", ["KADIS", "SEKRETARIS", "KABID_PP", "KABID_RPJS", "KABID_PPPHA"])
-def test_every_indicator_is_in_its_pdf_with_formula_and_data_source(
-    client, session, reader, code
-):
+def test_every_indicator_is_in_its_pdf_with_formula_and_data_source(client, session, reader, code):
     positions, _ = _ids(session)
     doc = _iki_json(client, reader, positions[code])
     text = _pdf_text(
-        client.get(
-            f"{API}/positions/{positions[code]}/iki?year=2025&format=pdf", headers=reader
-        )
+        client.get(f"{API}/positions/{positions[code]}/iki?year=2025&format=pdf", headers=reader)
     )
     assert _flat("INDIKATOR KINERJA INDIVIDU (IKI)") in text
     assert _flat(doc["position"]["title"]) in text
@@ -98,7 +96,7 @@ def test_the_formula_is_a_fraction_in_the_html(client, session, reader):
     assert (
         '<span class="frac"><span class="num"><span class="var">Jumlah PSKS yang mendapatkan '
         'Pemberdayaan Sosial</span></span><span class="den"><span class="var">Total Jumlah PSKS '
-        'yang terdata</span></span></span> x 100%'
+        "yang terdata</span></span></span> x 100%"
     ) in page
     for header in ("NO", "SASARAN KINERJA", "INDIKATOR KINERJA INDIVIDU", "SUMBER DATA"):
         assert f"<th>{header}</th>" in page
@@ -152,9 +150,7 @@ def test_the_sk_html_has_one_page_per_lampiran(client, session, reader):
 
 def _set_data(client, session, admin) -> None:
     ind = indicator_id(session, "KADIS.1.1")
-    put = client.put(
-        f"{API}/indicators/{ind}/targets/2025", headers=admin, json={"annual": 40}
-    )
+    put = client.put(f"{API}/indicators/{ind}/targets/2025", headers=admin, json={"annual": 40})
     assert put.status_code == 200, put.text
     for quarter, values in ((1, (30, 200)), (2, (55, 240))):
         response = client.put(
@@ -201,7 +197,9 @@ def test_the_report_shows_the_numbers_of_achievements(client, session, reader, a
         ], item["indicator"]["code"]
     kadis_1_1 = achieved[0]
     assert kadis_1_1["status"] == "ok"
-    assert kadis_1_1["realization"] == pytest.approx(85 / 240 * 100)  # psks_terdata is a stock (last)
+    assert kadis_1_1["realization"] == pytest.approx(
+        85 / 240 * 100
+    )  # psks_terdata is a stock (last)
     assert "35,42" in rows[0] and "40,00" in rows[0] and "88,54" in rows[0]
     assert kadis_1_1["rating"]["color"] in rows[0]
     assert kadis_1_1["rating"]["label"] in rows[0]
