@@ -221,7 +221,28 @@ class _Words(_Writer):
         return f"{self.functions.get(function, function)}({', '.join(arguments)})", _ATOM
 
 
-class _Latex(_Writer):
+class _Fractions(_Writer):
+    """A writer that shows each division as a fraction (and a floor division as its floor)."""
+
+    def binary(self, node: ast.BinOp) -> tuple[str, int]:
+        if isinstance(node.op, ast.Div | ast.FloorDiv):
+            shown = self.fraction(self.render(node.left)[0], self.render(node.right)[0])
+            if isinstance(node.op, ast.FloorDiv):
+                return self.floor(shown), _ATOM
+            # Self-delimiting: only a power's base needs it parenthesized, as for -x.
+            return shown, _UNARY
+        return super().binary(node)
+
+    @abstractmethod
+    def fraction(self, numerator: str, denominator: str) -> str:
+        """Written by each output format."""
+
+    @abstractmethod
+    def floor(self, text: str) -> str:
+        """Written by each output format."""
+
+
+class _Latex(_Fractions):
     r"""LaTeX math, e.g. "\frac{A}{B} \times 100"."""
 
     operators: ClassVar[Mapping[type[ast.operator], str]] = {
@@ -250,14 +271,11 @@ class _Latex(_Writer):
         "round": r"\operatorname{pembulatan}",
     }
 
-    def binary(self, node: ast.BinOp) -> tuple[str, int]:
-        if isinstance(node.op, ast.Div | ast.FloorDiv):
-            fraction = rf"\frac{{{self.render(node.left)[0]}}}{{{self.render(node.right)[0]}}}"
-            if isinstance(node.op, ast.FloorDiv):
-                return rf"\left\lfloor {fraction} \right\rfloor", _ATOM
-            # Self-delimiting: only a power's base needs it parenthesized, as for -x.
-            return fraction, _UNARY
-        return super().binary(node)
+    def fraction(self, numerator: str, denominator: str) -> str:
+        return rf"\frac{{{numerator}}}{{{denominator}}}"
+
+    def floor(self, text: str) -> str:
+        return rf"\left\lfloor {text} \right\rfloor"
 
     def variable(self, label: str) -> str:
         return rf"\text{{{label.translate(_LATEX_SPECIALS)}}}"
@@ -281,7 +299,7 @@ class _Latex(_Writer):
         return rf"{name}\left({', '.join(arguments)}\right)", _ATOM
 
 
-class _Html(_Writer):
+class _Html(_Fractions, _Words):
     """HTML, e.g. a fraction as a numerator over a rule over a denominator, then " x 100"."""
 
     operators: ClassVar[Mapping[type[ast.operator], str]] = {
@@ -298,43 +316,26 @@ class _Html(_Writer):
         ast.Gt: "&gt;",
         ast.GtE: "&ge;",
     }
-    unary: ClassVar[Mapping[type[ast.unaryop], str]] = {
-        ast.USub: "&minus;",
-        ast.UAdd: "+",
-        ast.Not: "bukan ",
-    }
-    and_or: ClassVar[Mapping[type[ast.boolop], str]] = {ast.And: " dan ", ast.Or: " atau "}
-    functions: ClassVar[Mapping[str, str]] = _Words.functions
+    unary: ClassVar[Mapping[type[ast.unaryop], str]] = {**_Words.unary, ast.USub: "&minus;"}
 
-    def binary(self, node: ast.BinOp) -> tuple[str, int]:
-        if isinstance(node.op, ast.Div | ast.FloorDiv):
-            fraction = (
-                '<span class="frac">'
-                f'<span class="num">{self.render(node.left)[0]}</span>'
-                f'<span class="den">{self.render(node.right)[0]}</span>'
-                "</span>"
-            )
-            if isinstance(node.op, ast.FloorDiv):
-                return f"&lfloor;{fraction}&rfloor;", _ATOM
-            return fraction, _UNARY
-        return super().binary(node)
+    def term(self, node: ast.expr, weakest: int) -> str:
+        # A fraction stands out by itself: no parentheses around it, as in the SK.
+        return self.operand(node, weakest)
+
+    def fraction(self, numerator: str, denominator: str) -> str:
+        return (
+            f'<span class="frac"><span class="num">{numerator}</span>'
+            f'<span class="den">{denominator}</span></span>'
+        )
+
+    def floor(self, text: str) -> str:
+        return f"&lfloor;{text}&rfloor;"
 
     def variable(self, label: str) -> str:
         return f'<span class="var">{html.escape(label)}</span>'
 
-    def wrap(self, text: str) -> str:
-        return f"({text})"
-
     def power(self, base: str, exponent: ast.expr) -> str:
         return f"{base}<sup>{self.render(exponent)[0]}</sup>"
-
-    def if_else(self, body: str, test: str, orelse: str) -> str:
-        return f"{body} jika {test}, selain itu {orelse}"
-
-    def call(self, function: str, arguments: list[str]) -> tuple[str, int]:
-        if function == "abs":
-            return f"|{arguments[0]}|", _ATOM
-        return f"{self.functions.get(function, function)}({', '.join(arguments)})", _ATOM
 
 
 def _number(value: object) -> str:

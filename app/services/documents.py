@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 
 from sqlmodel import Session, col, select
 
-from app.core.errors import NotFound
 from app.formula import parse, to_html
 from app.models import DataValue, Decree, Indicator, Objective, Position, Variable
 from app.schemas.decrees import DecreePublic, IkiDocument
@@ -326,11 +325,7 @@ def achievement_report(
 ) -> AchievementReport:
     """A position's capaian for `quarter` of `year`: the numbers of `compute_for`, formatted."""
     position = get_or_404(session, Position, position_id, "Position")
-    decree = session.exec(
-        select(Decree).where(Decree.agency_id == position.agency_id, Decree.year == year)
-    ).first()
-    if decree is None:
-        raise NotFound(f"No decree of year {year} for the agency of position {position.code}")
+    decree = decrees.decree_of_position(session, position, year)
     indicators = _position_indicators(session, position, year)
     quarters = list(range(1, quarter + 1))
     results = compute_for(session, indicators, year, quarters)

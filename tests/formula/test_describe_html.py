@@ -3,14 +3,7 @@
 import pytest
 
 from app.formula import parse, to_html
-
-LABELS = {
-    "psks_diberdayakan": "Jumlah PSKS yang mendapatkan Pemberdayaan Sosial",
-    "psks_terdata": "Total Jumlah PSKS yang terdata",
-    "a": "A",
-    "b": "B",
-    "c": "C",
-}
+from tests.formula.test_describe import LABELS
 
 
 def _frac(numerator: str, denominator: str) -> str:
