@@ -9,6 +9,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PORT=8000 \
     DATABASE_URL=sqlite:////app/data/iki.db
 
+# WeasyPrint renders the PDF documents: pango, harfbuzz and a font.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends \
+       libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+
 RUN groupadd --system iki && useradd --system --gid iki --home-dir /app --shell /usr/sbin/nologin iki
 
 WORKDIR /app

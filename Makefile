@@ -4,7 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DATABASE_URL ?= sqlite:///./data/iki.db
 
-.PHONY: run test lint format pytest bench migrate seed clean help
+.PHONY: run test lint format pytest bench migrate seed clean help system-deps test-system-deps
+
+# WeasyPrint (PDF documents) needs pango and fonts; the document test renders the SK in
+# Chromium. Installed with apt-get only when missing (the HTML documents work without them).
+PDF_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+APT_GET := $(shell [ "$$(id -u)" = 0 ] || echo sudo) apt-get
 
 help:
 	@echo "make run    install, migrate, seed and serve the API on http://127.0.0.1:8000"
@@ -26,7 +31,22 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $@ $(VENV)/.installed-run
 
-migrate: $(VENV)/.installed-run
+system-deps:
+	@missing=$$(for p in $(PDF_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		if command -v apt-get >/dev/null; then \
+			echo "installing for PDF: $$missing"; \
+			$(APT_GET) update -qq && DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -qq $$missing \
+				|| echo "could not install $$missing: PDF documents answer 503"; \
+		else echo "no apt-get: install $$missing for PDF documents"; fi; \
+	fi
+
+test-system-deps: system-deps
+	@[ -x /usr/bin/chromium ] || { command -v apt-get >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -qq chromium; } \
+		|| echo "could not install chromium: its document test is skipped"
+
+migrate: $(VENV)/.installed-run system-deps
 	$(BIN)/iki migrate
 
 seed: migrate
@@ -44,7 +64,7 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix app tests migrations bench
 	$(BIN)/ruff format app tests migrations bench
 
-pytest: $(VENV)/.installed-dev
+pytest: $(VENV)/.installed-dev test-system-deps
 	$(BIN)/pytest -q
 
 test: lint pytest

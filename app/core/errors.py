@@ -176,6 +176,14 @@ class PreconditionFailed(AppError):
     title = "Precondition failed"
 
 
+class PdfUnavailable(AppError):
+    """PDF rendering cannot run here (WeasyPrint or its system libraries are missing)."""
+
+    status_code = 503
+    code = "pdf_unavailable"
+    title = "PDF unavailable"
+
+
 def problem(
     status: int,
     code: str,
@@ -327,6 +335,7 @@ def problem_schema_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         409: "Conflicts with the current state (e.g. still referred to)",
         412: "If-Match no longer matches the current version",
         422: "Invalid input; `errors` or `field` names what is wrong",
+        503: "PDF rendering is not available on this server (the HTML works)",
     }
     return {
         status: {

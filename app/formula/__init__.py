@@ -1,6 +1,6 @@
 """Pure formula engine: check, evaluate and describe indicator formulas."""
 
-from app.formula.describe import describe, to_latex
+from app.formula.describe import describe, to_html, to_latex
 from app.formula.engine import Evaluation, EvaluationStatus, Reason, evaluate
 from app.formula.errors import ErrorCode, FormulaError
 from app.formula.grammar import (
@@ -31,6 +31,7 @@ __all__ = [
     "describe",
     "evaluate",
     "parse",
+    "to_html",
     "to_latex",
     "validate",
 ]

@@ -1,8 +1,9 @@
-"""A checked formula in words or as LaTeX, with the variables' labels."""
+"""A checked formula in words, as LaTeX or as HTML, with the variables' labels."""
 
 from __future__ import annotations
 
 import ast
+import html
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import ClassVar, Final
@@ -55,6 +56,26 @@ def describe(checked: CheckedFormula, labels: Mapping[str, str]) -> str:
 def to_latex(checked: CheckedFormula, labels: Mapping[str, str]) -> str:
     """The formula as LaTeX math, each variable shown by its escaped label."""
     return _Latex(labels).render(checked.tree.body)[0]
+
+
+def to_html(checked: CheckedFormula, labels: Mapping[str, str], *, percent: bool = False) -> str:
+    """The formula as an HTML fragment for printed documents: each division a fraction (the
+    numerator over the denominator), each label escaped; with `percent`, a formula that ends
+    in `* 100` reads "x 100%", as the SK writes it."""
+    body = checked.tree.body
+    text = _Html(labels).render(body)[0]
+    if percent and _times_hundred(body):
+        text += "%"
+    return f'<span class="formula">{text}</span>'
+
+
+def _times_hundred(node: ast.expr) -> bool:
+    return (
+        isinstance(node, ast.BinOp)
+        and isinstance(node.op, ast.Mult)
+        and isinstance(node.right, ast.Constant)
+        and node.right.value == 100
+    )
 
 
 class _Writer(ABC):
@@ -200,7 +221,28 @@ class _Words(_Writer):
         return f"{self.functions.get(function, function)}({', '.join(arguments)})", _ATOM
 
 
-class _Latex(_Writer):
+class _Fractions(_Writer):
+    """A writer that shows each division as a fraction (and a floor division as its floor)."""
+
+    def binary(self, node: ast.BinOp) -> tuple[str, int]:
+        if isinstance(node.op, ast.Div | ast.FloorDiv):
+            shown = self.fraction(self.render(node.left)[0], self.render(node.right)[0])
+            if isinstance(node.op, ast.FloorDiv):
+                return self.floor(shown), _ATOM
+            # Self-delimiting: only a power's base needs it parenthesized, as for -x.
+            return shown, _UNARY
+        return super().binary(node)
+
+    @abstractmethod
+    def fraction(self, numerator: str, denominator: str) -> str:
+        """Written by each output format."""
+
+    @abstractmethod
+    def floor(self, text: str) -> str:
+        """Written by each output format."""
+
+
+class _Latex(_Fractions):
     r"""LaTeX math, e.g. "\frac{A}{B} \times 100"."""
 
     operators: ClassVar[Mapping[type[ast.operator], str]] = {
@@ -229,14 +271,11 @@ class _Latex(_Writer):
         "round": r"\operatorname{pembulatan}",
     }
 
-    def binary(self, node: ast.BinOp) -> tuple[str, int]:
-        if isinstance(node.op, ast.Div | ast.FloorDiv):
-            fraction = rf"\frac{{{self.render(node.left)[0]}}}{{{self.render(node.right)[0]}}}"
-            if isinstance(node.op, ast.FloorDiv):
-                return rf"\left\lfloor {fraction} \right\rfloor", _ATOM
-            # Self-delimiting: only a power's base needs it parenthesized, as for -x.
-            return fraction, _UNARY
-        return super().binary(node)
+    def fraction(self, numerator: str, denominator: str) -> str:
+        return rf"\frac{{{numerator}}}{{{denominator}}}"
+
+    def floor(self, text: str) -> str:
+        return rf"\left\lfloor {text} \right\rfloor"
 
     def variable(self, label: str) -> str:
         return rf"\text{{{label.translate(_LATEX_SPECIALS)}}}"
@@ -258,6 +297,45 @@ class _Latex(_Writer):
             return rf"\left|{arguments[0]}\right|", _ATOM
         name = self.functions.get(function, rf"\operatorname{{{function}}}")
         return rf"{name}\left({', '.join(arguments)}\right)", _ATOM
+
+
+class _Html(_Fractions, _Words):
+    """HTML, e.g. a fraction as a numerator over a rule over a denominator, then " x 100"."""
+
+    operators: ClassVar[Mapping[type[ast.operator], str]] = {
+        ast.Add: " + ",
+        ast.Sub: " &minus; ",
+        ast.Mult: " x ",
+        ast.Mod: " mod ",
+    }
+    comparisons: ClassVar[Mapping[type[ast.cmpop], str]] = {
+        ast.Eq: "=",
+        ast.NotEq: "&ne;",
+        ast.Lt: "&lt;",
+        ast.LtE: "&le;",
+        ast.Gt: "&gt;",
+        ast.GtE: "&ge;",
+    }
+    unary: ClassVar[Mapping[type[ast.unaryop], str]] = {**_Words.unary, ast.USub: "&minus;"}
+
+    def term(self, node: ast.expr, weakest: int) -> str:
+        # A fraction stands out by itself: no parentheses around it, as in the SK.
+        return self.operand(node, weakest)
+
+    def fraction(self, numerator: str, denominator: str) -> str:
+        return (
+            f'<span class="frac"><span class="num">{numerator}</span>'
+            f'<span class="den">{denominator}</span></span>'
+        )
+
+    def floor(self, text: str) -> str:
+        return f"&lfloor;{text}&rfloor;"
+
+    def variable(self, label: str) -> str:
+        return f'<span class="var">{html.escape(label)}</span>'
+
+    def power(self, base: str, exponent: ast.expr) -> str:
+        return f"{base}<sup>{self.render(exponent)[0]}</sup>"
 
 
 def _number(value: object) -> str:

@@ -82,14 +82,20 @@ def _decree_views(session: Session, decrees: Sequence[Decree]) -> list[DecreePub
     ]
 
 
-def iki_document(session: Session, position_id: int, year: int) -> IkiDocument:
-    """A position's IKI for a year: its objectives and their indicators, in SK order."""
-    position = get_or_404(session, Position, position_id, "Position")
+def decree_of_position(session: Session, position: Position, year: int) -> Decree:
+    """The decree of `year` of the position's agency; 404 when there is none."""
     decree = session.exec(
         select(Decree).where(Decree.agency_id == position.agency_id, Decree.year == year)
     ).first()
     if decree is None:
         raise NotFound(f"No decree of year {year} for the agency of position {position.code}")
+    return decree
+
+
+def iki_document(session: Session, position_id: int, year: int) -> IkiDocument:
+    """A position's IKI for a year: its objectives and their indicators, in SK order."""
+    position = get_or_404(session, Position, position_id, "Position")
+    decree = decree_of_position(session, position, year)
     objectives = list(
         session.exec(
             select(Objective)

@@ -44,7 +44,7 @@ def test_positions_show_duties_functions_activities(client, reader):
 def test_position_iki_document(client, reader):
     positions = _envelope(_get(client, reader, "/api/v1/positions"), 5)
     kadis = next(p for p in positions if p["code"] == "KADIS")
-    doc = _get(client, reader, f"/api/v1/positions/{kadis['id']}/iki", year=2025)
+    doc = _get(client, reader, f"/api/v1/positions/{kadis['id']}/iki", year=2025, format="json")
     assert doc["decree"]["number"] == "000.8.6.3/06/425.109/2025"
     assert [o["number"] for o in doc["objectives"]] == [1, 2, 3, 4, 5]
     assert [len(o["indicators"]) for o in doc["objectives"]] == [5, 1, 2, 3, 1]

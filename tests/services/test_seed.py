@@ -39,6 +39,39 @@ def test_seeded_counts(session):
     assert decree.signatory == "Dr. REY SUWIGTYO, S.Sos., M.Si."
 
 
+def test_seeded_decree_text_is_the_sk(session):
+    decree = session.exec(select(Decree)).one()
+    assert decree.heading == (
+        "KEPUTUSAN KEPALA DINAS SOSIAL, PEMBERDAYAAN PEREMPUAN DAN PERLINDUNGAN ANAK "
+        "KOTA PROBOLINGGO"
+    )
+    assert len(decree.considerations) == 2
+    assert decree.considerations[1].startswith("Bahwa untuk kelancaran pelaksanaan tersebut")
+    assert len(decree.legal_bases) == 10
+    # joined across the page break of the SK
+    assert (
+        "Perubahan Kedua atas Undang-Undang Nomor 23 Tahun 2014 (Lembaran"
+        in (decree.legal_bases[0])
+    )
+    assert [clause["label"] for clause in decree.clauses] == ["KESATU", "KEDUA", "KETIGA"]
+    assert decree.clauses[1]["items"] == [
+        "Memberikan informasi kinerja yang penting dan diperlukan dalam menyelenggarakan "
+        "manajemen kinerja organisasi;",
+        "Mengukur keberhasilan pencapaian suatu tujuan dan sasaran strategis yang digunakan "
+        "untuk perbaikan kinerja dan peningkatan akuntabilitas kinerja organisasi.",
+        "Meningkatkan kinerja individu dalam pelaksanaan tugas sehari-hari.",
+    ]
+    assert decree.clauses[2]["text"].endswith("disesuaikan sebagaimana mestinya.")
+    assert decree.place == "Probolinggo"
+    assert decree.signatory_title == (
+        "KEPALA DINAS SOSIAL, PEMBERDAYAAN PEREMPUAN, DAN PERLINDUNGAN ANAK KOTA PROBOLINGGO"
+    )
+    assert (decree.signatory_rank, decree.signatory_nip) == (
+        "Pembina Utama Muda",
+        "19670711 198809 1 001",
+    )
+
+
 def test_indicators_per_position(session):
     rows = session.exec(
         select(Position.code, func.count(col(Indicator.id)))

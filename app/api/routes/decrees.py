@@ -1,6 +1,7 @@
 """Decrees (SK) that fix a year's IKI of an agency, and copying one for the next year."""
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
 
 from app.api.deps import (
     CHANGED,
@@ -12,13 +13,14 @@ from app.api.deps import (
     YearFilter,
     set_location,
 )
+from app.api.documents import DocumentFormat, FormatQuery, document, document_responses, negotiate
 from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
 from app.core.security import AdminKey
 from app.schemas.common import ListPage
 from app.schemas.decrees import DecreeCopy, DecreeCreate, DecreePublic, DecreeUpdate
 from app.schemas.lint import LintReport
-from app.services import decrees, lint
+from app.services import decrees, documents, lint
 
 router = APIRouter(
     prefix="/decrees", tags=["decrees"], responses=problem_schema_responses(401, 403, 422)
@@ -56,6 +58,24 @@ def lint_decree(session: SessionDep, decree_id: DecreeId) -> LintReport:
     copied formulas, missing targets or data sources, inferred cascade links; with a stable
     `code`, a severity and a message in Indonesian per finding, and counts per severity."""
     return lint.lint_decree(session, decree_id)
+
+
+@router.get(
+    "/{decree_id}/document",
+    summary="Get a decree as a document",
+    response_class=HTMLResponse,
+    responses=document_responses(),
+)
+def get_decree_document(
+    request: Request, session: SessionDep, decree_id: DecreeId, format: FormatQuery = None
+) -> Response:
+    """The whole SK as printed: the agency's letterhead, the heading, NOMOR and TENTANG,
+    Menimbang, Mengingat, MEMUTUSKAN with each Diktum, the place and date of signing and the
+    signatory, then each position's lampiran (the head of the agency first). HTML by default,
+    `format=pdf` (or `Accept: application/pdf`) a PDF."""
+    chosen = negotiate(request, format, (DocumentFormat.html, DocumentFormat.pdf))
+    sk = documents.decree_document(session, decree_id)
+    return document(chosen, "decree.html", f"sk-iki-{sk.decree.year}-{decree_id}", doc=sk)
 
 
 @router.post(

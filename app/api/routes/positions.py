@@ -3,6 +3,7 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from app.api.deps import (
     CHANGED,
@@ -11,8 +12,16 @@ from app.api.deps import (
     Page,
     UnitFilter,
     WriteSessionDep,
+    YearQuery,
     id_path,
     set_location,
+)
+from app.api.documents import (
+    DocumentFormat,
+    FormatQuery,
+    document,
+    document_responses,
+    negotiate,
 )
 from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
@@ -21,7 +30,7 @@ from app.core.types import MAX_YEAR, MIN_YEAR
 from app.schemas.common import ListPage
 from app.schemas.decrees import IkiDocument
 from app.schemas.organization import PositionCreate, PositionPublic, PositionUpdate
-from app.services import decrees, organization
+from app.services import decrees, documents, organization
 
 router = APIRouter(
     prefix="/positions", tags=["positions"], responses=problem_schema_responses(401, 403, 422)
@@ -55,19 +64,56 @@ def get_position(session: SessionDep, position_id: PositionId) -> PositionPublic
 @router.get(
     "/{position_id}/iki",
     summary="Get a position's IKI document",
-    response_model=IkiDocument,
-    responses=problem_schema_responses(404),
+    response_model=None,
+    responses=document_responses(json_model=IkiDocument),
 )
 def get_position_iki(
+    request: Request,
     session: SessionDep,
     position_id: PositionId,
     year: Annotated[
         int, Query(ge=MIN_YEAR, le=MAX_YEAR, description="Year of the SK", examples=[2025])
     ],
-) -> IkiDocument:
-    """The position's IKI for a year as the SK lampiran shows it: its objectives (Sasaran
-    Kinerja), each with its indicators, formulas and data sources."""
-    return decrees.iki_document(session, position_id, year)
+    format: FormatQuery = None,
+) -> Response:
+    """The position's IKI for a year as the SK lampiran lays it out: the Jabatan with its
+    Tugas, Fungsi and Butir Kegiatan, then each Sasaran Kinerja with its indicators, formulas
+    (as fractions) and data sources. A printable HTML page (A4 landscape) by default;
+    `format=pdf` (or `Accept: application/pdf`) a PDF; `format=json` (or an Accept naming
+    `application/json`) the document as JSON."""
+    offered = (DocumentFormat.html, DocumentFormat.pdf, DocumentFormat.json)
+    chosen = negotiate(request, format, offered)
+    if chosen == DocumentFormat.json:
+        return JSONResponse(
+            decrees.iki_document(session, position_id, year).model_dump(mode="json"),
+            headers={"Vary": "Accept"},
+        )
+    sheet = documents.iki_lampiran(session, position_id, year)
+    return document(chosen, "iki.html", f"iki-{sheet.position_code}-{year}", sheet=sheet)
+
+
+@router.get(
+    "/{position_id}/report",
+    summary="Get a position's capaian report",
+    response_class=HTMLResponse,
+    responses=document_responses(),
+)
+def get_position_report(
+    request: Request,
+    session: SessionDep,
+    position_id: PositionId,
+    year: YearQuery,
+    quarter: Annotated[int, Query(ge=1, le=4, description="s.d. triwulan (1-4)", examples=[2])],
+    format: FormatQuery = None,
+) -> Response:
+    """The capaian of the position's indicators up to a quarter, to be signed off: per
+    indicator the target, the realization of each quarter and of the year to date, the
+    capaian (%), its rating, status and verification state, and the data behind it with its
+    evidence. HTML by default, `format=pdf` (or `Accept: application/pdf`) a PDF."""
+    chosen = negotiate(request, format, (DocumentFormat.html, DocumentFormat.pdf))
+    report = documents.achievement_report(session, position_id, year, quarter)
+    name = f"capaian-{position_id}-{year}-tw{quarter}"
+    return document(chosen, "report.html", name, report=report)
 
 
 @router.post(
