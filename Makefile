@@ -42,7 +42,7 @@ system-deps:
 	fi
 
 test-system-deps: system-deps
-	@[ -x /usr/bin/chromium ] || { command -v apt-get >/dev/null && \
+	@[ -x /usr/bin/chromium ] || { command -v apt-get >/dev/null && $(APT_GET) update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -qq chromium; } \
 		|| echo "could not install chromium: its document test is skipped"
 

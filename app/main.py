@@ -6,6 +6,7 @@ from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
+from app.api.limits import BodyGuard
 from app.api.main import api_router
 from app.api.routes import health
 from app.core.errors import install_error_handlers
@@ -90,6 +91,8 @@ def create_app() -> FastAPI:
         generate_unique_id_function=lambda route: route.name,
     )
     install_error_handlers(app)
+    # Bodies that cannot be accepted (no key, too large) are refused before they are read.
+    app.add_middleware(BodyGuard)
     # Every answer carries an X-Request-ID: the client's when it is sane, else a new one; the
     # audit trail and every log line of the request carry it too.
     app.add_middleware(

@@ -21,6 +21,12 @@ class Settings(BaseSettings):
     seed_dir: str = "seed"
     db_echo: bool = False
     db_pool_size: int = 10
+    max_body_bytes: int = Field(
+        default=2_000_000, description="The largest request body accepted (413 beyond)"
+    )
+    max_import_bytes: int = Field(
+        default=20_000_000, description="The largest import (CSV, JSON or xlsx) accepted"
+    )
     auth_failure_limit: str = Field(
         default="20/minute",
         description="Failed authentications allowed per client address (e.g. 20/minute); "

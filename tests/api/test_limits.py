@@ -91,8 +91,8 @@ def test_access_lines_never_carry_a_secret():
         ("POST", "/healthz", "GET"),
     ],
 )
-def test_405_names_every_method_of_the_path(client, method, path, allowed):
-    answer = client.request(method, path)
+def test_405_names_every_method_of_the_path(client, reader, method, path, allowed):
+    answer = client.request(method, path, headers=reader)
     assert_problem(answer, 405, "method_not_allowed")
     assert answer.headers["Allow"] == allowed
 
