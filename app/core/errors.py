@@ -236,6 +236,14 @@ _HTTP_CODES = {
 }
 
 
+MAX_FIELD_ERRORS = 50
+QUOTE_LIMIT = 200
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= QUOTE_LIMIT else f"{text[:QUOTE_LIMIT]}..."
+
+
 def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     parts = [str(p) for p in loc]
     return ".".join(parts)
@@ -260,22 +268,27 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        found = exc.errors()
+        # Quote the request briefly and list a bounded number of errors: a huge bad request
+        # gets a small answer.
         errors = [
             {
-                "field": _field_path(err.get("loc", ())),
-                "message": err.get("msg", ""),
+                "field": _short(_field_path(err.get("loc", ()))),
+                "message": _short(str(err.get("msg", ""))),
                 "type": err.get("type", ""),
             }
-            for err in exc.errors()
+            for err in found[:MAX_FIELD_ERRORS]
         ]
-        fields = ", ".join(e["field"] for e in errors) or "request"
+        named = [e["field"] for e in errors[:5]]
+        more = f" and {len(found) - len(named)} more" if len(found) > len(named) else ""
         body = problem(
             422,
             "validation_error",
             "Request validation failed",
-            f"Invalid value for {fields}",
+            f"Invalid value for {', '.join(named) or 'request'}{more}",
             request.url.path,
             errors=errors,
+            errors_total=len(found) if len(found) > len(errors) else None,
         )
         return problem_response(body)
 

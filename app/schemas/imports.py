@@ -48,4 +48,7 @@ class ImportSummary(BaseModel):
         examples=[0],
     )
     rejected: int = Field(description="Rows refused", examples=[0])
-    errors: list[ImportRowError] = Field(description="Each refused row")
+    errors: list[ImportRowError] = Field(
+        description="The refused rows, the first 1000 (`rejected` counts them all); values "
+        "are quoted back at most 100 characters long"
+    )

@@ -62,6 +62,11 @@ def is_text(value: str) -> bool:
     return True
 
 
+def quote(text: str, limit: int = 100) -> str:
+    """At most a short prefix of what a client sent, to quote it back in an answer."""
+    return text if len(text) <= limit else f"{text[:limit]}..."
+
+
 def find_agency(session: Session, code: str | None) -> Agency | None:
     """The agency a request means: the one with this code, or, without a code, the only
     agency when the service holds exactly one; else None."""

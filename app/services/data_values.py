@@ -51,6 +51,7 @@ from app.services.common import (
     find_agency,
     lock_agency_data,
     paginate,
+    quote,
     resolve_agency,
     savepoint,
 )
@@ -210,7 +211,7 @@ def apply_writes(
             outcome.rejections.append(
                 Rejection(
                     "unknown_variable",
-                    f"'{write.variable}' is not a variable of {scope.agency.code}",
+                    f"'{quote(write.variable)}' is not a variable of {scope.agency.code}",
                     where,
                     write,
                 )

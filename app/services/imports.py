@@ -23,7 +23,7 @@ from app.core.types import MAX_TEXT
 from app.schemas.data_values import is_unsafe_link
 from app.schemas.imports import MAX_ROWS, ImportRowError, ImportSummary
 from app.services import audit
-from app.services.common import is_text, resolve_agency
+from app.services.common import is_text, quote, resolve_agency
 from app.services.data_values import (
     KEEP,
     Rejection,
@@ -32,6 +32,9 @@ from app.services.data_values import (
     load_agency_variables,
 )
 
+# Answers quote what was sent only briefly, and list a bounded number of refused rows (the
+# summary's `rejected` counts them all), so a large bad import gets a small answer.
+MAX_ERRORS = 1000
 COLUMNS = ("variable", "year", "quarter", "value", "note", "evidence")
 REQUIRED = ("variable", "year", "quarter", "value")
 # The read-only columns the realization template writes beside COLUMNS: an import ignores
@@ -193,6 +196,7 @@ def _sheet_rows(sheet: Any) -> ImportRows:
     first = next(cells, None) or ()
     header = [str(h).strip().lower() if h is not None else "" for h in first]
     _require_columns(header, "The first row of the workbook's first sheet")
+    _refuse_repeated_columns(header, "The first row of the workbook's first sheet")
     context = {c.lower() for c in TEMPLATE_CONTEXT}
     wanted = [(i, name) for i, name in enumerate(header) if name and name not in context]
     rows: list[dict[str, Any]] = []
@@ -223,11 +227,26 @@ def _cell(column: str, value: Any) -> Any:
     return value
 
 
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose members are named once: `{"value": 1, "value": 2}` is ambiguous."""
+    names = [name for name, _ in pairs]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise InvalidInput(
+            f"A JSON object names {', '.join(twice)} more than once; which one is meant is "
+            "not clear",
+            field=twice[0],
+        )
+    return dict(pairs)
+
+
 def _json_rows(raw: bytes) -> ImportRows:
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, object_pairs_hook=_unique_members)
+    except InvalidInput:
+        raise
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
-        raise InvalidInput(f"The body is not valid JSON: {exc}", field="body") from exc
+        raise InvalidInput(f"The body is not valid JSON: {quote(str(exc))}", field="body") from exc
     if not isinstance(data, dict) or not isinstance(data.get("rows"), list):
         raise InvalidInput('The body must be {"agency": ..., "rows": [...]}', field="rows")
     extra = sorted(set(data) - {"agency", "rows"})
@@ -275,6 +294,7 @@ def _parse_csv(text: str) -> list[dict[str, Any]]:
     reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
     header = [h.strip().lower() for h in reader.fieldnames or []]
     _require_columns(header, "The CSV header")
+    _refuse_repeated_columns(header, "The CSV header")
     reader.fieldnames = header
     rows = []
     for raw in reader:
@@ -282,6 +302,16 @@ def _parse_csv(text: str) -> list[dict[str, Any]]:
         if len(rows) > MAX_ROWS:
             raise InvalidInput(f"At most {MAX_ROWS} rows per import", field="rows")
     return rows
+
+
+def _refuse_repeated_columns(header: Sequence[str], where: str) -> None:
+    """Two columns of the same name: which one holds the value is not clear."""
+    twice = sorted({name for name in header if name and header.count(name) > 1})
+    if twice:
+        raise InvalidInput(
+            f"{where} names {', '.join(twice)} more than once; keep one column of each",
+            field="header",
+        )
 
 
 def _require_columns(header: Sequence[str], where: str) -> None:
@@ -448,6 +478,12 @@ def import_upload(
     `agency`). An atomic import with refused rows raises `ImportRejected`; a dry run keeps
     nothing."""
     found = decode(upload)
+    if found.agency and agency and found.agency != agency:
+        raise InvalidInput(
+            f"The body names agency {quote(found.agency)} and the query {quote(agency)}: "
+            "name it once, or the same in both",
+            field="agency",
+        )
     summary = run_import(
         session, principal, found.agency or agency, found, dry_run=dry_run, atomic=atomic
     )
@@ -497,16 +533,23 @@ def run_import(
         errors=[
             ImportRowError(
                 row=r.write.row or 0,
-                variable=r.write.variable or None,
-                value=r.write.value if _is_jsonable(r.write.value) else repr(r.write.value),
+                variable=quote(r.write.variable) if r.write.variable else None,
+                value=_echo(r.write.value),
                 field=_COLUMN_OF.get(r.code, r.field.split(".")[0]),
                 code=r.code,
                 message=r.message,
             )
-            for r in rejections
+            for r in rejections[:MAX_ERRORS]
         ],
     )
     return summary
+
+
+def _echo(value: Any) -> Any:
+    """A row's value as sent, to quote it back: short, and always JSON."""
+    if isinstance(value, str):
+        return quote(value)
+    return value if _is_jsonable(value) else quote(repr(value))
 
 
 def _is_jsonable(value: Any) -> bool:
