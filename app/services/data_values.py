@@ -26,7 +26,6 @@ from app.core.types import MAX_MAGNITUDE
 from app.formula import FormulaError, parse
 from app.models import (
     Agency,
-    AuditEvent,
     DataValue,
     Decree,
     Indicator,
@@ -44,7 +43,7 @@ from app.schemas.data_values import (
     DataValuesWritten,
     ValueChange,
 )
-from app.services import changes
+from app.services import audit, changes
 from app.services.achievements import compute_for
 from app.services.changes import Cursor
 from app.services.common import (
@@ -585,14 +584,7 @@ def realization_history(
     _indicator, scope, _codes, keys = _indicator_quarter(session, indicator_id, year, quarter)
     stored = existing_values(session, keys)
     by_value_id = {row.id: scope.variables_by_id[row.variable_id] for row in stored.values()}
-    events = session.exec(
-        select(AuditEvent)
-        .where(
-            AuditEvent.entity == "data_value",
-            col(AuditEvent.entity_id).in_([str(i) for i in by_value_id]),
-        )
-        .order_by(col(AuditEvent.id))
-    ).all()
+    events = audit.events_of(session, "data_value", (i for i in by_value_id if i is not None))
     units = {v.owner_unit_id for v in by_value_id.values()}
     periods = {
         p.id: p.unit_id
@@ -602,14 +594,7 @@ def realization_history(
             )
         )
     }
-    steps = session.exec(
-        select(AuditEvent)
-        .where(
-            AuditEvent.entity == "period",
-            col(AuditEvent.entity_id).in_([str(i) for i in periods]),
-        )
-        .order_by(col(AuditEvent.id))
-    ).all()
+    steps = audit.events_of(session, "period", (i for i in periods if i is not None))
     history = []
     replayed: dict[str, dict[str, Any]] = {}  # each value's fields as of the event
     for event in events:

@@ -21,7 +21,6 @@ from app.core.security import Principal
 from app.formula import parse
 from app.models import (
     Agency,
-    AuditEvent,
     DataValue,
     Period,
     PeriodState,
@@ -115,18 +114,9 @@ def writers(session: Session, unit: Unit, year: int, quarter: int) -> list[str]:
             DataValue.quarter == quarter,
         )
     ).all()
-    if not value_ids:
-        return []
-    names = session.exec(
-        select(AuditEvent.actor)
-        .where(
-            AuditEvent.entity == "data_value",
-            col(AuditEvent.entity_id).in_([str(i) for i in value_ids]),
-            col(AuditEvent.actor).is_not(None),
-        )
-        .distinct()
-    ).all()
-    return sorted(name for name in names if name)
+    events = audit.events_of(session, "data_value", (i for i in value_ids if i is not None))
+    names = {e.actor for e in events if e.actor}
+    return sorted(names)
 
 
 def _authorize(principal: Principal, step: Step, unit: Unit) -> None:
