@@ -467,6 +467,7 @@ def _text_problem(write: Write) -> tuple[str, str, str] | None:
 
 def import_upload(
     session: Session,
+    write_session: Session,
     principal: Principal,
     upload: Upload,
     *,
@@ -476,7 +477,13 @@ def import_upload(
 ) -> ImportSummary:
     """Decode an upload and import its rows into the agency it names (the JSON body's, else
     `agency`). An atomic import with refused rows raises `ImportRejected`; a dry run keeps
-    nothing."""
+    nothing.
+
+    Every row is first validated on `session`, which takes no lock; only then are the rows
+    written, on `write_session`, in one transaction that validates them again under the
+    agency's lock (a quarter may have been submitted meanwhile) and stores them: a long
+    import holds the lock no longer than its writing takes, and other writers are not kept
+    waiting while it is read and checked."""
     found = decode(upload)
     if found.agency and agency and found.agency != agency:
         raise InvalidInput(
@@ -484,13 +491,16 @@ def import_upload(
             "name it once, or the same in both",
             field="agency",
         )
-    summary = run_import(
-        session, principal, found.agency or agency, found, dry_run=dry_run, atomic=atomic
-    )
-    if summary.rejected and atomic:
-        raise ImportRejected(summary)
+    agency_code = found.agency or agency
+    checked = run_import(session, principal, agency_code, found, dry_run=True, atomic=atomic)
+    if checked.rejected and atomic:
+        raise ImportRejected(checked.model_copy(update={"dry_run": dry_run}))
     if dry_run:
         session.rollback()
+        return checked
+    summary = run_import(write_session, principal, agency_code, found, dry_run=False, atomic=atomic)
+    if summary.rejected and atomic:
+        raise ImportRejected(summary)
     return summary
 
 
@@ -506,9 +516,10 @@ def run_import(
     """Validate every row; store the valid ones unless a dry run, or atomic with rejections."""
     if len(found.rows) > MAX_ROWS:
         raise InvalidInput(f"At most {MAX_ROWS} rows per import", field="rows")
+    # Rows are read before the first statement: a writing transaction begins with it.
+    writes, unreadable = to_writes(found.rows, csv_rules=found.csv_rules, numbers=found.numbers)
     agency = resolve_agency(session, agency_code)
     scope = load_agency_variables(session, agency)
-    writes, unreadable = to_writes(found.rows, csv_rules=found.csv_rules, numbers=found.numbers)
     stop_early = atomic and bool(unreadable)
     with audit.action(session, "import"):
         outcome = apply_writes(

@@ -150,7 +150,8 @@ _IMPORT_BODY = {
 async def import_data_values(
     request: Request,
     principal: OperatorKey,
-    session: WriteSessionDep,
+    session: SessionDep,
+    write_session: WriteSessionDep,
     dry_run: Annotated[bool, Query(description="Validate everything, store nothing")] = False,
     atomic: Annotated[
         bool, Query(description="All or nothing (default); false stores the valid rows")
@@ -171,6 +172,7 @@ async def import_data_values(
     return await run_in_threadpool(
         imports.import_upload,
         session,
+        write_session,
         principal,
         upload,
         agency=agency,
