@@ -66,6 +66,7 @@ def _document_shared_errors(router: APIRouter) -> APIRouter:
             }
     return router
 
+
 for module in (
     agencies,
     units,
