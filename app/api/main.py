@@ -47,7 +47,7 @@ def shared_errors(route: APIRoute) -> list[int]:
     may be too large (413, `BodyGuard`); a body that is parsed may not parse (400); a write
     may meet a conflicting state (409) or a lock held too long (503 busy)."""
     statuses = []
-    if route.methods & WITH_BODY:
+    if (route.methods or set()) & WITH_BODY:
         statuses.append(413)
     if route.body_field is not None:
         statuses.append(400)

@@ -20,11 +20,14 @@ logger = logging.getLogger("app.errors")
 
 
 class FieldError(BaseModel):
-    """One invalid field of a request."""
+    """One invalid field of a request (a refused import row also names its `row` and
+    `code`)."""
+
+    model_config = ConfigDict(extra="allow")
 
     field: str = Field(description="Dotted path of the field, e.g. `body.values.psks_terdata`")
     message: str = Field(description="What is wrong with it")
-    type: str = Field(description="Machine-readable kind of error")
+    type: str | None = Field(default=None, description="Machine-readable kind of error")
 
 
 class ProblemDetail(BaseModel):
