@@ -1,6 +1,7 @@
 """The ASGI application: `app.main:app`."""
 
 import uuid
+from typing import Any
 
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
@@ -9,7 +10,7 @@ from fastapi_offline import FastAPIOffline
 from app.api.limits import BodyGuard
 from app.api.main import api_router
 from app.api.routes import health
-from app.core.errors import install_error_handlers
+from app.core.errors import PROBLEM_JSON, install_error_handlers
 from app.core.logging import is_sane_request_id
 
 DESCRIPTION = """
@@ -75,6 +76,25 @@ TAGS = [
 ]
 
 
+def _problems_as_problem_json(app: FastAPI) -> None:
+    """Document error answers as what they are: FastAPI puts a `responses` model under
+    application/json; a problem's schema belongs under application/problem+json alone."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            for operations in generate()["paths"].values():
+                for operation in operations.values():
+                    for answer in operation.get("responses", {}).values():
+                        content = answer.get("content", {})
+                        if PROBLEM_JSON in content and "application/json" in content:
+                            content[PROBLEM_JSON] = content.pop("application/json")
+        assert app.openapi_schema is not None
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app() -> FastAPI:
     """Build the application: routers, error handlers, OpenAPI metadata."""
     # Swagger UI and ReDoc assets are served by the app itself, not from a CDN, so /docs works
@@ -91,6 +111,7 @@ def create_app() -> FastAPI:
         generate_unique_id_function=lambda route: route.name,
     )
     install_error_handlers(app)
+    _problems_as_problem_json(app)
     # Bodies that cannot be accepted (no key, too large) are refused before they are read.
     app.add_middleware(BodyGuard)
     # Every answer carries an X-Request-ID: the client's when it is sane, else a new one; the

@@ -91,9 +91,14 @@ async def refuse_nul_characters(request: Request) -> None:
 
 IndicatorId = Annotated[int, id_path("Indicator")]
 AgencyId = Annotated[int, id_path("Agency")]
-YearPath = Annotated[Year, Path()]
+_YEAR_RULE = (
+    "Year (2000-2100). For an indicator it must be the year of the indicator's decree (SK), "
+    "for a unit's data one the agency has a decree for; another year answers 422 (a list of "
+    "such a year is empty)"
+)
+YearPath = Annotated[Year, Path(description=_YEAR_RULE)]
 QuarterPath = Annotated[Quarter, Path()]
-YearQuery = Annotated[Year, Query()]
+YearQuery = Annotated[Year, Query(description=_YEAR_RULE)]
 # Optional period filters of a list of values (undocumented beyond their limits).
 ValueYearFilter = Annotated[int | None, Query(ge=MIN_YEAR, le=MAX_YEAR)]
 QuarterFilter = Annotated[int | None, Query(ge=1, le=4)]

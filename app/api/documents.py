@@ -55,7 +55,8 @@ def document_responses(*, json_model: type | None = None) -> dict[int | str, dic
     if json_model is not None:
         ok["model"] = json_model
         ok["description"] += ", or JSON (`format=json` or `Accept: application/json`)"
-    return {200: ok, **problem_schema_responses(404, 503)}
+    unavailable = "PDF rendering is not available on this server (the HTML works)"
+    return {200: ok, **problem_schema_responses(404, 503, descriptions={503: unavailable})}
 
 
 def negotiate(

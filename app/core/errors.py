@@ -20,11 +20,14 @@ logger = logging.getLogger("app.errors")
 
 
 class FieldError(BaseModel):
-    """One invalid field of a request."""
+    """One invalid field of a request (a refused import row also names its `row` and
+    `code`)."""
+
+    model_config = ConfigDict(extra="allow")
 
     field: str = Field(description="Dotted path of the field, e.g. `body.values.psks_terdata`")
     message: str = Field(description="What is wrong with it")
-    type: str = Field(description="Machine-readable kind of error")
+    type: str | None = Field(default=None, description="Machine-readable kind of error")
 
 
 class ProblemDetail(BaseModel):
@@ -338,23 +341,45 @@ def _is_lock_timeout(exc: OperationalError) -> bool:
     return "database is locked" in str(exc.orig) or (getattr(exc.orig, "sqlstate", None) == "55P03")
 
 
-def problem_schema_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` entries documenting problem+json errors for the given statuses."""
-    descriptions = {
-        400: "Malformed request",
-        401: "Missing or invalid API key",
-        403: "The key's role or unit scope does not allow this",
-        404: "No such resource",
-        409: "Conflicts with the current state (e.g. still referred to)",
-        412: "If-Match no longer matches the current version",
-        422: "Invalid input; `errors` or `field` names what is wrong",
-        503: "PDF rendering is not available on this server (the HTML works)",
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again",
+        "schema": {"type": "integer"},
     }
+}
+
+_DESCRIPTIONS = {
+    400: "The body cannot be parsed (not UTF-8, not JSON, a broken form)",
+    401: "Missing or invalid API key",
+    403: "The key's role or unit scope does not allow this",
+    404: "No such resource",
+    409: "Conflicts with the current state (e.g. a code taken, still referred to, a locked "
+    "period, a concurrent write)",
+    412: "If-Match no longer matches the current version",
+    413: "The body is larger than the limit (2 MB; 20 MB for imports)",
+    415: "The body's media type is not one this operation reads",
+    422: "Invalid input; `errors` or `field` names what is wrong (NUL characters, `%00` or "
+    "`\\u0000`, are refused anywhere in a request)",
+    429: "Too many failed authentications from this client (when AUTH_FAILURE_LIMIT is set); "
+    "retry after `Retry-After` seconds",
+    503: "Busy: another write holds the lock of these data; retry after `Retry-After` seconds",
+}
+
+
+def problem_schema_responses(
+    *statuses: int, descriptions: dict[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries documenting problem+json errors for the given statuses;
+    `descriptions` overrides the general description of a status."""
+    described = {**_DESCRIPTIONS, **(descriptions or {})}
+    # Throttling and a busy lock say when to retry; other answers do not.
+    retried = {429, 503} - set(descriptions or ())
     return {
         status: {
-            "description": descriptions.get(status, "Error"),
+            "description": described.get(status, "Error"),
             "model": ProblemDetail,
             "content": {PROBLEM_JSON: {}},
+            **({"headers": RETRY_AFTER} if status in retried else {}),
         }
         for status in statuses
     }

@@ -66,7 +66,10 @@ def _json_number(value: Any) -> float:
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 Year = Annotated[int, Field(ge=MIN_YEAR, le=MAX_YEAR, description="Year", examples=[2025])]
 Quarter = Annotated[int, Field(ge=1, le=4, description="Triwulan, 1-4", examples=[1])]
-SkNumber = Annotated[int, Field(ge=1, le=999, description="Number in the SK", examples=[1])]
+MAX_SK_NUMBER = 999
+SkNumber = Annotated[
+    int, Field(ge=1, le=MAX_SK_NUMBER, description="Number in the SK", examples=[1])
+]
 
 # Codes ---------------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from sqlmodel import SQLModel
 from sqlmodel.main import SQLModelConfig
 
 from app.core.types import (
+    MAX_SK_NUMBER,
     AgencyCode,
     DecreeNumber,
     Id,
@@ -175,7 +176,13 @@ class IndicatorCreate(Input, IndicatorBase):
     @model_validator(mode="after")
     def _number_from_code(self) -> IndicatorCreate:
         if self.number is None:
-            self.number = int(self.code.rsplit(".", 1)[1])
+            number = int(self.code.rsplit(".", 1)[1])
+            if not 1 <= number <= MAX_SK_NUMBER:
+                raise ValueError(
+                    f"the code's last part ({number}) is not a number in the SK "
+                    f"(1-{MAX_SK_NUMBER}): give `number`"
+                )
+            self.number = number
         return self
 
 

@@ -95,11 +95,13 @@ class FormulaProblem(ProblemDetail):
     )
 
     field: str | None = Field(default=None, description="The request field holding the formula")
-    formula_error: str = Field(
-        description="What is wrong: `syntax_error`, `not_ascii`, `not_allowed`, "
+    formula_error: str | None = Field(
+        default=None,
+        description="For a refused formula (`code` `invalid_formula`), what is wrong: "
+        "`syntax_error`, `not_ascii`, `not_allowed`, "
         "`unknown_variable`, "
         "`unknown_function`, `too_long`, `too_complex`, `literal_too_large`, "
-        "`exponent_not_allowed` or `empty`"
+        "`exponent_not_allowed` or `empty`",
     )
     offset: int | None = Field(
         default=None, description="0-based character offset of the fault in the formula"

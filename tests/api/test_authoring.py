@@ -494,6 +494,28 @@ def test_indicator_codes_are_unique_in_their_decree(client, admin):
     )
 
 
+@pytest.mark.parametrize("code", ["KADIS.1.0", "KADIS.1.1000"])
+def test_an_indicator_number_taken_from_its_code_must_be_one_of_the_sk(client, admin, code):
+    # Found by the fuzzer: "A.0.0" was stored with number 0 and its answer failed (500).
+    objective = seeded_objective(client, admin)
+    body = assert_problem(
+        client.post(
+            f"{API}/indicators",
+            headers=admin,
+            json={**NEW_INDICATOR, "objective_id": objective["id"], "code": code},
+        ),
+        422,
+        "validation_error",
+    )
+    assert "give `number`" in body["errors"][0]["message"]
+    created = client.post(
+        f"{API}/indicators",
+        headers=admin,
+        json={**NEW_INDICATOR, "objective_id": objective["id"], "code": code, "number": 7},
+    )
+    assert created.status_code == 201 and created.json()["number"] == 7
+
+
 def test_indicator_references_stay_in_their_decree(client, admin):
     decree = create(client, admin, "decrees", DECREE_2026)
     other = create(
