@@ -17,8 +17,8 @@ from app.schemas.common import Strict
 _LINK = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*:(?!\s)|//|\\\\)")
 
 
-def web_link(text: str) -> str | None:
-    """The http(s) URL `text` is, as a browser would read it, or None when it is no link."""
+def _as_link(text: str) -> str | None:
+    """`text` as a browser would read it when it is a link (of any scheme), else None."""
     # What is shown is not always what is followed: fold compatibility characters (a
     # full-width `ｊａｖａｓｃｒｉｐｔ:`) and drop invisible ones and the tabs and line breaks
     # browsers ignore inside a URL.
@@ -35,11 +35,21 @@ def is_unsafe_link(text: str) -> bool:
     """Whether evidence is a link other than an http(s) URL with a host (an allow-list:
     `javascript:`, `data:`, `ms-msdt:`, `search-ms:`, `ftp:`, `//host/x` and `\\\\host\\share`
     are all refused, in any disguise); a plain reference ("Arsip Bidang PSM") is no link."""
-    link = web_link(text)
+    link = _as_link(text)
+    return link is not None and web_link(text) is None
+
+
+def web_link(text: str | None) -> str | None:
+    """The http(s) URL with a host that `text` is, as a browser would read it; None for a
+    plain reference or any other link. The only evidence ever shown as a link."""
+    link = _as_link(text) if text else None
     if link is None:
-        return False
-    parts = urlsplit(link)
-    return parts.scheme.lower() not in ("http", "https") or not parts.hostname
+        return None
+    try:
+        parts = urlsplit(link)
+    except ValueError:
+        return None
+    return link if parts.scheme.lower() in ("http", "https") and parts.hostname else None
 
 
 class DataValuesPut(Strict):

@@ -10,12 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from sqlmodel import Session, col, select
 
 from app.formula import parse, to_html
 from app.models import DataValue, Decree, Indicator, Objective, Position, Variable
+from app.schemas.data_values import web_link
 from app.schemas.decrees import DecreePublic, IkiDocument
 from app.schemas.organization import AgencyPublic
 from app.services import decrees, organization
@@ -78,17 +78,6 @@ def indonesian_number(value: float | None, decimals: int) -> str:
     if text.lstrip("-").strip("0,.") == "":
         text = text.lstrip("-")  # no "-0,00"
     return text.translate(_INDONESIAN_SEPARATORS)
-
-
-def web_link(text: str | None) -> str | None:
-    """`text` when it is an http(s) URL with a host, the only evidence shown as a link."""
-    if not text:
-        return None
-    try:
-        parts = urlsplit(text.strip())
-    except ValueError:
-        return None
-    return text.strip() if parts.scheme in ("http", "https") and parts.netloc else None
 
 
 # The IKI of a position (a lampiran of the SK) -----------------------------------------------

@@ -4,8 +4,9 @@ import datetime as dt
 
 import pytest
 
+from app.schemas.data_values import web_link
 from app.schemas.organization import AgencyPublic
-from app.services.documents import indonesian_date, indonesian_number, letterhead, web_link
+from app.services.documents import indonesian_date, indonesian_number, letterhead
 
 
 @pytest.mark.parametrize(
