@@ -29,7 +29,6 @@ from app.models import (
     DataValue,
     Decree,
     Indicator,
-    Period,
     PeriodState,
     Unit,
     ValueType,
@@ -43,7 +42,7 @@ from app.schemas.data_values import (
     DataValuesWritten,
     ValueChange,
 )
-from app.services import audit, changes
+from app.services import audit, changes, workflow
 from app.services.achievements import compute_for
 from app.services.changes import Cursor
 from app.services.common import (
@@ -586,14 +585,7 @@ def realization_history(
     by_value_id = {row.id: scope.variables_by_id[row.variable_id] for row in stored.values()}
     events = audit.events_of(session, "data_value", (i for i in by_value_id if i is not None))
     units = {v.owner_unit_id for v in by_value_id.values()}
-    periods = {
-        p.id: p.unit_id
-        for p in session.exec(
-            select(Period).where(
-                col(Period.unit_id).in_(units), Period.year == year, Period.quarter == quarter
-            )
-        )
-    }
+    periods = {p.id: p.unit_id for p in workflow.periods(session, units, year, [quarter]).values()}
     steps = audit.events_of(session, "period", (i for i in periods if i is not None))
     history = []
     replayed: dict[str, dict[str, Any]] = {}  # each value's fields as of the event
