@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from fastapi import Request, Response
-from fastapi.responses import JSONResponse
+from pydantic_core import to_json
 
 from app.core.etag import ETag
-from app.schemas.achievements import AchievementPublic
-from app.schemas.common import CursorPage
+from app.schemas.common import PageParams
 
 # A cell starting with one of these is read as a formula by spreadsheets (OWASP: CSV
 # injection); a leading apostrophe makes it text.
@@ -36,34 +35,35 @@ def _pairs(values: dict[str, float | None]) -> str:
 
 # One CSV row per achievement: the JSON item flattened, column by column. Numeric columns
 # stay numbers (a negative one too); every other cell is text made safe for spreadsheets.
-CSV_FIELDS: tuple[tuple[str, Callable[[AchievementPublic], object]], ...] = (
-    ("agency", lambda a: a.agency),
-    ("indicator_id", lambda a: a.indicator.id),
-    ("indicator_code", lambda a: a.indicator.code),
-    ("indicator_name", lambda a: a.indicator.name),
-    ("position_code", lambda a: a.position.code),
-    ("position_title", lambda a: a.position.title),
-    ("year", lambda a: a.year),
-    ("quarter", lambda a: a.quarter),
-    ("unit_of_measure", lambda a: a.indicator.unit_of_measure),
-    ("polarity", lambda a: a.indicator.polarity),
-    ("decimals", lambda a: a.indicator.decimals),
-    ("values", lambda a: _pairs(a.values)),
-    ("quarter_values", lambda a: _pairs(a.quarter_values)),
-    ("quarter_realization", lambda a: _num(a.quarter_realization)),
-    ("realization", lambda a: _num(a.realization)),
-    ("target", lambda a: _num(a.target)),
-    ("achievement", lambda a: _num(a.achievement)),
-    ("rating_code", lambda a: a.rating.code if a.rating else ""),
-    ("rating_label", lambda a: a.rating.label if a.rating else ""),
-    ("rating_color", lambda a: (a.rating.color or "") if a.rating else ""),
-    ("status", lambda a: a.status),
-    ("reason", lambda a: a.reason or ""),
-    ("missing_variables", lambda a: ";".join(a.missing_variables)),
-    ("verified", lambda a: str(a.verified).lower()),
-    ("verification", lambda a: a.verification),
-    ("unverified", lambda a: ";".join(a.unverified)),
-    ("updated_at", lambda a: a.updated_at.isoformat() if a.updated_at else ""),
+Row = Mapping[str, Any]
+CSV_FIELDS: tuple[tuple[str, Callable[[Row], object]], ...] = (
+    ("agency", lambda a: a["agency"]),
+    ("indicator_id", lambda a: a["indicator"]["id"]),
+    ("indicator_code", lambda a: a["indicator"]["code"]),
+    ("indicator_name", lambda a: a["indicator"]["name"]),
+    ("position_code", lambda a: a["position"]["code"]),
+    ("position_title", lambda a: a["position"]["title"]),
+    ("year", lambda a: a["year"]),
+    ("quarter", lambda a: a["quarter"]),
+    ("unit_of_measure", lambda a: a["indicator"]["unit_of_measure"]),
+    ("polarity", lambda a: a["indicator"]["polarity"]),
+    ("decimals", lambda a: a["indicator"]["decimals"]),
+    ("values", lambda a: _pairs(a["values"])),
+    ("quarter_values", lambda a: _pairs(a["quarter_values"])),
+    ("quarter_realization", lambda a: _num(a["quarter_realization"])),
+    ("realization", lambda a: _num(a["realization"])),
+    ("target", lambda a: _num(a["target"])),
+    ("achievement", lambda a: _num(a["achievement"])),
+    ("rating_code", lambda a: a["rating"]["code"] if a["rating"] else ""),
+    ("rating_label", lambda a: a["rating"]["label"] if a["rating"] else ""),
+    ("rating_color", lambda a: (a["rating"]["color"] or "") if a["rating"] else ""),
+    ("status", lambda a: a["status"]),
+    ("reason", lambda a: a["reason"] or ""),
+    ("missing_variables", lambda a: ";".join(a["missing_variables"])),
+    ("verified", lambda a: str(a["verified"]).lower()),
+    ("verification", lambda a: a["verification"]),
+    ("unverified", lambda a: ";".join(a["unverified"])),
+    ("updated_at", lambda a: a["updated_at"].isoformat() if a["updated_at"] else ""),
 )
 
 NUMERIC_FIELDS = frozenset(
@@ -80,7 +80,7 @@ NUMERIC_FIELDS = frozenset(
 )
 
 
-def _csv(items: Sequence[AchievementPublic]) -> str:
+def _csv(items: Sequence[Row]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(name for name, _ in CSV_FIELDS)
@@ -100,21 +100,35 @@ def _wants_csv(request: Request, format_: str | None) -> bool:
 
 
 def achievements_page(
-    request: Request, page: CursorPage[AchievementPublic], format_: str | None
+    request: Request,
+    found: tuple[Sequence[Row], int],
+    page: PageParams,
+    cursor: str,
+    format_: str | None,
 ) -> Response:
-    """A page of achievements as JSON or (asked by `format` or Accept) CSV, with a weak ETag
-    over what is answered; 304 when If-None-Match names it."""
+    """A page of achievements (`CursorPage[AchievementPublic]`) as JSON or (asked by `format`
+    or Accept) CSV, with a weak ETag over what is answered; 304 when If-None-Match names it.
+
+    The items are serialised once, by pydantic-core as the model would be, and the tag is
+    taken over those bytes: a pull of thousands is not dumped, re-read and dumped again."""
+    items, total = found
     as_csv = _wants_csv(request, format_)
-    content = page.model_dump(mode="json")
+    body = to_json(items)
     # The cursor moves with any change anywhere; an unchanged page keeps its ETag (the cursor
     # a client already holds stays valid: it may only bring a change twice).
-    answered = {name: value for name, value in content.items() if name != "cursor"}
-    etag = ETag.of([json.dumps([as_csv, answered], sort_keys=True)], weak=True)
+    etag = ETag.of([as_csv, total, page.limit, page.offset, body], weak=True)
     headers = {"ETag": etag.header, "Cache-Control": "no-cache", "Vary": "Accept"}
     if etag.matches(request.headers.get("if-none-match")):
         return Response(status_code=304, headers=headers)
     if as_csv:
-        headers["X-Total-Count"] = str(page.total)
-        headers["X-Cursor"] = page.cursor
-        return Response(_csv(page.items), media_type="text/csv; charset=utf-8", headers=headers)
-    return JSONResponse(content, headers=headers)
+        headers["X-Total-Count"] = str(total)
+        headers["X-Cursor"] = cursor
+        return Response(_csv(items), media_type="text/csv; charset=utf-8", headers=headers)
+    envelope = b'{"items":%b,"total":%d,"limit":%d,"offset":%d,"cursor":%b}' % (
+        body,
+        total,
+        page.limit,
+        page.offset,
+        to_json(cursor),
+    )
+    return Response(envelope, media_type="application/json", headers=headers)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -39,6 +40,38 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class StoredTime(TypeDecorator[Any]):
+    """A `UTCDateTime` column read as the driver gives it, unconverted: on SQLite the text
+    of one fixed format (which sorts as time does), on PostgreSQL an aware datetime. For
+    code that compares thousands of timestamps and converts only the few it keeps (see
+    `StoredTimes`); select it with `type_coerce(column, StoredTime())`."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class StoredTimes:
+    """Conversions between `StoredTime` values and what a `UTCDateTime` column reads as, for
+    one database."""
+
+    read: Callable[[Any], datetime]
+    """A stored value as an aware datetime in UTC."""
+    write: Callable[[datetime], Any]
+    """An aware datetime as the database stores it (to compare with stored values)."""
+
+    @classmethod
+    def of(cls, dialect: Dialect) -> StoredTimes:
+        column = UTCDateTime().dialect_impl(dialect)
+        read = column.result_processor(dialect, None)
+        write = column.bind_processor(dialect)
+        assert read is not None and write is not None
+        return cls(read, write)  # type: ignore[arg-type]  # never None for a non-None value
 
 
 # How long a writer waits for another's lock before the request is answered 503.

@@ -20,10 +20,12 @@ class ETag:
 
     @classmethod
     def of(cls, parts: Iterable[object], *, weak: bool = False) -> ETag:
-        """The tag of a sequence of parts (their order matters)."""
+        """The tag of a sequence of parts (their order matters); bytes are taken as they are."""
         hasher = hashlib.sha256()
         for part in parts:
-            hasher.update(str(part).encode("utf-8", "surrogatepass"))
+            hasher.update(
+                part if isinstance(part, bytes) else str(part).encode("utf-8", "surrogatepass")
+            )
             hasher.update(b"\x1f")
         return cls(hasher.hexdigest()[:32], weak)
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import or_
+from sqlalchemy import Executable, or_, type_coerce
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -22,6 +23,7 @@ from app.achievement import (
     verification,
 )
 from app.achievement.rating import sorted_bands
+from app.core.db import StoredTime, StoredTimes
 from app.formula import CheckedFormula, FormulaError, parse
 from app.models import (
     Agency,
@@ -38,12 +40,11 @@ from app.models import (
     Unit,
     Variable,
 )
-from app.schemas.achievements import AchievementIndicator, AchievementPosition, AchievementPublic
+from app.schemas.achievements import AchievementPublic
 from app.schemas.common import PageParams
-from app.schemas.rating_scales import Rating
-from app.services import changes, workflow
+from app.services import changes
 from app.services.changes import Cursor
-from app.services.common import by_id, paginate
+from app.services.common import paginate
 from app.services.decrees import INDICATOR_ORDER, indicator_in_year, indicator_query
 
 
@@ -69,10 +70,10 @@ class Scale:
     updated_at: dt.datetime | None
 
 
-def rating_scales(session: Session, agencies: Sequence[Agency]) -> dict[int, Scale]:
-    """Each agency's rating scale: its own, else the installation default, else
-    Permendagri 86/2017 as built in."""
-    wanted = {a.rating_scale_id for a in agencies if a.rating_scale_id}
+def rating_scales(session: Session, scale_ids: Mapping[int, int | None]) -> dict[int, Scale]:
+    """Each agency's rating scale (`scale_ids`: agency id -> its own scale, if any): its
+    own, else the installation default, else Permendagri 86/2017 as built in."""
+    wanted = {ident for ident in scale_ids.values() if ident}
     rows = session.exec(
         select(RatingScale).where(or_(col(RatingScale.is_default), col(RatingScale.id).in_(wanted)))
     ).all()
@@ -82,133 +83,322 @@ def rating_scales(session: Session, agencies: Sequence[Agency]) -> dict[int, Sca
     }
     default = next((r for r in rows if r.is_default), None)
     fallback = scales[default.id] if default else Scale(DEFAULT_BANDS, None)
-    return {a.id or 0: scales.get(a.rating_scale_id, fallback) for a in agencies}
+    return {agency: scales.get(scale, fallback) for agency, scale in scale_ids.items()}
 
 
-def compute_for(
+# An achievement as the API answers it: a JSON-ready mapping with the fields and order of
+# `AchievementPublic` (pulls of thousands are serialised from these directly; callers that
+# want models validate them with `compute_for`).
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Definition:
+    """What an achievement needs of an indicator, its position and its agency, read as plain
+    columns in one query (no ORM objects: a pull reads thousands). Times are as stored
+    (`StoredTime`): an achievement's `updated_at` is the latest of many, converted once."""
+
+    id: int
+    code: str
+    name: str
+    unit_of_measure: str
+    polarity: Polarity
+    decimals: int
+    formula: str
+    updated_at: Any
+    position_code: str
+    position_title: str
+    position_updated_at: Any
+    agency_id: int
+    agency_code: str
+    agency_updated_at: Any
+    rating_scale_id: int | None
+
+    @property
+    def stamp(self) -> Any:
+        """The latest change of the indicator, its position or its agency."""
+        return max(self.updated_at, self.position_updated_at, self.agency_updated_at)
+
+    def head(self, year: int) -> Row:
+        """The fields every achievement of the indicator starts with."""
+        return {
+            "indicator": {
+                "id": self.id,
+                "code": self.code,
+                "name": self.name,
+                "unit_of_measure": self.unit_of_measure,
+                "polarity": self.polarity.value,
+                "decimals": self.decimals,
+            },
+            "position": {"code": self.position_code, "title": self.position_title},
+            "agency": self.agency_code,
+            "year": year,
+        }
+
+
+_DEFINITION_COLUMNS = (
+    col(Indicator.id),
+    col(Indicator.code),
+    col(Indicator.name),
+    col(Indicator.unit_of_measure),
+    col(Indicator.polarity),
+    col(Indicator.decimals),
+    col(Indicator.formula),
+    type_coerce(Indicator.updated_at, StoredTime()),
+    col(Position.code),
+    col(Position.title),
+    type_coerce(Position.updated_at, StoredTime()),
+    col(Agency.id),
+    col(Agency.code),
+    type_coerce(Agency.updated_at, StoredTime()),
+    col(Agency.rating_scale_id),
+)
+
+
+def _rows(session: Session, statement: Executable) -> Iterable[Any]:
+    """The rows of a select of columns, read by the Core (no ORM loading: pulls read tens of
+    thousands of rows)."""
+    return session.connection().execute(statement)
+
+
+def definitions(session: Session, ids: Sequence[int]) -> list[Definition]:
+    """The definitions of these indicators, in the order of `ids`, in one query."""
+    if not ids:
+        return []
+    rows = _rows(
+        session,
+        sa_select(*_DEFINITION_COLUMNS)
+        .join(Decree, col(Decree.id) == col(Indicator.decree_id))
+        .join(Agency, col(Agency.id) == col(Decree.agency_id))
+        .join(Objective, col(Objective.id) == col(Indicator.objective_id))
+        .join(Position, col(Position.id) == col(Objective.position_id))
+        .where(col(Indicator.id).in_(set(ids))),
+    )
+    found = {row[0]: Definition(*row) for row in rows}
+    return [found[ident] for ident in ids if ident in found]
+
+
+@dataclass(frozen=True, slots=True)
+class _Variable:
+    """A variable as an achievement uses it."""
+
+    id: int
+    code: str
+    aggregation: str
+    owner_unit_id: int
+    updated_at: Any  # as stored
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """What the achievements of some indicators are computed from, read in a fixed number
+    of queries. Times are as stored (`StoredTime`)."""
+
+    times: StoredTimes
+    variables: dict[tuple[int, str], _Variable]  # by (agency id, code)
+    unit_codes: dict[int, str]
+    values: dict[int, dict[int, tuple[float, Any]]]  # variable -> quarter -> (value, at)
+    periods: dict[tuple[int, int], tuple[PeriodState, Any]]  # (unit, quarter) -> (state, at)
+    targets: dict[int, dict[int, tuple[float, Any]]]  # indicator -> quarter (0: annual)
+    scales: dict[int, Scale]  # by agency id
+
+
+def _read_facts(
     session: Session,
-    indicators: Sequence[Indicator],
+    found: Sequence[Definition],
+    formulas: Mapping[str, CheckedFormula | None],
+    year: int,
+    last: int,
+) -> _Facts:
+    """The variables, values up to quarter `last`, workflow states, targets and rating
+    scales behind the definitions, in six queries."""
+    agencies = {d.agency_id: d.rating_scale_id for d in found}
+    codes = {code for checked in formulas.values() if checked for code in checked.variables}
+    variables: dict[tuple[int, str], _Variable] = {}
+    unit_codes: dict[int, str] = {}
+    for ident, agency_id, code, aggregation, unit_id, updated_at, unit_code in _rows(
+        session,
+        sa_select(
+            col(Variable.id),
+            col(Variable.agency_id),
+            col(Variable.code),
+            col(Variable.aggregation),
+            col(Variable.owner_unit_id),
+            type_coerce(Variable.updated_at, StoredTime()),
+            col(Unit.code),
+        )
+        .join(Unit, col(Unit.id) == col(Variable.owner_unit_id))
+        .where(col(Variable.agency_id).in_(agencies), col(Variable.code).in_(codes)),
+    ):
+        variables[(agency_id, code)] = _Variable(ident, code, aggregation, unit_id, updated_at)
+        unit_codes[unit_id] = unit_code
+    values: dict[int, dict[int, tuple[float, Any]]] = defaultdict(dict)
+    for variable_id, quarter, value, updated_at in _rows(
+        session,
+        sa_select(
+            col(DataValue.variable_id),
+            col(DataValue.quarter),
+            col(DataValue.value),
+            type_coerce(DataValue.updated_at, StoredTime()),
+        )
+        .join(Variable, col(Variable.id) == col(DataValue.variable_id))
+        .where(
+            col(Variable.agency_id).in_(agencies),
+            col(Variable.code).in_(codes),
+            col(DataValue.year) == year,
+            col(DataValue.quarter) <= last,
+        ),
+    ):
+        values[variable_id][quarter] = (value, updated_at)
+    # The units' quarters that left open at least once (the others are open).
+    periods = {
+        (unit_id, quarter): (state, changed_at)
+        for unit_id, quarter, state, changed_at in _rows(
+            session,
+            sa_select(
+                col(Period.unit_id),
+                col(Period.quarter),
+                col(Period.state),
+                type_coerce(Period.changed_at, StoredTime()),
+            ).where(
+                col(Period.unit_id).in_(unit_codes),
+                col(Period.year) == year,
+                col(Period.quarter) <= last,
+            ),
+        )
+    }
+    targets: dict[int, dict[int, tuple[float, Any]]] = defaultdict(dict)
+    for indicator_id, quarter, value, updated_at in _rows(
+        session,
+        sa_select(
+            col(Target.indicator_id),
+            col(Target.quarter),
+            col(Target.value),
+            type_coerce(Target.updated_at, StoredTime()),
+        ).where(col(Target.indicator_id).in_({d.id for d in found}), col(Target.year) == year),
+    ):
+        targets[indicator_id][quarter] = (value, updated_at)
+    return _Facts(
+        StoredTimes.of(session.get_bind().dialect),
+        variables,
+        unit_codes,
+        values,
+        periods,
+        targets,
+        rating_scales(session, agencies),
+    )
+
+
+def achievement_rows(
+    session: Session,
+    indicator_ids: Sequence[int],
     year: int,
     quarters: Sequence[int],
     *,
     verified_only: bool = False,
-) -> list[AchievementPublic]:
-    """Achievements of `indicators` at each of `quarters` of `year` (indicator-major order)."""
-    if not indicators:
+) -> list[Row]:
+    """Achievements of the indicators at each of `quarters` of `year` (indicator-major
+    order), computed from their stored definitions, data, targets, scales and workflow
+    states, read in a fixed number of queries whatever their number."""
+    found = definitions(session, indicator_ids)
+    if not found:
         return []
-    objectives = by_id(session, Objective, {i.objective_id for i in indicators})
-    positions = by_id(session, Position, {o.position_id for o in objectives.values()})
-    decrees = by_id(session, Decree, {i.decree_id for i in indicators})
-    agencies = by_id(session, Agency, {d.agency_id for d in decrees.values()})
-    formulas = {ind.id: _parsed(ind.formula) for ind in indicators}
-    codes = {code for checked in formulas.values() if checked for code in checked.variables}
-    found = session.exec(
-        select(Variable, Unit.code)
-        .join(Unit, Unit.id == Variable.owner_unit_id)  # type: ignore[arg-type]
-        .where(col(Variable.agency_id).in_(list(agencies)), col(Variable.code).in_(codes))
-    ).all()
-    variables = [v for v, _ in found]
-    unit_codes = {v.owner_unit_id: code for v, code in found}
-    by_code = {(v.agency_id, v.code): v for v in variables}
-    values: dict[int, dict[int, DataValue]] = defaultdict(dict)
-    rows = session.exec(
-        select(DataValue).where(
-            col(DataValue.variable_id).in_([v.id for v in variables]),
-            DataValue.year == year,
-            DataValue.quarter <= max(quarters),
-        )
-    )
-    for row in rows:
-        values[row.variable_id][row.quarter] = row
-    periods = workflow.periods(
-        session, {v.owner_unit_id for v in variables}, year, range(1, max(quarters) + 1)
-    )
-    targets: dict[int, dict[int, Target]] = defaultdict(dict)
-    for target in session.exec(
-        select(Target).where(
-            col(Target.indicator_id).in_([i.id for i in indicators]), Target.year == year
-        )
-    ):
-        targets[target.indicator_id][target.quarter] = target
-    scales = rating_scales(session, list(agencies.values()))
-
-    results = []
-    for ind in indicators:
-        decree = decrees[ind.decree_id]
-        agency = agencies[decree.agency_id]
-        objective = objectives[ind.objective_id]
-        position = positions[objective.position_id]
-        checked = formulas[ind.id]
+    formulas = {d.formula: _parsed(d.formula) for d in found}
+    facts = _read_facts(session, found, formulas, year, max(quarters))
+    rows: list[Row] = []
+    for definition in found:
+        checked = formulas[definition.formula]
         known = (
-            [by_code.get((agency.id or 0, code)) for code in checked.variables] if checked else []
+            [facts.variables.get((definition.agency_id, code)) for code in checked.variables]
+            if checked
+            else []
         )
         if checked is None or None in known:
             # One broken definition (a formula that no longer parses, a variable gone) must
             # not fail the pull of every other indicator.
-            results += [
-                _undefined(ind, position, agency, year, quarter, "invalid_definition")
-                for quarter in quarters
-            ]
-            continue
-        used = [v for v in known if v is not None]
-        spec = IndicatorSpec(
-            formula=checked,
-            aggregations={v.code: v.aggregation for v in used},
-            lower_is_better=ind.polarity == Polarity.lower_is_better,
+            changed = facts.times.read(definition.stamp)
+            rows += [_undefined(definition, year, quarter, changed) for quarter in quarters]
+        else:
+            used = [v for v in known if v is not None]
+            rows += _indicator_rows(definition, checked, used, facts, year, quarters, verified_only)
+    return rows
+
+
+_OPEN, _VERIFIED = PeriodState.open, PeriodState.verified
+
+
+def _indicator_rows(
+    definition: Definition,
+    checked: CheckedFormula,
+    used: Sequence[_Variable],
+    facts: _Facts,
+    year: int,
+    quarters: Sequence[int],
+    verified_only: bool,
+) -> list[Row]:
+    """One indicator's achievements at each of `quarters` (pure: over what was read)."""
+    spec = IndicatorSpec(
+        formula=checked,
+        aggregations={v.code: v.aggregation for v in used},
+        lower_is_better=definition.polarity == Polarity.lower_is_better,
+    )
+    scale = facts.scales[definition.agency_id]
+    targets = facts.targets.get(definition.id, {})
+    periods = facts.periods
+    series = [(v, facts.values.get(v.id, {})) for v in used]
+    has_values = any(by_quarter for _, by_quarter in series)
+    stamp = max(
+        (
+            definition.stamp,
+            *(v.updated_at for v in used),
+            *(at for _, at in targets.values()),
+            facts.times.write(scale.updated_at) if scale.updated_at else definition.stamp,
         )
-        indicator_brief = AchievementIndicator(
-            id=ind.id or 0,
-            code=ind.code,
-            name=ind.name,
-            unit_of_measure=ind.unit_of_measure,
-            polarity=ind.polarity,
-            decimals=ind.decimals,
-        )
-        position_brief = AchievementPosition(code=position.code, title=position.title)
-        ind_targets = targets.get(ind.id or 0, {})
-        for quarter in quarters:
-            behind = {
-                (v.owner_unit_id, q) for v in used for q in quarters_needed(v.aggregation, quarter)
-            }
-            states = {
-                key: periods[key].state if key in periods else PeriodState.open for key in behind
-            }
+    )
+    head = definition.head(year)
+    rows = []
+    for quarter in quarters:
+        behind = {
+            (v.owner_unit_id, q) for v in used for q in quarters_needed(v.aggregation, quarter)
+        }
+        states = {key: periods[key][0] if key in periods else _OPEN for key in behind}
+        if verified_only:
             data = {
                 v.code: {
-                    q: r.value
-                    for q, r in values[v.id or 0].items()
-                    if q <= quarter
-                    and (
-                        not verified_only
-                        or states.get((v.owner_unit_id, q)) == PeriodState.verified
-                    )
+                    q: value
+                    for q, (value, _) in by_quarter.items()
+                    if q <= quarter and states.get((v.owner_unit_id, q)) == _VERIFIED
                 }
-                for v in used
+                for v, by_quarter in series
             }
-            target_row = ind_targets.get(quarter) or ind_targets.get(0)
-            result = compute(
-                spec,
-                data,
-                quarter,
-                target_row.value if target_row else None,
-                scales[agency.id or 0].bands,
+        else:
+            data = {
+                v.code: {q: value for q, (value, _) in by_quarter.items() if q <= quarter}
+                for v, by_quarter in series
+            }
+        target = targets.get(quarter) or targets.get(0)
+        result = compute(spec, data, quarter, target[0] if target else None, scale.bands)
+        changed = max(
+            (
+                stamp,
+                *(
+                    at
+                    for _, by_quarter in series
+                    for q, (_, at) in by_quarter.items()
+                    if q <= quarter
+                ),
+                *(periods[key][1] for key in behind if key in periods),
             )
-            scale_changed = scales[agency.id or 0].updated_at
-            stamps = [ind.updated_at, agency.updated_at, position.updated_at]
-            stamps += [v.updated_at for v in used]
-            stamps += [t.updated_at for t in ind_targets.values()]
-            stamps += [scale_changed] if scale_changed else []
-            stamps += [
-                r.updated_at for v in used for q, r in values[v.id or 0].items() if q <= quarter
-            ]
-            stamps += [periods[key].changed_at for key in behind if key in periods]
+        )
+        status, reason, missing = result.status, result.reason, result.missing_variables
+        unverified = []
+        if verified_only:
             unverified = sorted(
-                f"{unit_codes[unit]} Q{q} ({state.value})"
+                f"{facts.unit_codes[unit]} Q{q} ({state.value})"
                 for (unit, q), state in states.items()
-                if state != PeriodState.verified
+                if state != _VERIFIED
             )
-            status, reason, missing = result.status, result.reason, result.missing_variables
-            if verified_only and unverified and any(values[v.id or 0] for v in used):
+            if unverified and has_values:
                 # Unverified quarters count as missing: name the variables resting on them.
                 status, reason = AchievementStatus.partial_data, "not_verified"
                 missing = sorted(
@@ -217,34 +407,47 @@ def compute_for(
                         v.code
                         for v in used
                         for q in quarters_needed(v.aggregation, quarter)
-                        if states[(v.owner_unit_id, q)] != PeriodState.verified
+                        if states[(v.owner_unit_id, q)] != _VERIFIED
                     }
                 )
-            state = verification(s.value for s in states.values())
-            results.append(
-                AchievementPublic(
-                    indicator=indicator_brief,
-                    position=position_brief,
-                    agency=agency.code,
-                    year=year,
-                    quarter=quarter,
-                    values=result.values,
-                    quarter_values=result.quarter_values,
-                    quarter_realization=result.quarter_realization,
-                    realization=result.realization,
-                    target=result.target,
-                    achievement=result.achievement,
-                    rating=Rating(**vars(result.rating)) if result.rating else None,
-                    status=status,
-                    reason=reason,
-                    missing_variables=missing,
-                    verified=state == PeriodState.verified,
-                    verification=state,
-                    unverified=unverified if verified_only else [],
-                    updated_at=max(stamps),
-                )
-            )
-    return results
+        state = verification(s.value for s in states.values())
+        rating = result.rating
+        rows.append(
+            head
+            | {
+                "quarter": quarter,
+                "values": result.values,
+                "quarter_values": result.quarter_values,
+                "quarter_realization": result.quarter_realization,
+                "realization": result.realization,
+                "target": result.target,
+                "achievement": result.achievement,
+                "rating": {"code": rating.code, "label": rating.label, "color": rating.color}
+                if rating
+                else None,
+                "status": status.value,
+                "reason": reason,
+                "missing_variables": missing,
+                "verified": state == _VERIFIED,
+                "verification": state,
+                "unverified": unverified,
+                "updated_at": facts.times.read(changed),
+            }
+        )
+    return rows
+
+
+def compute_for(
+    session: Session,
+    indicator_ids: Sequence[int],
+    year: int,
+    quarters: Sequence[int],
+    *,
+    verified_only: bool = False,
+) -> list[AchievementPublic]:
+    """`achievement_rows` as models, for the callers that read them field by field."""
+    rows = achievement_rows(session, indicator_ids, year, quarters, verified_only=verified_only)
+    return [AchievementPublic.model_validate(row) for row in rows]
 
 
 def _parsed(formula: str) -> CheckedFormula | None:
@@ -259,15 +462,11 @@ def _variables(formula: str) -> tuple[str, ...]:
     return checked.variables if checked else ()
 
 
-def _undefined(
-    indicator: Indicator, position: Position, agency: Agency, year: int, quarter: int, reason: str
-) -> AchievementPublic:
-    """The answer for an indicator whose achievement cannot be computed at all."""
-    return AchievementPublic(
-        indicator=AchievementIndicator.model_validate(indicator, from_attributes=True),
-        position=AchievementPosition(code=position.code, title=position.title),
-        agency=agency.code,
-        year=year,
+def _undefined(definition: Definition, year: int, quarter: int, changed: dt.datetime) -> Row:
+    """The answer for an indicator whose achievement cannot be computed at all: its
+    definition is broken (a formula that no longer parses, a variable gone)."""
+    row = definition.head(year)
+    row.update(
         quarter=quarter,
         values={},
         quarter_values={},
@@ -276,13 +475,15 @@ def _undefined(
         target=None,
         achievement=None,
         rating=None,
-        status=AchievementStatus.undefined,
-        reason=reason,
+        status=AchievementStatus.undefined.value,
+        reason="invalid_definition",
         missing_variables=[],
         verified=False,
         verification="open",
-        updated_at=max(indicator.updated_at, position.updated_at, agency.updated_at),
+        unverified=[],
+        updated_at=changed,
     )
+    return row
 
 
 def _changed_indicator_ids(
@@ -383,9 +584,14 @@ def _base_query(filters: AchievementFilters) -> SelectOfScalar[Indicator]:
     )
 
 
+def _ids_of(query: SelectOfScalar[Indicator]) -> SelectOfScalar[int]:
+    """The ids of the indicators `query` selects (still a select of scalars)."""
+    return cast(SelectOfScalar[int], query.with_only_columns(col(Indicator.id)))
+
+
 def list_achievements(
     session: Session, filters: AchievementFilters, quarter: int, page: PageParams
-) -> tuple[tuple[list[AchievementPublic], int], Cursor]:
+) -> tuple[tuple[list[Row], int], Cursor]:
     """One page of achievements at `quarter`, in SK order, and the cursor to resume from
     (taken before anything is read)."""
     resume = changes.current(session)
@@ -397,9 +603,9 @@ def list_achievements(
         query = query.where(
             col(Indicator.id).in_(_changed_indicator_ids(session, filters, quarter))
         )
-    indicators, total = paginate(session, query, page, *INDICATOR_ORDER)
-    items = compute_for(
-        session, indicators, filters.year, [quarter], verified_only=filters.verified_only
+    ids, total = paginate(session, _ids_of(query), page, *INDICATOR_ORDER)
+    items = achievement_rows(
+        session, ids, filters.year, [quarter], verified_only=filters.verified_only
     )
     return (items, total), resume
 
@@ -409,11 +615,9 @@ def up_to_quarter(
 ) -> list[list[AchievementPublic]]:
     """Every indicator of the filters, in SK order, with its achievements at quarters
     1..`quarter` (each year to date, as `GET /achievements` answers them)."""
-    indicators = list(session.exec(_base_query(filters).order_by(*INDICATOR_ORDER)))
+    ids = list(session.exec(_ids_of(_base_query(filters)).order_by(*INDICATOR_ORDER)))
     quarters = list(range(1, quarter + 1))
-    results = compute_for(
-        session, indicators, filters.year, quarters, verified_only=filters.verified_only
-    )
+    results = compute_for(session, ids, filters.year, quarters, verified_only=filters.verified_only)
     return [results[i : i + quarter] for i in range(0, len(results), quarter)]
 
 
@@ -421,5 +625,5 @@ def indicator_year(
     session: Session, indicator_id: int, year: int, *, verified_only: bool = False
 ) -> list[AchievementPublic]:
     """The four quarters of one indicator's year."""
-    indicator, _agency = indicator_in_year(session, indicator_id, year)
-    return compute_for(session, [indicator], year, [1, 2, 3, 4], verified_only=verified_only)
+    indicator_in_year(session, indicator_id, year)  # 404 or 422 before computing
+    return compute_for(session, [indicator_id], year, [1, 2, 3, 4], verified_only=verified_only)

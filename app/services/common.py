@@ -17,13 +17,14 @@ from app.models import Agency, Position, Unit, Variable
 from app.schemas.common import PageParams
 
 M = TypeVar("M", bound=SQLModel)
+R = TypeVar("R")  # what a select gives: a model, or one column
 
 NAMES_SHOWN = 5
 
 
 def paginate(
-    session: Session, query: SelectOfScalar[M], page: PageParams, *order: Any
-) -> tuple[list[M], int]:
+    session: Session, query: SelectOfScalar[R], page: PageParams, *order: Any
+) -> tuple[list[R], int]:
     """One page of `query` in `order`, and the total count of its rows."""
     total = session.exec(select(func.count()).select_from(query.order_by(None).subquery())).one()
     rows = list(session.exec(query.order_by(*order).limit(page.limit).offset(page.offset)))

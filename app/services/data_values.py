@@ -444,7 +444,7 @@ def read_realization(
     to send as If-Match when writing them)."""
     indicator, _scope, _codes, keys = _indicator_quarter(session, indicator_id, year, quarter)
     etag = _stored_etag(session, keys)
-    return compute_for(session, [indicator], year, [quarter])[0], etag
+    return compute_for(session, [indicator.id or 0], year, [quarter])[0], etag
 
 
 def write_realization(
@@ -464,7 +464,7 @@ def write_realization(
     _stored_etag(session, keys).require(if_match)
     raise_rejections(apply_writes(session, principal, scope, sent.writes()))
     etag = _stored_etag(session, keys)
-    return compute_for(session, [indicator], year, [quarter])[0], etag
+    return compute_for(session, [indicator.id or 0], year, [quarter])[0], etag
 
 
 def write_quarter(

@@ -317,7 +317,7 @@ def achievement_report(
     decree = decrees.decree_of_position(session, position, year)
     indicators = _position_indicators(session, position, year)
     quarters = list(range(1, quarter + 1))
-    results = compute_for(session, indicators, year, quarters)
+    results = compute_for(session, [i.id or 0 for i in indicators], year, quarters)
     codes = {code for ind in indicators for code in parse(ind.formula).variables}
     variables = list(
         session.exec(

@@ -74,8 +74,7 @@ def list_achievements(
         verified_only=verified_only,
     )
     found, resume = achievements.list_achievements(session, filters, quarter, page)
-    envelope = CursorPage[AchievementPublic].resuming(found, page, resume.token)
-    return renderers.achievements_page(request, envelope, format)
+    return renderers.achievements_page(request, found, page, resume.token, format)
 
 
 @router.get(
