@@ -107,10 +107,15 @@ def compute(
     missing = [c for c in codes if values[c] is None]
     has_any = any(q <= quarter for c in codes for q in data.get(c, {}))
 
+    evaluation = evaluate(spec.formula, values) if has_any and not missing else None
     quarter_realization = None
     if all(v is not None for v in quarter_values.values()):
-        result = evaluate(spec.formula, quarter_values)
-        quarter_realization = result.value
+        # A stock's year to date is its quarter's value, as is any variable's in quarter 1:
+        # the same values give the same result, computed once.
+        if evaluation is not None and quarter_values == values:
+            quarter_realization = evaluation.value
+        else:
+            quarter_realization = evaluate(spec.formula, quarter_values).value
 
     def build(
         status: AchievementStatus,
@@ -134,9 +139,8 @@ def compute(
 
     if not has_any:
         return build(AchievementStatus.no_data, reason="no_values")
-    if missing:
+    if missing or evaluation is None:
         return build(AchievementStatus.partial_data, reason="missing_values")
-    evaluation = evaluate(spec.formula, values)
     if evaluation.value is None:
         return build(AchievementStatus.undefined, reason=evaluation.reason)
     realization = evaluation.value
