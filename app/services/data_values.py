@@ -142,12 +142,18 @@ class AgencyVariables:
         return {v.id or 0: v for v in self.variables.values()}
 
 
-def load_agency_variables(session: Session, agency: Agency) -> AgencyVariables:
-    rows = session.exec(
+def load_agency_variables(
+    session: Session, agency: Agency, codes: Iterable[str] | None = None
+) -> AgencyVariables:
+    """The agency's variables (those with `codes` only, if given) and their owner units."""
+    query = (
         select(Variable, Unit)
         .join(Unit, Unit.id == Variable.owner_unit_id)  # type: ignore[arg-type]
         .where(Variable.agency_id == agency.id)
-    ).all()
+    )
+    if codes is not None:
+        query = query.where(col(Variable.code).in_(set(codes)))
+    rows = session.exec(query).all()
     return AgencyVariables(
         agency, {v.code: v for v, _ in rows}, {u.id: u for _, u in rows if u.id is not None}
     )
@@ -188,8 +194,10 @@ def apply_writes(
     dry_run: bool = False,
     atomic: bool = True,
     field_prefix: str = "values",
+    stored: Mapping[tuple[int, int, int], DataValue] | None = None,
 ) -> Outcome:
     """Validate every write, then (unless a dry run, or atomic with rejections) store them.
+    `stored`: the values at the writes' keys, when the caller has read them already.
 
     Validation covers: unknown variable, the key's unit scope, a value of the wrong type,
     out of range or not finite, a quarter outside 1..4, a year without a decree, a quarter
@@ -242,7 +250,7 @@ def apply_writes(
         )
     if outcome.rejections and atomic:
         return outcome
-    _store(session, principal, scope, valid, outcome, dry_run=dry_run)
+    _store(session, principal, scope, valid, outcome, dry_run=dry_run, stored=stored)
     return outcome
 
 
@@ -280,8 +288,13 @@ def _store(
     outcome: Outcome,
     *,
     dry_run: bool,
+    stored: Mapping[tuple[int, int, int], DataValue] | None = None,
 ) -> None:
-    current = existing_values(session, ((v.id or 0, w.year, w.quarter) for w, v in valid))
+    current = (
+        stored
+        if stored is not None
+        else existing_values(session, ((v.id or 0, w.year, w.quarter) for w, v in valid))
+    )
     now = utcnow()
     seen: dict[tuple[int, int, int], DataValue] = {}
     created: list[DataValue] = []
@@ -341,9 +354,10 @@ def _etag(rows: Iterable[DataValue | None]) -> ETag:
     )
 
 
-def _stored_etag(session: Session, keys: Sequence[tuple[int, int, int]]) -> ETag:
-    """The ETag of the values at `keys` (variable_id, year, quarter) as stored now."""
-    stored = existing_values(session, keys)
+def _keys_etag(
+    stored: Mapping[tuple[int, int, int], DataValue], keys: Sequence[tuple[int, int, int]]
+) -> ETag:
+    """The ETag of the values at `keys` (variable_id, year, quarter), from those stored."""
     return _etag(stored.get(k) for k in keys)
 
 
@@ -419,7 +433,6 @@ def _indicator_quarter(
     """An indicator of `year`, its agency's variables, the codes its formula uses and the
     keys of their values for the quarter (what the realization's ETag covers)."""
     indicator, agency = indicator_in_year(session, indicator_id, year)
-    scope = load_agency_variables(session, agency)
     try:
         codes = parse(indicator.formula).variables
     except FormulaError as exc:
@@ -427,6 +440,7 @@ def _indicator_quarter(
             f"The formula of {indicator.code} is not valid any more ({exc.message}); an admin "
             "must correct it"
         ) from exc
+    scope = load_agency_variables(session, agency, codes)
     gone = [c for c in codes if c not in scope.variables]
     if gone:
         raise InvalidDefinition(
@@ -443,7 +457,7 @@ def read_realization(
     """An indicator's achievement at a quarter, and the ETag of the values behind it (what
     to send as If-Match when writing them)."""
     indicator, _scope, _codes, keys = _indicator_quarter(session, indicator_id, year, quarter)
-    etag = _stored_etag(session, keys)
+    etag = _keys_etag(existing_values(session, keys), keys)
     return compute_for(session, [indicator.id or 0], year, [quarter])[0], etag
 
 
@@ -461,10 +475,13 @@ def write_realization(
     indicator, scope, codes, keys = _indicator_quarter(session, indicator_id, year, quarter)
     _refuse_foreign(sent.values, codes)
     lock_agency_data(session, scope.agency)
-    _stored_etag(session, keys).require(if_match)
-    raise_rejections(apply_writes(session, principal, scope, sent.writes()))
-    etag = _stored_etag(session, keys)
-    return compute_for(session, [indicator.id or 0], year, [quarter])[0], etag
+    stored = existing_values(session, keys)
+    _keys_etag(stored, keys).require(if_match)
+    outcome = apply_writes(session, principal, scope, sent.writes(), stored=stored)
+    raise_rejections(outcome)
+    # The rows written are the stored ones, flushed with their new versions.
+    now = dict(stored) | {(r.variable_id, r.year, r.quarter): r for r in outcome.rows}
+    return compute_for(session, [indicator.id or 0], year, [quarter])[0], _keys_etag(now, keys)
 
 
 def write_quarter(

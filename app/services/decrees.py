@@ -738,13 +738,18 @@ INDICATOR_ORDER: tuple[Any, ...] = (
 
 def indicator_in_year(session: Session, indicator_id: int, year: int) -> tuple[Indicator, Agency]:
     """An indicator and its agency, checking that its decree is of `year` (422 otherwise)."""
-    indicator = get_or_404(session, Indicator, indicator_id, "Indicator")
-    decree = session.get(Decree, indicator.decree_id)
-    agency = session.get(Agency, decree.agency_id) if decree else None
-    assert decree is not None and agency is not None
-    if decree.year != year:
+    found = session.exec(
+        select(Indicator, Decree.year, Agency)
+        .join(Decree, Decree.id == Indicator.decree_id)  # type: ignore[arg-type]
+        .join(Agency, Agency.id == Decree.agency_id)  # type: ignore[arg-type]
+        .where(Indicator.id == indicator_id)
+    ).first()
+    if found is None:
+        raise NotFound(f"Indicator {indicator_id} does not exist")
+    indicator, decree_year, agency = found
+    if decree_year != year:
         raise InvalidInput(
-            f"Indicator {indicator.code} belongs to the SK of {decree.year}, not {year}",
+            f"Indicator {indicator.code} belongs to the SK of {decree_year}, not {year}",
             field="year",
         )
     return indicator, agency
