@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Executable, or_, type_coerce
+from sqlalchemy import Executable, bindparam, or_, type_coerce
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -136,6 +136,11 @@ class Definition:
         }
 
 
+def _stored(column: Any) -> Any:
+    """A timestamp column read as stored (see `StoredTime`)."""
+    return type_coerce(column, StoredTime())
+
+
 _DEFINITION_COLUMNS = (
     col(Indicator.id),
     col(Indicator.code),
@@ -144,36 +149,85 @@ _DEFINITION_COLUMNS = (
     col(Indicator.polarity),
     col(Indicator.decimals),
     col(Indicator.formula),
-    type_coerce(Indicator.updated_at, StoredTime()),
+    _stored(Indicator.updated_at),
     col(Position.code),
     col(Position.title),
-    type_coerce(Position.updated_at, StoredTime()),
+    _stored(Position.updated_at),
     col(Agency.id),
     col(Agency.code),
-    type_coerce(Agency.updated_at, StoredTime()),
+    _stored(Agency.updated_at),
     col(Agency.rating_scale_id),
 )
 
 
-def _rows(session: Session, statement: Executable) -> Iterable[Any]:
+def _rows(session: Session, statement: Executable, **parameters: Any) -> Iterable[Any]:
     """The rows of a select of columns, read by the Core (no ORM loading: pulls read tens of
     thousands of rows)."""
-    return session.connection().execute(statement)
+    return session.connection().execute(statement, parameters)
+
+
+# The statements of a pull, built once (a request only binds their parameters: building
+# them again costs more than running them for one indicator). Every list is an expanding
+# parameter, so their number does not grow with the number of indicators.
+_DEFINITIONS = (
+    sa_select(*_DEFINITION_COLUMNS)
+    .join(Decree, col(Decree.id) == col(Indicator.decree_id))
+    .join(Agency, col(Agency.id) == col(Decree.agency_id))
+    .join(Objective, col(Objective.id) == col(Indicator.objective_id))
+    .join(Position, col(Position.id) == col(Objective.position_id))
+    .where(col(Indicator.id).in_(bindparam("ids", expanding=True)))
+)
+_VARIABLES = (
+    sa_select(
+        col(Variable.id),
+        col(Variable.agency_id),
+        col(Variable.code),
+        col(Variable.aggregation),
+        col(Variable.owner_unit_id),
+        _stored(Variable.updated_at),
+        col(Unit.code),
+    )
+    .join(Unit, col(Unit.id) == col(Variable.owner_unit_id))
+    .where(
+        col(Variable.agency_id).in_(bindparam("agencies", expanding=True)),
+        col(Variable.code).in_(bindparam("codes", expanding=True)),
+    )
+)
+_VALUES = (
+    sa_select(
+        col(DataValue.variable_id),
+        col(DataValue.quarter),
+        col(DataValue.value),
+        _stored(DataValue.updated_at),
+    )
+    .join(Variable, col(Variable.id) == col(DataValue.variable_id))
+    .where(
+        col(Variable.agency_id).in_(bindparam("agencies", expanding=True)),
+        col(Variable.code).in_(bindparam("codes", expanding=True)),
+        col(DataValue.year) == bindparam("year"),
+        col(DataValue.quarter) <= bindparam("last"),
+    )
+)
+_PERIODS = sa_select(
+    col(Period.unit_id), col(Period.quarter), col(Period.state), _stored(Period.changed_at)
+).where(
+    col(Period.unit_id).in_(bindparam("units", expanding=True)),
+    col(Period.year) == bindparam("year"),
+    col(Period.quarter) <= bindparam("last"),
+)
+_TARGETS = sa_select(
+    col(Target.indicator_id), col(Target.quarter), col(Target.value), _stored(Target.updated_at)
+).where(
+    col(Target.indicator_id).in_(bindparam("ids", expanding=True)),
+    col(Target.year) == bindparam("year"),
+)
 
 
 def definitions(session: Session, ids: Sequence[int]) -> list[Definition]:
     """The definitions of these indicators, in the order of `ids`, in one query."""
     if not ids:
         return []
-    rows = _rows(
-        session,
-        sa_select(*_DEFINITION_COLUMNS)
-        .join(Decree, col(Decree.id) == col(Indicator.decree_id))
-        .join(Agency, col(Agency.id) == col(Decree.agency_id))
-        .join(Objective, col(Objective.id) == col(Indicator.objective_id))
-        .join(Position, col(Position.id) == col(Objective.position_id))
-        .where(col(Indicator.id).in_(set(ids))),
-    )
+    rows = _rows(session, _DEFINITIONS, ids=list(set(ids)))
     found = {row[0]: Definition(*row) for row in rows}
     return [found[ident] for ident in ids if ident in found]
 
@@ -213,69 +267,32 @@ def _read_facts(
     """The variables, values up to quarter `last`, workflow states, targets and rating
     scales behind the definitions, in six queries."""
     agencies = {d.agency_id: d.rating_scale_id for d in found}
-    codes = {code for checked in formulas.values() if checked for code in checked.variables}
+    scope = {
+        "agencies": list(agencies),
+        "codes": sorted({c for checked in formulas.values() if checked for c in checked.variables}),
+    }
     variables: dict[tuple[int, str], _Variable] = {}
     unit_codes: dict[int, str] = {}
     for ident, agency_id, code, aggregation, unit_id, updated_at, unit_code in _rows(
-        session,
-        sa_select(
-            col(Variable.id),
-            col(Variable.agency_id),
-            col(Variable.code),
-            col(Variable.aggregation),
-            col(Variable.owner_unit_id),
-            type_coerce(Variable.updated_at, StoredTime()),
-            col(Unit.code),
-        )
-        .join(Unit, col(Unit.id) == col(Variable.owner_unit_id))
-        .where(col(Variable.agency_id).in_(agencies), col(Variable.code).in_(codes)),
+        session, _VARIABLES, **scope
     ):
         variables[(agency_id, code)] = _Variable(ident, code, aggregation, unit_id, updated_at)
         unit_codes[unit_id] = unit_code
     values: dict[int, dict[int, tuple[float, Any]]] = defaultdict(dict)
     for variable_id, quarter, value, updated_at in _rows(
-        session,
-        sa_select(
-            col(DataValue.variable_id),
-            col(DataValue.quarter),
-            col(DataValue.value),
-            type_coerce(DataValue.updated_at, StoredTime()),
-        )
-        .join(Variable, col(Variable.id) == col(DataValue.variable_id))
-        .where(
-            col(Variable.agency_id).in_(agencies),
-            col(Variable.code).in_(codes),
-            col(DataValue.year) == year,
-            col(DataValue.quarter) <= last,
-        ),
+        session, _VALUES, **scope, year=year, last=last
     ):
         values[variable_id][quarter] = (value, updated_at)
     # The units' quarters that left open at least once (the others are open).
     periods = {
         (unit_id, quarter): (state, changed_at)
         for unit_id, quarter, state, changed_at in _rows(
-            session,
-            sa_select(
-                col(Period.unit_id),
-                col(Period.quarter),
-                col(Period.state),
-                type_coerce(Period.changed_at, StoredTime()),
-            ).where(
-                col(Period.unit_id).in_(unit_codes),
-                col(Period.year) == year,
-                col(Period.quarter) <= last,
-            ),
+            session, _PERIODS, units=list(unit_codes), year=year, last=last
         )
     }
     targets: dict[int, dict[int, tuple[float, Any]]] = defaultdict(dict)
     for indicator_id, quarter, value, updated_at in _rows(
-        session,
-        sa_select(
-            col(Target.indicator_id),
-            col(Target.quarter),
-            col(Target.value),
-            type_coerce(Target.updated_at, StoredTime()),
-        ).where(col(Target.indicator_id).in_({d.id for d in found}), col(Target.year) == year),
+        session, _TARGETS, ids=[d.id for d in found], year=year
     ):
         targets[indicator_id][quarter] = (value, updated_at)
     return _Facts(
