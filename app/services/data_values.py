@@ -503,21 +503,25 @@ def write_quarter(
         if c in scope.variables
     ]
     lock_agency_data(session, agency)
-    sheet_etag(session, agency, year, quarter).require(if_match)
-    outcome = apply_writes(session, principal, scope, sent.writes())
+    sheet = _sheet(session, agency, year, quarter)
+    _etag(sheet.values()).require(if_match)
+    outcome = apply_writes(session, principal, scope, sent.writes(), stored=sheet)
     raise_rejections(outcome)
+    # The rows written are the sheet's, flushed with their new versions, and the new ones.
+    sheet |= {(r.variable_id, r.year, r.quarter): r for r in outcome.rows}
     written = DataValuesWritten(
-        items=value_views(scope, existing_values(session, keys).values()),
+        items=value_views(scope, [sheet[k] for k in keys if k in sheet]),
         created=outcome.created,
         updated=outcome.updated,
         unchanged=outcome.unchanged,
     )
-    return written, sheet_etag(session, agency, year, quarter)
+    return written, _etag(sheet.values())
 
 
-def sheet_etag(session: Session, agency: Agency, year: int, quarter: int) -> ETag:
-    """The ETag of an agency's data for one quarter: all its variables' values, as `GET
-    /data-values?year=&quarter=` shows them and `PUT /data-values/{year}/{quarter}` writes."""
+def _sheet(
+    session: Session, agency: Agency, year: int, quarter: int
+) -> dict[tuple[int, int, int], DataValue]:
+    """An agency's stored values for one quarter, by (variable id, year, quarter)."""
     rows = session.exec(
         select(DataValue)
         .join(Variable, Variable.id == DataValue.variable_id)  # type: ignore[arg-type]
@@ -525,7 +529,13 @@ def sheet_etag(session: Session, agency: Agency, year: int, quarter: int) -> ETa
             Variable.agency_id == agency.id, DataValue.year == year, DataValue.quarter == quarter
         )
     )
-    return _etag(rows)
+    return {(r.variable_id, r.year, r.quarter): r for r in rows}
+
+
+def sheet_etag(session: Session, agency: Agency, year: int, quarter: int) -> ETag:
+    """The ETag of an agency's data for one quarter: all its variables' values, as `GET
+    /data-values?year=&quarter=` shows them and `PUT /data-values/{year}/{quarter}` writes."""
+    return _etag(_sheet(session, agency, year, quarter).values())
 
 
 class ValuesPage(NamedTuple):
