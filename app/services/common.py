@@ -35,8 +35,13 @@ def get_or_404(session: Session, model: type[M], ident: int, label: str) -> M:
     """The row of `model` with this id, or a 404 naming what was looked for."""
     row = session.get(model, ident)
     if row is None:
-        raise NotFound(f"{label} {ident} does not exist")
+        raise not_found(label, ident)
     return row
+
+
+def not_found(label: str, ident: int) -> NotFound:
+    """The 404 of a row looked for by id."""
+    return NotFound(f"{label} {ident} does not exist")
 
 
 def by_id(session: Session, model: type[M], ids: set[int]) -> dict[int, M]:

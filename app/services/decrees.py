@@ -747,9 +747,17 @@ def indicator_in_year(session: Session, indicator_id: int, year: int) -> tuple[I
     if found is None:
         raise NotFound(f"Indicator {indicator_id} does not exist")
     indicator, decree_year, agency = found
-    if decree_year != year:
-        raise InvalidInput(
-            f"Indicator {indicator.code} belongs to the SK of {decree_year}, not {year}",
-            field="year",
-        )
+    refused = not_of_year(indicator, decree_year, year)
+    if refused is not None:
+        raise refused
     return indicator, agency
+
+
+def not_of_year(indicator: Indicator, decree_year: int, year: int) -> InvalidInput | None:
+    """The refusal of an indicator whose decree is of another year than `year`, if it is."""
+    if decree_year == year:
+        return None
+    return InvalidInput(
+        f"Indicator {indicator.code} belongs to the SK of {decree_year}, not {year}",
+        field="year",
+    )

@@ -226,19 +226,34 @@ def list_periods(
 def verified_quarters(session: Session, agency_id: int, formula: str, year: int) -> list[int]:
     """The quarters of `year` in which a unit owning one of the formula's variables is
     verified: what a change of the formula, polarity or targets would silently rewrite."""
-    codes = parse(formula).variables
-    if not codes:
-        return []
-    owners = select(Variable.owner_unit_id).where(
-        Variable.agency_id == agency_id, col(Variable.code).in_(codes)
-    )
-    quarters = session.exec(
-        select(Period.quarter)
+    return verified_quarters_of(session, [(agency_id, formula)], year)[(agency_id, formula)]
+
+
+def verified_quarters_of(
+    session: Session, formulas: Iterable[tuple[int, str]], year: int
+) -> dict[tuple[int, str], list[int]]:
+    """`verified_quarters` of many (agency id, formula) pairs, in one query."""
+    codes = {key: set(parse(key[1]).variables) for key in set(formulas)}
+    wanted = set().union(*codes.values())
+    if not wanted:
+        return {key: [] for key in codes}
+    rows = session.exec(
+        select(Variable.agency_id, Variable.code, Period.quarter)
+        .join(Period, col(Period.unit_id) == col(Variable.owner_unit_id))
         .where(
-            col(Period.unit_id).in_(owners),
+            col(Variable.agency_id).in_({agency_id for agency_id, _ in codes}),
+            col(Variable.code).in_(wanted),
             Period.year == year,
             Period.state == PeriodState.verified,
         )
         .distinct()
     ).all()
-    return sorted(quarters)
+    verified: dict[tuple[int, str], set[int]] = {}
+    for agency_id, code, quarter in rows:
+        verified.setdefault((agency_id, code), set()).add(quarter)
+    return {
+        (agency_id, formula): sorted(
+            set().union(*(verified.get((agency_id, code), set()) for code in used))
+        )
+        for (agency_id, formula), used in codes.items()
+    }

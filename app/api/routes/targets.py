@@ -1,23 +1,27 @@
-"""Perjanjian Kinerja targets of an indicator."""
+"""Perjanjian Kinerja targets: of an indicator, or of many indicators at once."""
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Body
 
 from app.api.deps import IndicatorId, WriteSessionDep, YearPath
 from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
 from app.core.security import AdminKey, CurrentKey
-from app.schemas.targets import TargetsPublic, TargetsPut
+from app.schemas.targets import (
+    MAX_INDICATORS,
+    IndicatorTargetsPut,
+    TargetsPublic,
+    TargetsPut,
+    TargetsWritten,
+)
 from app.services import targets
 
-router = APIRouter(
-    prefix="/indicators/{indicator_id}/targets",
-    tags=["targets"],
-    responses=problem_schema_responses(401, 403, 422),
-)
+router = APIRouter(tags=["targets"], responses=problem_schema_responses(401, 403, 422))
 
 
 @router.get(
-    "/{year}",
+    "/indicators/{indicator_id}/targets/{year}",
     summary="Get an indicator's targets",
     response_model=TargetsPublic,
     responses=problem_schema_responses(404),
@@ -30,7 +34,7 @@ def get_targets(
 
 
 @router.put(
-    "/{year}",
+    "/indicators/{indicator_id}/targets/{year}",
     summary="Set an indicator's targets",
     response_model=TargetsPublic,
     responses=problem_schema_responses(404),
@@ -46,3 +50,41 @@ def put_targets(
     target is the target for the year to date at that quarter's end; a quarter without one is
     measured against the annual target."""
     return targets.set_targets(session, principal, indicator_id, year, body)
+
+
+@router.put(
+    "/targets/{year}",
+    summary="Set the targets of many indicators",
+    response_model=TargetsWritten,
+    responses=problem_schema_responses(
+        409,
+        422,
+        descriptions={
+            409: "`targets_rejected`: every refused item would change the target of a "
+            "verified quarter (`errors` names them); nothing was stored",
+            422: "Invalid input, or `targets_rejected`: some items name no indicator of the "
+            "year's SK, or one named before (`errors` names them); nothing was stored",
+        },
+    ),
+)
+def put_many_targets(
+    session: WriteSessionDep,
+    principal: AdminKey,
+    year: YearPath,
+    body: Annotated[list[IndicatorTargetsPut], Body(max_length=MAX_INDICATORS)],
+) -> TargetsWritten:
+    """Replace the Perjanjian Kinerja targets for a year of many indicators at once (admin),
+    all or nothing: e.g. the rows of a Perjanjian Kinerja spreadsheet, one item per indicator.
+
+    Each item names its indicator by `indicator_id`, or by its code `indicator` (`KADIS.1.1`)
+    in the agency's SK of the year with the agency's code `agency` (which may be left out
+    when the service holds one agency), and gives `annual` and `quarters` as the PUT of one
+    indicator does, with the same rules: its targets not given are removed, and a target
+    that a verified quarter is measured against cannot change. At most 10,000 items, each
+    indicator once.
+
+    If any item is refused, nothing is stored and the answer is a `targets_rejected`
+    problem whose `errors` name each refused item by its 0-based `index` and its indicator
+    (the first 1000; `rejected` counts them all): 409 when each one would change the target
+    of a verified quarter, else 422."""
+    return targets.set_many_targets(session, principal, year, body)
