@@ -205,7 +205,7 @@ def set_targets(client: httpx.Client, indexes: range) -> float:
         for item in target_items(index, agency_indicators(client, agency_code(index)))
     ]
     start = time.perf_counter()
-    response = client.put(f"/api/v1/targets/{YEAR}", json={"items": items})
+    response = client.put(f"/api/v1/targets/{YEAR}", json=items)
     if response.status_code == 404:  # a server without the bulk endpoint: one PUT each
         for item in items:
             path = f"/api/v1/indicators/{item.pop('indicator_id')}/targets/{YEAR}"
