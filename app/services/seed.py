@@ -21,6 +21,7 @@ from typing import Any, Protocol, TypeVar
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError
+from pydantic_core import to_jsonable_python
 from sqlmodel import Session, SQLModel, col, select
 
 from app.core.db import utcnow
@@ -101,7 +102,8 @@ def _differences(
     changes = {
         name: getattr(data, name)
         for name in base.model_fields
-        if getattr(data, name) != getattr(row, name)
+        # As stored: a JSON column reads back as plain lists and dicts, not the seed's models.
+        if to_jsonable_python(getattr(data, name)) != to_jsonable_python(getattr(row, name))
     }
     changes.update(
         (name, getattr(data, name))

@@ -351,3 +351,8 @@ def test_seeding_an_agency_reads_a_fixed_number_of_queries(session, tmp_path, co
     reads = [s for s in count_statements.statements if s.lstrip().upper().startswith("SELECT")]
     # 181 rows: one query per entry would be well over a hundred.
     assert len(reads) <= 30, reads
+
+
+def test_updating_from_the_seed_as_loaded_changes_nothing(session):
+    report = load_seed(session, SEED_DIR, update_existing=True)
+    assert not report.updated, report.updated
