@@ -12,12 +12,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import cache
 from typing import Any
 
 from pydantic_core import to_jsonable_python
 from sqlalchemy import event, insert, inspect
+from sqlalchemy.orm import Mapper, UOWTransaction
 from sqlalchemy.orm import Session as OrmSession
-from sqlalchemy.orm import UOWTransaction
 from sqlmodel import Session, col, select
 
 from app.core.db import utcnow
@@ -51,13 +52,20 @@ def action(session: Session, name: str) -> Iterator[None]:
         session.info[ACTION] = outer
 
 
+@cache
+def _audited_keys(mapper: Mapper[Any]) -> tuple[list[str], list[str]]:
+    """The column attributes of a mapped class, and those of them whose values are recorded."""
+    keys = [attr.key for attr in mapper.column_attrs]
+    return keys, [key for key in keys if key not in SECRET_COLUMNS]
+
+
 def _row_values(obj: Any, keys: Sequence[str]) -> dict[str, Any]:
-    return {key: to_jsonable_python(getattr(obj, key)) for key in keys if key not in SECRET_COLUMNS}
+    return to_jsonable_python({key: getattr(obj, key) for key in keys})
 
 
-def _entity_id(obj: Any) -> str:
+def _entity_id(mapper: Mapper[Any], obj: Any) -> str:
     # New rows have their keys after the flush, but not yet an identity in the session.
-    key = inspect(obj).mapper.primary_key_from_instance(obj)
+    key = mapper.primary_key_from_instance(obj)
     return ":".join(str(part) for part in key)
 
 
@@ -81,15 +89,15 @@ def _events(session: OrmSession) -> list[dict[str, Any]]:
             table = getattr(obj, "__tablename__", None)
             if table is None or table in NOT_AUDITED:
                 continue
-            keys = [attr.key for attr in inspect(obj).mapper.column_attrs]
+            state = inspect(obj)
+            keys, recorded = _audited_keys(state.mapper)
             before: dict[str, Any] | None = None
             after: dict[str, Any] | None = None
             if kind == "create":
-                after = _row_values(obj, keys)
+                after = _row_values(obj, recorded)
             elif kind == "delete":
-                before = _row_values(obj, keys)
+                before = _row_values(obj, recorded)
             else:
-                state = inspect(obj)
                 changed = [k for k in keys if state.attrs[k].history.has_changes()]
                 if not changed:
                     continue
@@ -106,7 +114,7 @@ def _events(session: OrmSession) -> list[dict[str, Any]]:
                 | {
                     "action": named or kind,
                     "entity": table,
-                    "entity_id": _entity_id(obj),
+                    "entity_id": _entity_id(state.mapper, obj),
                     "before": before,
                     "after": after,
                 }

@@ -112,6 +112,24 @@ def savepoint(session: Session, error: AppError) -> Iterator[None]:
         raise error from exc
 
 
+def insert_in_order(
+    session: Session, rows: Sequence[tuple[SQLModel, SQLModel | None]], reference: str
+) -> None:
+    """Insert new rows in the order given, each with `reference` set to the id of the row
+    paired with it (an earlier one of `rows`, or one that exists): a flush holds no row and
+    the row it refers to, whose id is known only after the flush."""
+    unflushed: set[int] = set()
+    for row, referred in rows:
+        if referred is not None:
+            if id(referred) in unflushed:
+                session.flush()
+                unflushed.clear()
+            setattr(row, reference, id_of(referred))
+        session.add(row)
+        unflushed.add(id(row))
+    session.flush()
+
+
 def apply_changes(
     session: Session, row: SQLModel, changes: Mapping[str, Any], error: AppError
 ) -> None:
@@ -173,6 +191,18 @@ def code_conflict(model: AgencyScoped, agency: Agency, code: str) -> Conflict:
     return Conflict(f"Agency {agency.code} already has a {kind} '{code}'", field="code")
 
 
+def codes_conflict(model: AgencyScoped, agency: Agency, codes: Sequence[str]) -> Conflict:
+    """The problem of new rows of `model` in the agency, one of whose codes another row has
+    taken meanwhile."""
+    if len(codes) == 1:
+        return code_conflict(model, agency, codes[0])
+    kind = model.__name__.lower()
+    return Conflict(
+        f"Agency {agency.code} already has a {kind} with one of the codes {names(codes)}",
+        field="code",
+    )
+
+
 def refuse_taken_code(
     session: Session, model: AgencyScoped, agency: Agency, code: str, row_id: int | None = None
 ) -> None:
@@ -203,6 +233,27 @@ def units_by_code(session: Session, agency: Agency, codes: Sequence[str], field:
             select(Unit).where(Unit.agency_id == agency.id, col(Unit.code).in_(wanted))
         )
     }
+    return pick_units(found, agency, wanted, field)
+
+
+def agency_units(session: Session, agency: Agency) -> dict[str, Unit]:
+    """The agency's units, by code."""
+    return {u.code: u for u in session.exec(select(Unit).where(Unit.agency_id == agency.id))}
+
+
+def agency_positions(session: Session, agency_id: int) -> dict[str, Position]:
+    """The agency's positions, by code."""
+    return {
+        p.code: p for p in session.exec(select(Position).where(Position.agency_id == agency_id))
+    }
+
+
+def pick_units(
+    found: Mapping[str, Unit], agency: Agency, codes: Sequence[str], field: str
+) -> list[Unit]:
+    """The units of `found` (the agency's, by code) with these codes, as `units_by_code`
+    answers them."""
+    wanted = list(dict.fromkeys(codes))
     missing = [code for code in wanted if code not in found]
     if missing:
         raise InvalidInput(
@@ -221,6 +272,11 @@ def position_by_code(session: Session, agency: Agency, code: str, field: str) ->
     position = session.exec(
         select(Position).where(Position.agency_id == agency.id, Position.code == code)
     ).first()
+    return pick_position(position, agency, code, field)
+
+
+def pick_position(position: Position | None, agency: Agency, code: str, field: str) -> Position:
+    """`position`, found by `code` among the agency's, or the 422 of `position_by_code`."""
     if position is None:
         raise InvalidInput(f"Unknown position '{code}' in agency {agency.code}", field=field)
     return position

@@ -52,6 +52,8 @@ from app.schemas.organization import AgencyRef, PositionRef, UnitRef
 from app.services import workflow
 from app.services.common import (
     agency_of,
+    agency_positions,
+    agency_units,
     apply_changes,
     by_id,
     codes_of,
@@ -59,7 +61,10 @@ from app.services.common import (
     exists,
     get_or_404,
     id_of,
+    insert_in_order,
     paginate,
+    pick_position,
+    pick_units,
     position_by_code,
     reaches,
     refuse_if_referred,
@@ -67,7 +72,7 @@ from app.services.common import (
     savepoint,
     units_by_code,
 )
-from app.services.formulas import formula_variables, validated
+from app.services.formulas import checked_against, formula_variables, validated, variable_codes
 from app.services.organization import position_views
 from app.services.variables import agency_variables
 
@@ -461,18 +466,59 @@ def create_objective(session: Session, data: ObjectiveCreate) -> ObjectivePublic
     decree = session.get(Decree, data.decree_id)
     if decree is None:
         raise InvalidInput(f"Decree {data.decree_id} does not exist", field="decree_id")
-    agency = agency_of(session, decree.agency_id)
-    position = position_by_code(session, agency, data.position, "position")
-    _refuse_objective_conflict(session, id_of(decree), position, data.number)
-    objective = Objective(
-        decree_id=id_of(decree),
-        position_id=id_of(position),
-        number=data.number,
-        statement=data.statement,
-    )
-    with savepoint(session, _objective_conflict(position, data.number)):
-        session.add(objective)
-    return get_objective(session, id_of(objective))
+    new = NewObjectives(session, decree)
+    new.add(data)
+    return _objective_views(session, new.write())[0]
+
+
+class NewObjectives:
+    """New objectives of one decree: each checked as it is added, all written by `write`,
+    with a fixed number of queries whatever their count."""
+
+    def __init__(self, session: Session, decree: Decree) -> None:
+        self.session = session
+        self.decree = decree
+        self.agency = agency_of(session, decree.agency_id)
+        self.positions = agency_positions(session, decree.agency_id)
+        self.taken = set(
+            session.exec(
+                select(Objective.position_id, Objective.number).where(
+                    Objective.decree_id == decree.id
+                )
+            ).all()
+        )
+        self.pending: list[tuple[Objective, Position]] = []
+
+    def add(self, data: ObjectiveCreate) -> Objective:
+        """Check an objective of the decree; the row that `write` will insert."""
+        if data.decree_id != self.decree.id:
+            raise ValueError(f"objective of decree {data.decree_id} added to {self.decree.id}")
+        position = pick_position(
+            self.positions.get(data.position), self.agency, data.position, "position"
+        )
+        if (id_of(position), data.number) in self.taken:
+            raise _objective_conflict(position, data.number)
+        objective = Objective(
+            decree_id=id_of(self.decree),
+            position_id=id_of(position),
+            number=data.number,
+            statement=data.statement,
+        )
+        self.taken.add((id_of(position), data.number))
+        self.pending.append((objective, position))
+        return objective
+
+    def write(self) -> list[Objective]:
+        """Insert the objectives added since the last write; the flushed rows."""
+        rows, self.pending = self.pending, []
+        error = (
+            _objective_conflict(rows[0][1], rows[0][0].number)
+            if len(rows) == 1
+            else Conflict(f"Decree {self.decree.year} already has one of these objectives")
+        )
+        with savepoint(self.session, error):
+            self.session.add_all(objective for objective, _ in rows)
+        return [objective for objective, _ in rows]
 
 
 def update_objective(session: Session, objective_id: int, data: ObjectiveUpdate) -> ObjectivePublic:
@@ -525,34 +571,86 @@ def _parent_id(session: Session, decree: Decree, code: str | None) -> int | None
         select(Indicator.id).where(Indicator.decree_id == decree.id, Indicator.code == code)
     ).first()
     if parent is None:
-        raise InvalidInput(
-            f"No indicator '{code}' in decree {decree.year}: a parent must be in the same decree",
-            field="parent",
-        )
+        raise _unknown_parent(decree, code)
     return parent
 
 
+def _unknown_parent(decree: Decree, code: str) -> InvalidInput:
+    return InvalidInput(
+        f"No indicator '{code}' in decree {decree.year}: a parent must be in the same decree",
+        field="parent",
+    )
+
+
 def create_indicator(session: Session, data: IndicatorCreate) -> IndicatorPublic:
+    objective = _objective_of(session, data)
+    new = NewIndicators(session, get_or_404(session, Decree, objective.decree_id, "Decree"))
+    new.add(data)
+    return indicator_views(session, new.write())[0]
+
+
+def _objective_of(session: Session, data: IndicatorCreate) -> Objective:
     objective = session.get(Objective, data.objective_id)
     if objective is None:
         raise InvalidInput(f"Objective {data.objective_id} does not exist", field="objective_id")
-    decree = get_or_404(session, Decree, objective.decree_id, "Decree")
-    agency = agency_of(session, decree.agency_id)
-    _refuse_indicator_code_conflict(session, decree, data.code)
-    validated(session, id_of(agency), data.formula, "formula")
-    units = units_by_code(session, agency, data.source_units, "source_units")
-    indicator = Indicator(
-        decree_id=id_of(decree),
-        parent_id=_parent_id(session, decree, data.parent),
-        **data.model_dump(exclude={"source_units", "parent"}),
-    )
-    with savepoint(session, _indicator_code_conflict(decree, data.code)):
-        session.add(indicator)
-        session.flush()
-        session.add_all(
-            IndicatorSourceUnit(indicator_id=id_of(indicator), unit_id=id_of(u)) for u in units
+    return objective
+
+
+class NewIndicators:
+    """New indicators of one decree, with their source units: each checked as it is added
+    (its parent exists or was added before it), all written by `write`, with a fixed number
+    of queries whatever their count."""
+
+    def __init__(self, session: Session, decree: Decree) -> None:
+        self.session = session
+        self.decree = decree
+        self.agency = agency_of(session, decree.agency_id)
+        self.indicators = {
+            i.code: i
+            for i in session.exec(select(Indicator).where(Indicator.decree_id == decree.id))
+        }
+        self.variables = variable_codes(session, id_of(self.agency))
+        self.units = agency_units(session, self.agency)
+        self.pending: list[tuple[Indicator, Indicator | None, list[Unit]]] = []
+
+    def add(self, data: IndicatorCreate) -> Indicator:
+        """Check an indicator of the decree; the row that `write` will insert."""
+        decree = self.decree
+        if _objective_of(self.session, data).decree_id != decree.id:
+            raise ValueError(f"indicator of objective {data.objective_id} added to {decree.id}")
+        if data.code in self.indicators:
+            raise _indicator_code_conflict(decree, data.code)
+        checked_against(data.formula, self.variables, "formula")
+        units = pick_units(self.units, self.agency, data.source_units, "source_units")
+        parent = None
+        if data.parent is not None:
+            parent = self.indicators.get(data.parent)
+            if parent is None:
+                raise _unknown_parent(decree, data.parent)
+        indicator = Indicator(
+            decree_id=id_of(decree), **data.model_dump(exclude={"source_units", "parent"})
         )
-    return get_indicator(session, id_of(indicator))
+        self.indicators[indicator.code] = indicator
+        self.pending.append((indicator, parent, units))
+        return indicator
+
+    def write(self) -> list[Indicator]:
+        """Insert the indicators added since the last write and their source units; the
+        flushed rows."""
+        rows, self.pending = self.pending, []
+        error = (
+            _indicator_code_conflict(self.decree, rows[0][0].code)
+            if len(rows) == 1
+            else Conflict(f"Decree {self.decree.year} already has one of these indicators")
+        )
+        with savepoint(self.session, error):
+            insert_in_order(self.session, [(row, parent) for row, parent, _ in rows], "parent_id")
+            self.session.add_all(
+                IndicatorSourceUnit(indicator_id=id_of(row), unit_id=id_of(unit))
+                for row, _, units in rows
+                for unit in units
+            )
+        return [row for row, _, _ in rows]
 
 
 def update_indicator(session: Session, indicator_id: int, data: IndicatorUpdate) -> IndicatorPublic:

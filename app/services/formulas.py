@@ -38,8 +38,13 @@ def variable_codes(session: Session, agency_id: int) -> set[str]:
 
 
 def validated(session: Session, agency_id: int, expression: str, field: str) -> CheckedFormula:
+    return checked_against(expression, variable_codes(session, agency_id), field)
+
+
+def checked_against(expression: str, codes: set[str], field: str) -> CheckedFormula:
+    """The formula checked against these variable codes (an agency's), or its problem."""
     try:
-        return validate(expression, variable_codes(session, agency_id))
+        return validate(expression, codes)
     except FormulaError as exc:
         raise invalid_formula(exc, field) from None
 

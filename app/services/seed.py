@@ -1,23 +1,27 @@
 """Load the seed (agencies, their SKs, the default rating scale) from YAML, idempotently.
 
 The seed is one more client of the services: every entry is validated by the same `XCreate`
-model as the API's body and written by the same service function, so the same data is valid
-through both doors or through neither. Rows are matched by natural key (codes, the SK's
-number); a row that exists is left as it is (an admin may have edited it) unless the seed is
-loaded with `update_existing`, which applies what differs through the same `update_*`
-services.
+model as the API's body and checked and written by the same service code, so the same data is
+valid through both doors or through neither. New rows go through the services' `NewX` (what
+`create_x` uses for the API's one row): each entry is checked as it is added, and a file's new
+rows of a kind are written together, with a fixed number of queries.
+
+Rows are matched by natural key (codes, the SK's number); a row that exists is left as it is
+(an admin may have edited it) unless the seed is loaded with `update_existing`, which applies
+what differs through the same `update_*` services.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError
+from pydantic_core import to_jsonable_python
 from sqlmodel import Session, SQLModel, col, select
 
 from app.core.db import utcnow
@@ -56,7 +60,7 @@ from app.schemas.organization import (
 from app.schemas.rating_scales import RatingScalePut
 from app.schemas.variables import VariableCreate, VariableUpdate
 from app.services import decrees, organization, rating_scales, variables
-from app.services.common import id_of
+from app.services.common import agency_positions, id_of
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -74,9 +78,13 @@ class SeedReport(BaseModel):
         return bool(sum(self.created.values()) or sum(self.updated.values()))
 
 
+# libyaml's parser when PyYAML has it: the same safe loader, several times faster.
+_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _read_yaml(path: Path) -> Any:
     with path.open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+        return yaml.load(handle, Loader=_YamlLoader)
 
 
 def _entries(data: Any, key: str, source: str) -> list[dict[str, Any]]:
@@ -94,7 +102,8 @@ def _differences(
     changes = {
         name: getattr(data, name)
         for name in base.model_fields
-        if getattr(data, name) != getattr(row, name)
+        # As stored: a JSON column reads back as plain lists and dicts, not the seed's models.
+        if to_jsonable_python(getattr(data, name)) != to_jsonable_python(getattr(row, name))
     }
     changes.update(
         (name, getattr(data, name))
@@ -146,24 +155,34 @@ class _Loader:
         row: SQLModel | None,
         data: SQLModel,
         *,
-        create: Callable[[Session, Any], Any],
+        create: Callable[[Any], Any],
         update: Callable[[Session, int, Any], Any],
         patch: type[SQLModel],
         base: type[SQLModel],
         references: Mapping[str, Any] | None = None,
-    ) -> int:
-        """Create the row from `data` with the `create` service, or (when updating) apply
-        what differs with the `update` service; the row's id."""
+        new: _NewRows | None = None,
+    ) -> Any:
+        """Create the row from `data` with `create` (a service, or the `add` of the service's
+        new rows `new`), or (when updating) apply what differs with the `update` service;
+        what `create` answers, or the row."""
         if row is None:
             self.report.created[table] += 1
-            return int(create(self.session, data).id)
+            return create(data)
         changes = _differences(data, row, base, references or {}) if self.update_existing else {}
         if changes:
+            if new is not None:
+                new.write()  # the change may refer to a row created before it
             update(self.session, id_of(row), patch.model_validate(changes))
             self.report.updated[table] += 1
         else:
             self.report.unchanged[table] += 1
-        return id_of(row)
+        return row
+
+
+class _NewRows(Protocol):
+    """A service's new rows of one kind, checked one by one and written together."""
+
+    def write(self) -> Sequence[SQLModel]: ...
 
 
 def load_seed(session: Session, seed_dir: Path, *, update_existing: bool = False) -> SeedReport:
@@ -256,16 +275,19 @@ def _load_organization(
 ) -> None:
     session = loader.session
     with loader.entry(f"agency {data.code}"):
-        agency_id = loader.put(
+        agency = loader.put(
             "agency",
             agency,
             data,
-            create=organization.create_agency,
+            create=lambda new: session.get(Agency, organization.create_agency(session, new).id),
             update=organization.update_agency,
             patch=AgencyUpdate,
             base=AgencyBase,
         )
+    assert agency is not None
+    agency_id = id_of(agency)
     units = {u.code: u for u in session.exec(select(Unit).where(Unit.agency_id == agency_id))}
+    new_units = organization.NewUnits(session, agency)
     for entry in _entries(org, "units", loader.source):
         with loader.entry(f"unit {entry.get('code')}"):
             unit = UnitCreate.model_validate(entry | {"agency": data.code})
@@ -273,26 +295,27 @@ def _load_organization(
                 "unit",
                 units.get(unit.code),
                 unit,
-                create=organization.create_unit,
+                create=new_units.add,
                 update=organization.update_unit,
                 patch=UnitUpdate,
                 base=UnitBase,
+                new=new_units,
             )
+    with loader.entry("units"):
+        new_units.write()
     unit_codes = _codes(session, Unit, agency_id)
+    positions = agency_positions(session, agency_id)
+    position_codes: dict[Any, str] = {p.id: code for code, p in positions.items()}
+    new_positions = organization.NewPositions(session, agency)
     for entry in _entries(org, "positions", loader.source):  # superiors are listed first
         with loader.entry(f"position {entry.get('code')}"):
             position = PositionCreate.model_validate(entry | {"agency": data.code})
-            row = session.exec(
-                select(Position).where(
-                    Position.agency_id == agency_id, Position.code == position.code
-                )
-            ).first()
-            position_codes = _codes(session, Position, agency_id)
+            row = positions.get(position.code)
             loader.put(
                 "position",
                 row,
                 position,
-                create=organization.create_position,
+                create=new_positions.add,
                 update=organization.update_position,
                 patch=PositionUpdate,
                 base=PositionBase,
@@ -302,7 +325,10 @@ def _load_organization(
                 }
                 if row
                 else None,
+                new=new_positions,
             )
+    with loader.entry("positions"):
+        new_positions.write()
 
 
 def _load_variables(loader: _Loader, agency_code: str, data: Any) -> None:
@@ -312,6 +338,7 @@ def _load_variables(loader: _Loader, agency_code: str, data: Any) -> None:
         v.code: v for v in session.exec(select(Variable).where(Variable.agency_id == agency.id))
     }
     unit_codes = _codes(session, Unit, id_of(agency))
+    new_variables = variables.NewVariables(session, agency)
     for entry in _entries(data, "variables", loader.source):
         with loader.entry(f"variable {entry.get('code')}"):
             variable = VariableCreate.model_validate(entry | {"agency": agency_code})
@@ -320,12 +347,15 @@ def _load_variables(loader: _Loader, agency_code: str, data: Any) -> None:
                 "variable",
                 row,
                 variable,
-                create=variables.create_variable,
+                create=new_variables.add,
                 update=variables.update_variable,
                 patch=VariableUpdate,
                 base=VariableBase,
                 references={"owner_unit": unit_codes.get(row.owner_unit_id)} if row else None,
+                new=new_variables,
             )
+    with loader.entry("variables"):
+        new_variables.write()
 
 
 def _load_decree(loader: _Loader, agency_code: str, data: Any) -> None:
@@ -336,48 +366,71 @@ def _load_decree(loader: _Loader, agency_code: str, data: Any) -> None:
         raise InvalidInput(f"Seed {loader.source}: 'decree' must describe the SK")
     agency = session.exec(select(Agency).where(Agency.code == agency_code)).one()
     with loader.entry("decree"):
-        decree = DecreeCreate.model_validate(dict(header) | {"agency": agency_code})
-        decree_id = loader.put(
-            "decree",
-            # By number: the SK's identity, whatever year an admin gave it since.
-            session.exec(
-                select(Decree).where(Decree.agency_id == agency.id, Decree.number == decree.number)
-            ).first(),
-            decree,
-            create=decrees.create_decree,
-            update=decrees.update_decree,
-            patch=DecreeUpdate,
-            base=DecreeBase,
+        decree_data = DecreeCreate.model_validate(dict(header) | {"agency": agency_code})
+        decree_id = id_of(
+            loader.put(
+                "decree",
+                # By number: the SK's identity, whatever year an admin gave it since.
+                session.exec(
+                    select(Decree).where(
+                        Decree.agency_id == agency.id, Decree.number == decree_data.number
+                    )
+                ).first(),
+                decree_data,
+                create=lambda new: decrees.create_decree(session, new),
+                update=decrees.update_decree,
+                patch=DecreeUpdate,
+                base=DecreeBase,
+            )
         )
+    decree = session.get(Decree, decree_id)
+    assert decree is not None
     positions = {code: ident for ident, code in _codes(session, Position, id_of(agency)).items()}
     objectives = {
         (o.position_id, o.number): o
         for o in session.exec(select(Objective).where(Objective.decree_id == decree_id))
     }
+    new_objectives = decrees.NewObjectives(session, decree)
+    loaded: list[tuple[Objective, list[dict[str, Any]]]] = []
     for entry in _entries(data, "objectives", loader.source):
         with loader.entry(f"objective {entry.get('position')}.{entry.get('number')}"):
             items = entry.pop("indicators", [])
             objective = ObjectiveCreate.model_validate(entry | {"decree_id": decree_id})
-            objective_id = loader.put(
+            row = loader.put(
                 "objective",
                 objectives.get((positions.get(objective.position) or 0, objective.number)),
                 objective,
-                create=decrees.create_objective,
+                create=new_objectives.add,
                 update=decrees.update_objective,
                 patch=ObjectiveUpdate,
                 base=ObjectiveBase,
+                new=new_objectives,
             )
-        for item in _entries({"indicators": items}, "indicators", loader.source):
+            loaded.append((row, _entries({"indicators": items}, "indicators", loader.source)))
+    with loader.entry("objectives"):
+        new_objectives.write()
+    indicators = {
+        i.code: i for i in session.exec(select(Indicator).where(Indicator.decree_id == decree_id))
+    }
+    new_indicators = decrees.NewIndicators(session, decree)
+    for objective_row, items in loaded:
+        for item in items:
             with loader.entry(f"indicator {item.get('code')}"):
-                _load_indicator(loader, decree_id, item | {"objective_id": objective_id})
+                item["objective_id"] = id_of(objective_row)
+                _load_indicator(loader, indicators, new_indicators, item)
+    with loader.entry("indicators"):
+        new_indicators.write()
 
 
-def _load_indicator(loader: _Loader, decree_id: int, entry: dict[str, Any]) -> None:
+def _load_indicator(
+    loader: _Loader,
+    indicators: Mapping[str, Indicator],
+    new_indicators: decrees.NewIndicators,
+    entry: dict[str, Any],
+) -> None:
     session = loader.session
     indicator = IndicatorCreate.model_validate(entry)  # a parent is listed before its children
-    row = session.exec(
-        select(Indicator).where(Indicator.decree_id == decree_id, Indicator.code == indicator.code)
-    ).first()
+    row = indicators.get(indicator.code)
     references = None
     if row is None:
         loader.report.created["indicator_source_unit"] += len(set(indicator.source_units))
@@ -400,9 +453,10 @@ def _load_indicator(loader: _Loader, decree_id: int, entry: dict[str, Any]) -> N
         "indicator",
         row,
         indicator,
-        create=decrees.create_indicator,
+        create=new_indicators.add,
         update=decrees.update_indicator,
         patch=IndicatorUpdate,
         base=IndicatorBase,
         references=references,
+        new=new_indicators,
     )

@@ -4,12 +4,15 @@ import re
 from collections import Counter
 
 import pytest
+from pydantic_core import to_jsonable_python
+from sqlalchemy import inspect
 from sqlmodel import Session, col, func, select
 
 from app.core.errors import InvalidInput
 from app.formula import parse, validate
 from app.models import (
     Agency,
+    AuditEvent,
     Decree,
     Indicator,
     IndicatorSourceUnit,
@@ -295,3 +298,61 @@ def test_a_valid_copy_of_the_seed_loads_as_a_second_agency(session, tmp_path):
     report = load_seed(session, _copy_of_the_seed(tmp_path, lambda files: None))
     assert report.created["agency"] == 1 and report.created["indicator"] == 39
     assert _count(session, Agency) == 2
+
+
+def test_a_code_listed_twice_is_refused(session, tmp_path):
+    def twice(files):
+        indicators = files["decree-2025.yaml"]["objectives"][0]["indicators"]
+        indicators.append(dict(indicators[0], number=99))
+
+    with pytest.raises(InvalidInput) as refused:
+        load_seed(session, _copy_of_the_seed(tmp_path, twice))
+    assert "indicator KADIS.1.1: Decree 2025 already has an indicator 'KADIS.1.1'" in (
+        refused.value.detail
+    )
+
+
+def test_the_seed_records_one_event_per_row_it_creates_with_its_values(session, tmp_path):
+    start = session.exec(select(func.max(AuditEvent.id))).one() or 0
+    load_seed(session, _copy_of_the_seed(tmp_path, lambda files: None))
+    agency = session.exec(select(Agency).where(Agency.code == "DINBARU")).one()
+    decree = session.exec(select(Decree).where(Decree.agency_id == agency.id)).one()
+    indicators = session.exec(select(Indicator).where(Indicator.decree_id == decree.id)).all()
+    rows: list = [
+        agency,
+        decree,
+        *indicators,
+        *session.exec(select(Unit).where(Unit.agency_id == agency.id)),
+        *session.exec(select(Position).where(Position.agency_id == agency.id)),
+        *session.exec(select(Variable).where(Variable.agency_id == agency.id)),
+        *session.exec(select(Objective).where(Objective.decree_id == decree.id)),
+        *session.exec(
+            select(IndicatorSourceUnit).where(
+                col(IndicatorSourceUnit.indicator_id).in_([i.id for i in indicators])
+            )
+        ),
+    ]
+    expected = {}
+    for row in rows:
+        mapper = inspect(row).mapper
+        key = ":".join(str(part) for part in mapper.primary_key_from_instance(row))
+        values = {attr.key: getattr(row, attr.key) for attr in mapper.column_attrs}
+        expected[row.__tablename__, key] = to_jsonable_python(values)
+    events = session.exec(select(AuditEvent).where(AuditEvent.id > start)).all()
+    assert {e.action for e in events} == {"create"}
+    assert len(events) == len(expected) == 181
+    assert {(e.entity, e.entity_id): e.after for e in events} == expected
+
+
+def test_seeding_an_agency_reads_a_fixed_number_of_queries(session, tmp_path, count_statements):
+    seed = _copy_of_the_seed(tmp_path, lambda files: None)
+    count_statements.statements.clear()
+    load_seed(session, seed)
+    reads = [s for s in count_statements.statements if s.lstrip().upper().startswith("SELECT")]
+    # 181 rows: one query per entry would be well over a hundred.
+    assert len(reads) <= 30, reads
+
+
+def test_updating_from_the_seed_as_loaded_changes_nothing(session):
+    report = load_seed(session, SEED_DIR, update_existing=True)
+    assert not report.updated, report.updated
