@@ -19,10 +19,12 @@ from app.services import audit
 from app.services.imports import FORM_TYPE, XLSX_TYPE
 
 
-def page_params(
+async def page_params(
     limit: Annotated[int, Query(ge=1, le=1000, description="Page size (1-1000)")] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_ID, description="Items to skip")] = 0,
 ) -> PageParams:
+    # Dependencies that do no I/O are async: FastAPI runs a sync one in the thread pool, a
+    # hop that costs more than the work.
     return PageParams(limit=limit, offset=offset)
 
 

@@ -157,7 +157,7 @@ CurrentKey = Annotated[Principal, Depends(current_principal)]
 def require_role(minimum: Role) -> Any:
     """A dependency that lets through keys of at least `minimum` role (403 otherwise)."""
 
-    def _check(principal: CurrentKey) -> Principal:
+    async def _check(principal: CurrentKey) -> Principal:  # no I/O: no thread pool hop
         if not principal.has_role(minimum):
             raise Forbidden(
                 f"This needs a key with role '{minimum}' or higher; yours is '{principal.role}'."
