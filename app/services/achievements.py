@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from functools import lru_cache
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Executable, bindparam, or_, type_coerce
 from sqlalchemy import select as sa_select
@@ -92,8 +93,7 @@ def rating_scales(session: Session, scale_ids: Mapping[int, int | None]) -> dict
 Row = dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class Definition:
+class Definition(NamedTuple):
     """What an achievement needs of an indicator, its position and its agency, read as plain
     columns in one query (no ORM objects: a pull reads thousands). Times are as stored
     (`StoredTime`): an achievement's `updated_at` is the latest of many, converted once."""
@@ -160,10 +160,10 @@ _DEFINITION_COLUMNS = (
 )
 
 
-def _rows(session: Session, statement: Executable, **parameters: Any) -> Iterable[Any]:
+def _rows(session: Session, statement: Executable, **parameters: Any) -> Sequence[Any]:
     """The rows of a select of columns, read by the Core (no ORM loading: pulls read tens of
-    thousands of rows)."""
-    return session.connection().execute(statement, parameters)
+    thousands of rows) and fetched all at once (iterating fetches them one by one)."""
+    return session.connection().execute(statement, parameters).all()
 
 
 # The statements of a pull, built once (a request only binds their parameters: building
@@ -232,8 +232,7 @@ def definitions(session: Session, ids: Sequence[int]) -> list[Definition]:
     return [found[ident] for ident in ids if ident in found]
 
 
-@dataclass(frozen=True, slots=True)
-class _Variable:
+class _Variable(NamedTuple):
     """A variable as an achievement uses it."""
 
     id: int
@@ -248,13 +247,14 @@ class _Facts:
     """What the achievements of some indicators are computed from, read in a fixed number
     of queries. Times are as stored (`StoredTime`)."""
 
-    times: StoredTimes
+    read_time: Callable[[Any], dt.datetime]  # a stored time as a datetime (memoised)
     variables: dict[tuple[int, str], _Variable]  # by (agency id, code)
     unit_codes: dict[int, str]
     values: dict[int, dict[int, tuple[float, Any]]]  # variable -> quarter -> (value, at)
     periods: dict[tuple[int, int], tuple[PeriodState, Any]]  # (unit, quarter) -> (state, at)
     targets: dict[int, dict[int, tuple[float, Any]]]  # indicator -> quarter (0: annual)
     scales: dict[int, Scale]  # by agency id
+    scale_times: dict[int, Any]  # when each agency's scale changed, as stored (None: built in)
 
 
 def _read_facts(
@@ -295,14 +295,21 @@ def _read_facts(
         session, _TARGETS, ids=[d.id for d in found], year=year
     ):
         targets[indicator_id][quarter] = (value, updated_at)
+    times = StoredTimes.of(session.get_bind().dialect)
+    scales = rating_scales(session, agencies)
     return _Facts(
-        StoredTimes.of(session.get_bind().dialect),
+        # Many achievements share their latest change (an import's rows share one time).
+        lru_cache(maxsize=1024)(times.read),
         variables,
         unit_codes,
         values,
         periods,
         targets,
-        rating_scales(session, agencies),
+        scales,
+        {
+            agency: times.write(scale.updated_at) if scale.updated_at else None
+            for agency, scale in scales.items()
+        },
     )
 
 
@@ -333,7 +340,7 @@ def achievement_rows(
         if checked is None or None in known:
             # One broken definition (a formula that no longer parses, a variable gone) must
             # not fail the pull of every other indicator.
-            changed = facts.times.read(definition.stamp)
+            changed = facts.read_time(definition.stamp)
             rows += [_undefined(definition, year, quarter, changed) for quarter in quarters]
         else:
             used = [v for v in known if v is not None]
@@ -369,7 +376,7 @@ def _indicator_rows(
             definition.stamp,
             *(v.updated_at for v in used),
             *(at for _, at in targets.values()),
-            facts.times.write(scale.updated_at) if scale.updated_at else definition.stamp,
+            facts.scale_times[definition.agency_id] or definition.stamp,
         )
     )
     head = definition.head(year)
@@ -448,7 +455,7 @@ def _indicator_rows(
                 "verified": state == _VERIFIED,
                 "verification": state,
                 "unverified": unverified,
-                "updated_at": facts.times.read(changed),
+                "updated_at": facts.read_time(changed),
             }
         )
     return rows
