@@ -6,7 +6,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Executable, bindparam, or_, type_coerce
@@ -256,6 +256,11 @@ class _Facts:
     scales: dict[int, Scale]  # by agency id
     scale_times: dict[int, Any]  # when each agency's scale changed, as stored (None: built in)
 
+    @cached_property
+    def units_in_workflow(self) -> set[int]:
+        """The units with a quarter that left open at least once."""
+        return {unit for unit, _ in self.periods}
+
 
 def _read_facts(
     session: Session,
@@ -381,11 +386,20 @@ def _indicator_rows(
     )
     head = definition.head(year)
     rows = []
+    # Most units' quarters never left open: then every state behind is open, and none of
+    # the workflow's bookkeeping is needed (unless only verified data counts).
+    all_open = not verified_only and not any(
+        v.owner_unit_id in facts.units_in_workflow for v in used
+    )
     for quarter in quarters:
-        behind = {
-            (v.owner_unit_id, q) for v in used for q in quarters_needed(v.aggregation, quarter)
-        }
-        states = {key: periods[key][0] if key in periods else _OPEN for key in behind}
+        if all_open:
+            behind: set[tuple[int, int]] = set()
+            states: dict[tuple[int, int], PeriodState] = {}
+        else:
+            behind = {
+                (v.owner_unit_id, q) for v in used for q in quarters_needed(v.aggregation, quarter)
+            }
+            states = {key: periods[key][0] if key in periods else _OPEN for key in behind}
         if verified_only:
             data = {
                 v.code: {
