@@ -161,12 +161,13 @@ def server(url: str) -> Iterator[str]:
 
 
 def analyze(engine: Engine) -> None:
-    """Bring the planner's statistics up to date, as autovacuum (PostgreSQL) would soon after
-    a bulk load: the figures are those of a city in use, not of the minute after its load
-    (with the statistics of an empty table, PostgreSQL scans every value of the year for
-    each page of a pull)."""
-    with engine.begin() as connection:
-        connection.exec_driver_sql("ANALYZE")
+    """On PostgreSQL, bring the planner's statistics up to date, as autovacuum would soon
+    after a bulk load: the figures are those of a city in use, not of the minute after its
+    load (with the statistics of an empty table, PostgreSQL scans every value of the year for
+    each page of a pull). SQLite keeps no statistics unless asked, and is left as it is."""
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as connection:
+            connection.exec_driver_sql("ANALYZE")
 
 
 def admin_key(engine: Engine) -> str:
