@@ -197,13 +197,14 @@ def apply_writes(
     stored: Mapping[tuple[int, int, int], DataValue] | None = None,
 ) -> Outcome:
     """Validate every write, then (unless a dry run, or atomic with rejections) store them.
-    `stored`: the values at the writes' keys, when the caller has read them already.
+    `stored`: the values at the writes' keys, read by the caller under the agency's lock
+    (`lock_agency_data`) that it holds already.
 
     Validation covers: unknown variable, the key's unit scope, a value of the wrong type,
     out of range or not finite, a quarter outside 1..4, a year without a decree, a quarter
     that its unit submitted or that was verified (locked). The agency's writers are
     serialised (see `lock_agency_data`) from before the locks are read to the commit."""
-    if not dry_run:
+    if not dry_run and stored is None:
         lock_agency_data(session, scope.agency)
     years = _decree_years(session, scope.agency.id or 0)
     locked = locked_periods(session, scope.agency.id or 0)

@@ -311,3 +311,23 @@ def test_evidence_links_must_be_web_links(client, session, psm, link):
         put(client, psm, ind, 1, {"psks_terdata": 1}, evidence="https://x.go.id/b.pdf").status_code
         == 200
     )
+
+
+def test_a_put_costs_a_fixed_number_of_statements(client, session, psm, count_statements):
+    """A realization PUT reads only its indicator, its variables' values for the quarter
+    (once: for If-Match, the write and the new ETag) and what its achievement needs, however
+    many variables its agency has and whatever other agencies hold."""
+    kadis_1_1 = indicator_id(session, "KADIS.1.1")
+    values = {"psks_diberdayakan": 30, "psks_terdata": 120}
+    assert put(client, psm, kadis_1_1, 1, values).status_code == 200  # created
+    count_statements.statements.clear()
+    assert put(client, psm, kadis_1_1, 1, {"psks_diberdayakan": 31}).status_code == 200
+    selects = [s for s in count_statements.statements if s.lstrip().upper().startswith("SELECT")]
+    reads_of_values = [s for s in selects if s.lstrip().startswith("SELECT data_value.id")]
+    assert len(reads_of_values) == 1, reads_of_values
+    # The key and its units; the indicator; its variables; (on PostgreSQL, the agency's
+    # lock); their values; the decree years and locked periods; then the achievement:
+    # definition, variables, values, periods, targets and rating scale.
+    assert len(selects) <= 14, selects
+    work = [s for s in count_statements.statements if not s.startswith(("SAVEPOINT", "RELEASE"))]
+    assert len(work) <= 16, work  # and the value's UPDATE and its audit event
