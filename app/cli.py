@@ -106,12 +106,16 @@ def serve(
     )
 
 
+_ROLES = ", ".join(Role)
+
+
 @keys_cli.command("create")
 def keys_create(
     name: Annotated[str, typer.Option(help="A unique name for the key")],
-    role: Annotated[Role, typer.Option(help="reader, operator, verifier or admin")],
+    role: Annotated[Role, typer.Option(help=f"One of {_ROLES}: a named set of capabilities")],
     unit: Annotated[
-        list[str] | None, typer.Option(help="Unit code an operator may write for (repeatable)")
+        list[str] | None,
+        typer.Option(help="Unit code the key enters data for and submits (repeatable)"),
     ] = None,
     agency: Annotated[
         str | None, typer.Option(help="Agency code, if unit codes are ambiguous")

@@ -45,3 +45,32 @@ def test_foreign_keys_are_enforced(session):
         session.rollback()
     else:  # pragma: no cover - the assertion below reports it
         raise AssertionError("a unit of a missing agency was stored")
+
+
+def test_every_enum_check_constraint_allows_exactly_its_enum(databases):
+    """A member added to an enum (a role, an aggregation ...) without the migration of its
+    CHECK constraint would be refused by the database at the first write."""
+    import re
+
+    from sqlalchemy import Enum as SAEnum
+
+    engine = make_engine(databases.new_url("checks"))
+    try:
+        upgrade(engine)
+        inspector = inspect(engine)
+        compared = []
+        for table in SQLModel.metadata.sorted_tables:
+            constraints = {
+                c["name"]: c["sqltext"] for c in inspector.get_check_constraints(table.name)
+            }
+            for column in table.columns:
+                if not isinstance(column.type, SAEnum):
+                    continue
+                name = f"ck_{table.name}_{column.type.name}"
+                assert name in constraints, f"{table.name}.{column.name}: no CHECK {name}"
+                allowed = set(re.findall(r"'([^']*)'", constraints[name]))
+                assert allowed == set(column.type.enums), (table.name, column.name)
+                compared.append(name)
+        assert len(compared) >= 6  # role (twice), polarity, value type, aggregation, state
+    finally:
+        engine.dispose()

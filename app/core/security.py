@@ -8,6 +8,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -23,7 +24,7 @@ from sqlmodel import Session, col, select
 from app.core.config import get_settings
 from app.core.db import BUSY_TIMEOUT_MS, SessionDep, utcnow
 from app.core.errors import Forbidden, TooManyRequests, Unauthenticated
-from app.models import ApiKey, ApiKeyUnit, Role
+from app.models import ApiKey, ApiKeyUnit, Capability, Role
 
 KEY_PREFIX = "iki_"
 
@@ -46,26 +47,42 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+class PrincipalKind(StrEnum):
+    """The kinds of caller that resolve to a principal."""
+
+    key = "key"
+
+
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: the key's id and name, its role and (for operators) its units."""
+    """Who is calling, whatever the door: its identity, name, role, the capabilities the role
+    grants and the units it acts for. Every rule asks this, never a role's name."""
 
-    key_id: int
+    kind: PrincipalKind
+    id: int
     name: str
     role: Role
     unit_ids: frozenset[int] = field(default_factory=frozenset)
 
-    def has_role(self, minimum: Role) -> bool:
-        return self.role.rank >= minimum.rank
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        return self.role.capabilities
+
+    def can(self, capability: Capability) -> bool:
+        return capability in self.capabilities
+
+    def acts_for_unit(self, unit_id: int) -> bool:
+        """Whether the principal's unit-bound capabilities (enter data, submit) reach a unit:
+        every unit with `all_units`, else the units it is scoped to."""
+        return self.can(Capability.all_units) or unit_id in self.unit_ids
 
     def may_write_unit(self, unit_id: int) -> bool:
-        """Whether the key may enter data for a unit: admins for any; operators, and
-        verifiers (who check, not enter), only for the units the key is scoped to."""
-        if self.role == Role.admin:
-            return True
-        if self.role in (Role.operator, Role.verifier):
-            return unit_id in self.unit_ids
-        return False
+        """Whether the principal may enter data for a unit."""
+        return self.can(Capability.enter_data) and self.acts_for_unit(unit_id)
+
+    def may_submit_unit(self, unit_id: int) -> bool:
+        """Whether the principal may submit a unit's quarter."""
+        return self.can(Capability.submit) and self.acts_for_unit(unit_id)
 
 
 def authenticate_secret(session: Session, secret: str) -> Principal | None:
@@ -77,7 +94,7 @@ def authenticate_secret(session: Session, secret: str) -> Principal | None:
     unit_ids = frozenset(
         session.exec(select(ApiKeyUnit.unit_id).where(ApiKeyUnit.api_key_id == key.id))
     )
-    principal = Principal(key.id, key.name, Role(key.role), unit_ids)
+    principal = Principal(PrincipalKind.key, key.id, key.name, Role(key.role), unit_ids)
     now = utcnow()
     resolution = timedelta(seconds=get_settings().key_last_used_resolution_seconds)
     if key.last_used_at is None or now - key.last_used_at >= resolution:
@@ -154,19 +171,30 @@ def current_principal(
 CurrentKey = Annotated[Principal, Depends(current_principal)]
 
 
-def require_role(minimum: Role) -> Any:
-    """A dependency that lets through keys of at least `minimum` role (403 otherwise)."""
+def requires(capability: Capability) -> Any:
+    """A dependency that lets through principals holding `capability` (403 otherwise)."""
 
     async def _check(principal: CurrentKey) -> Principal:  # no I/O: no thread pool hop
-        if not principal.has_role(minimum):
+        if not principal.can(capability):
             raise Forbidden(
-                f"This needs a key with role '{minimum}' or higher; yours is '{principal.role}'."
+                f"This needs the capability '{capability}', which a '{principal.role}' key "
+                f"does not have (roles that have it: {', '.join(roles_with(capability))})."
             )
         return principal
 
+    _check.capability = capability  # type: ignore[attr-defined]  # read by the route audit test
     return Depends(_check)
 
 
-AdminKey = Annotated[Principal, require_role(Role.admin)]
-OperatorKey = Annotated[Principal, require_role(Role.operator)]
-VerifierKey = Annotated[Principal, require_role(Role.verifier)]
+def roles_with(capability: Capability) -> list[str]:
+    return [str(role) for role in Role if capability in role.capabilities]
+
+
+DefinitionsReader = Annotated[Principal, requires(Capability.read_definitions)]
+AchievementsReader = Annotated[Principal, requires(Capability.read_achievements)]
+DataReader = Annotated[Principal, requires(Capability.read_data)]
+AuditReader = Annotated[Principal, requires(Capability.read_audit)]
+DataEntry = Annotated[Principal, requires(Capability.enter_data)]
+Submitter = Annotated[Principal, requires(Capability.submit)]
+Verifier = Annotated[Principal, requires(Capability.verify)]
+Administrator = Annotated[Principal, requires(Capability.administer)]

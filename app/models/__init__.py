@@ -5,17 +5,19 @@ from app.models.data import DataValue, Target
 from app.models.decrees import Decree, Indicator, IndicatorSourceUnit, Objective, Polarity
 from app.models.organization import Agency, Position, Unit
 from app.models.rating_scales import RatingScale
-from app.models.security import ApiKey, ApiKeyUnit, Role
+from app.models.security import ROLE_CAPABILITIES, ApiKey, ApiKeyUnit, Capability, Role
 from app.models.seed import SeedLoad
 from app.models.variables import Aggregation, ValueType, Variable
 from app.models.workflow import Period, PeriodState
 
 __all__ = [
+    "ROLE_CAPABILITIES",
     "Agency",
     "Aggregation",
     "ApiKey",
     "ApiKeyUnit",
     "AuditEvent",
+    "Capability",
     "DataValue",
     "Decree",
     "Indicator",

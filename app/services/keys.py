@@ -46,15 +46,16 @@ def create_key(
     unit_codes: Sequence[str] = (),
     agency_code: str | None = None,
 ) -> tuple[ApiKey, str]:
-    """A new key and its secret. Operators must be scoped to at least one unit."""
+    """A new key and its secret. A role that only enters data (operator) must be scoped to
+    at least one unit."""
     name = name.strip()
     if not name:
         raise InvalidInput("A key needs a name", field="name")
     if session.exec(select(ApiKey).where(ApiKey.name == name)).first() is not None:
         raise Conflict(f"A key named '{name}' already exists")
     units = resolve_units(session, unit_codes, agency_code)
-    if role == Role.operator and not units:
-        raise InvalidInput("An operator key must be scoped to at least one unit", field="units")
+    if role.needs_units and not units:
+        raise InvalidInput(f"An {role} key must be scoped to at least one unit", field="units")
     secret = generate_secret()
     key = ApiKey(name=name, role=role, prefix=secret[:10], secret_hash=hash_secret(secret))
     session.add(key)

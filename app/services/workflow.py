@@ -10,21 +10,27 @@ its note (`audit.action`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
 from app.core.db import utcnow
-from app.core.errors import Forbidden, InvalidInput, InvalidTransition, SelfVerification
+from app.core.errors import (
+    AppError,
+    Forbidden,
+    InvalidInput,
+    InvalidTransition,
+    SelfVerification,
+)
 from app.core.security import Principal
 from app.formula import parse
 from app.models import (
     Agency,
+    Capability,
     DataValue,
     Period,
     PeriodState,
-    Role,
     Unit,
     Variable,
 )
@@ -33,23 +39,67 @@ from app.schemas.workflow import PeriodPublic, PeriodStep, Step
 from app.services import audit
 from app.services.common import lock_agency_data, resolve_agency
 
-# What each step does: the states it leaves from, the state it leads to, who may take it.
-TRANSITIONS: dict[Step, tuple[frozenset[PeriodState], PeriodState]] = {
-    Step.submit: (frozenset({PeriodState.open, PeriodState.returned}), PeriodState.submitted),
-    Step.verify: (frozenset({PeriodState.submitted}), PeriodState.verified),
-    Step.return_: (frozenset({PeriodState.submitted}), PeriodState.returned),
-    Step.reopen: (frozenset({PeriodState.verified}), PeriodState.open),
+
+@dataclass(frozen=True)
+class Transition:
+    """What a step does: the states it leaves from, the state it leads to, and the
+    capability it needs."""
+
+    sources: frozenset[PeriodState]
+    target: PeriodState
+    capability: Capability
+
+
+TRANSITIONS: dict[Step, Transition] = {
+    Step.submit: Transition(
+        frozenset({PeriodState.open, PeriodState.returned}),
+        PeriodState.submitted,
+        Capability.submit,
+    ),
+    Step.verify: Transition(
+        frozenset({PeriodState.submitted}), PeriodState.verified, Capability.verify
+    ),
+    Step.return_: Transition(
+        frozenset({PeriodState.submitted}), PeriodState.returned, Capability.verify
+    ),
+    Step.reopen: Transition(frozenset({PeriodState.verified}), PeriodState.open, Capability.verify),
 }
 NOTE_REQUIRED = {Step.return_: "what to fix", Step.reopen: "why it is reopened"}
 
 
 @dataclass(frozen=True)
-class PeriodKey:
-    """A unit's quarter."""
+class Move:
+    """A step about to be taken, with the stored facts the checks before it rule on."""
 
-    unit_id: int
+    principal: Principal
+    step: Step
+    unit: str
     year: int
     quarter: int
+    writers: frozenset[str]
+    """Names of the keys that wrote a value of the unit's quarter (gathered for a verify)."""
+
+
+def four_eyes(move: Move) -> AppError | None:
+    """Nobody verifies a quarter holding data they wrote."""
+    if move.step != Step.verify or move.principal.name not in move.writers:
+        return None
+    return SelfVerification(
+        f"Four eyes: {move.principal.name} wrote data of {move.unit} {move.year} "
+        f"Q{move.quarter}, so another verifier must verify it",
+        writers=sorted(move.writers),
+    )
+
+
+Check = Callable[[Move], AppError | None]
+CHECKS_BEFORE: tuple[Check, ...] = (four_eyes,)
+"""Pure checks run before every step, in order; the first refusal stops the step. A new
+check is one function and one line here."""
+
+
+def refusal(move: Move, checks: Iterable[Check] = CHECKS_BEFORE) -> AppError | None:
+    """The first check that refuses the move, if any."""
+    return next((error for check in checks if (error := check(move)) is not None), None)
 
 
 def periods(
@@ -120,11 +170,14 @@ def writers(session: Session, unit: Unit, year: int, quarter: int) -> list[str]:
 
 
 def _authorize(principal: Principal, step: Step, unit: Unit) -> None:
-    if step == Step.submit:
-        if not principal.may_write_unit(unit.id or 0):
-            raise Forbidden(f"Only an operator of {unit.code} (or an admin) may submit its quarter")
-    elif not principal.has_role(Role.verifier):
-        raise Forbidden(f"Only a verifier or an admin may {step.value} a quarter")
+    capability = TRANSITIONS[step].capability
+    if not principal.can(capability):
+        raise Forbidden(
+            f"To {step.value} a quarter needs the capability '{capability}', which a "
+            f"'{principal.role}' key does not have"
+        )
+    if step == Step.submit and not principal.may_submit_unit(unit.id or 0):
+        raise Forbidden(f"Only an operator of {unit.code} (or an admin) may submit its quarter")
 
 
 def take_step(
@@ -151,23 +204,26 @@ def take_step(
         )
     ).first()
     current = row.state if row else PeriodState.open
-    sources, target = TRANSITIONS[step]
-    if current not in sources:
-        allowed = sorted(s.value for s, (froms, _) in TRANSITIONS.items() if current in froms)
+    transition = TRANSITIONS[step]
+    if current not in transition.sources:
+        allowed = sorted(s.value for s, t in TRANSITIONS.items() if current in t.sources)
         raise InvalidTransition(
             f"{unit.code} {year} Q{quarter} is {current.value}: it cannot be "
             f"{step.past} (allowed now: {', '.join(allowed) or 'none'})",
             state=current.value,
             allowed=allowed,
         )
-    if step == Step.verify:
-        wrote = writers(session, unit, year, quarter)
-        if principal.name in wrote:
-            raise SelfVerification(
-                f"Four eyes: {principal.name} wrote data of {unit.code} {year} Q{quarter}, so "
-                "another verifier must verify it",
-                writers=wrote,
-            )
+    move = Move(
+        principal,
+        step,
+        unit.code,
+        year,
+        quarter,
+        writers=frozenset(writers(session, unit, year, quarter) if step == Step.verify else ()),
+    )
+    if (error := refusal(move)) is not None:
+        raise error
+    target = transition.target
     with audit.action(session, step.value):
         if row is None:
             row = Period(

@@ -8,7 +8,7 @@ from app.api import renderers
 from app.api.deps import IndicatorId, Page, Since, VerifiedOnly, YearQuery
 from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
-from app.core.security import CurrentKey
+from app.core.security import AchievementsReader
 from app.schemas.achievements import AchievementPublic
 from app.schemas.common import CursorPage
 from app.services import achievements
@@ -27,6 +27,7 @@ router = APIRouter(tags=["achievements"], responses=problem_schema_responses(401
     },
 )
 def list_achievements(
+    _: AchievementsReader,
     request: Request,
     session: SessionDep,
     page: Page,
@@ -85,7 +86,7 @@ def list_achievements(
 )
 def indicator_achievements(
     session: SessionDep,
-    _: CurrentKey,
+    _: AchievementsReader,
     indicator_id: IndicatorId,
     year: YearQuery,
     verified_only: VerifiedOnly = False,

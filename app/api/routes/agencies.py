@@ -7,13 +7,17 @@ from fastapi import APIRouter, Request, Response
 from app.api.deps import CHANGED, CREATED, Page, WriteSessionDep, id_path, set_location
 from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
-from app.core.security import AdminKey
+from app.core.security import Administrator, requires
+from app.models import Capability
 from app.schemas.common import ListPage
 from app.schemas.organization import AgencyCreate, AgencyPublic, AgencyUpdate
 from app.services import organization
 
 router = APIRouter(
-    prefix="/agencies", tags=["agencies"], responses=problem_schema_responses(401, 403, 422)
+    prefix="/agencies",
+    tags=["agencies"],
+    responses=problem_schema_responses(401, 403, 422),
+    dependencies=[requires(Capability.read_definitions)],
 )
 
 AgencyId = Annotated[int, id_path("Agency")]
@@ -44,7 +48,11 @@ def get_agency(session: SessionDep, agency_id: AgencyId) -> AgencyPublic:
     responses=CREATED,
 )
 def create_agency(
-    _: AdminKey, session: WriteSessionDep, body: AgencyCreate, request: Request, response: Response
+    _: Administrator,
+    session: WriteSessionDep,
+    body: AgencyCreate,
+    request: Request,
+    response: Response,
 ) -> AgencyPublic:
     """Add a Perangkat Daerah (admin)."""
     created = organization.create_agency(session, body)
@@ -59,7 +67,7 @@ def create_agency(
     responses=CHANGED,
 )
 def update_agency(
-    _: AdminKey, session: WriteSessionDep, agency_id: AgencyId, body: AgencyUpdate
+    _: Administrator, session: WriteSessionDep, agency_id: AgencyId, body: AgencyUpdate
 ) -> AgencyPublic:
     """Change an agency's code, name or contact details (admin); fields left out stay."""
     return organization.update_agency(session, agency_id, body)
@@ -72,7 +80,7 @@ def update_agency(
     response_class=Response,
     responses=CHANGED,
 )
-def delete_agency(_: AdminKey, session: WriteSessionDep, agency_id: AgencyId) -> Response:
+def delete_agency(_: Administrator, session: WriteSessionDep, agency_id: AgencyId) -> Response:
     """Delete an agency that nothing refers to any more (admin); 409 `in_use` otherwise."""
     organization.delete_agency(session, agency_id)
     return Response(status_code=204)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query
 from app.api.deps import Page, Since
 from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
-from app.core.security import VerifierKey
+from app.core.security import AuditReader
 from app.schemas.audit import AuditEventPublic
 from app.schemas.common import ListPage
 from app.services import audit
@@ -20,7 +20,7 @@ router = APIRouter(
 @router.get("", summary="List audit events", response_model=ListPage[AuditEventPublic])
 def list_audit_events(
     session: SessionDep,
-    _: VerifierKey,
+    _: AuditReader,
     page: Page,
     entity: Annotated[
         str | None, Query(max_length=64, description="Kind of record", examples=["data_value"])

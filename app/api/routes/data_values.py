@@ -19,7 +19,7 @@ from app.api.deps import (
 )
 from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
-from app.core.security import OperatorKey
+from app.core.security import DataEntry, DataReader
 from app.schemas.common import CursorPage
 from app.schemas.data_values import DataValuePublic, DataValuesPut, DataValuesWritten
 from app.schemas.imports import ImportCreate, ImportSummary
@@ -42,7 +42,7 @@ router = APIRouter(
 )
 def put_data_values(
     session: WriteSessionDep,
-    principal: OperatorKey,
+    principal: DataEntry,
     response: Response,
     year: YearPath,
     quarter: QuarterPath,
@@ -64,6 +64,7 @@ def put_data_values(
 
 @router.get("", summary="List data values", response_model=CursorPage[DataValuePublic])
 def list_data_values(
+    _: DataReader,
     session: SessionDep,
     response: Response,
     page: Page,
@@ -149,7 +150,7 @@ _IMPORT_BODY = {
 )
 async def import_data_values(
     request: Request,
-    principal: OperatorKey,
+    principal: DataEntry,
     session: SessionDep,
     write_session: WriteSessionDep,
     dry_run: Annotated[bool, Query(description="Validate everything, store nothing")] = False,

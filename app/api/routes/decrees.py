@@ -16,14 +16,18 @@ from app.api.deps import (
 from app.api.documents import DocumentFormat, FormatQuery, document, document_responses, negotiate
 from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
-from app.core.security import AdminKey
+from app.core.security import Administrator, requires
+from app.models import Capability
 from app.schemas.common import ListPage
 from app.schemas.decrees import DecreeCopy, DecreeCreate, DecreePublic, DecreeUpdate
 from app.schemas.lint import LintReport
 from app.services import decrees, documents, lint
 
 router = APIRouter(
-    prefix="/decrees", tags=["decrees"], responses=problem_schema_responses(401, 403, 422)
+    prefix="/decrees",
+    tags=["decrees"],
+    responses=problem_schema_responses(401, 403, 422),
+    dependencies=[requires(Capability.read_definitions)],
 )
 
 
@@ -86,7 +90,11 @@ def get_decree_document(
     responses=CREATED,
 )
 def create_decree(
-    _: AdminKey, session: WriteSessionDep, body: DecreeCreate, request: Request, response: Response
+    _: Administrator,
+    session: WriteSessionDep,
+    body: DecreeCreate,
+    request: Request,
+    response: Response,
 ) -> DecreePublic:
     """Add an empty SK of IKI for one year of an agency (admin); one per agency and year."""
     created = decrees.create_decree(session, body)
@@ -101,7 +109,7 @@ def create_decree(
     responses=CHANGED,
 )
 def update_decree(
-    _: AdminKey, session: WriteSessionDep, decree_id: DecreeId, body: DecreeUpdate
+    _: Administrator, session: WriteSessionDep, decree_id: DecreeId, body: DecreeUpdate
 ) -> DecreePublic:
     """Change a decree's header (admin); fields left out stay."""
     return decrees.update_decree(session, decree_id, body)
@@ -114,7 +122,7 @@ def update_decree(
     response_class=Response,
     responses=CHANGED,
 )
-def delete_decree(_: AdminKey, session: WriteSessionDep, decree_id: DecreeId) -> Response:
+def delete_decree(_: Administrator, session: WriteSessionDep, decree_id: DecreeId) -> Response:
     """Delete a decree without objectives or indicators (admin)."""
     decrees.delete_decree(session, decree_id)
     return Response(status_code=204)
@@ -128,7 +136,7 @@ def delete_decree(_: AdminKey, session: WriteSessionDep, decree_id: DecreeId) ->
     responses=CHANGED,
 )
 def copy_decree(
-    _: AdminKey,
+    _: Administrator,
     session: WriteSessionDep,
     decree_id: DecreeId,
     body: DecreeCopy,

@@ -19,14 +19,18 @@ from app.api.deps import (
 )
 from app.core.db import SessionDep
 from app.core.errors import PROBLEM_JSON, problem_schema_responses
-from app.core.security import AdminKey
+from app.core.security import Administrator, requires
+from app.models import Capability
 from app.schemas.common import ListPage
 from app.schemas.decrees import IndicatorCreate, IndicatorPublic, IndicatorUpdate
 from app.schemas.formulas import FormulaProblem
 from app.services import decrees
 
 router = APIRouter(
-    prefix="/indicators", tags=["indicators"], responses=problem_schema_responses(401, 403, 422)
+    prefix="/indicators",
+    tags=["indicators"],
+    responses=problem_schema_responses(401, 403, 422),
+    dependencies=[requires(Capability.read_definitions)],
 )
 FORMULA_REFUSED: dict[int | str, dict[str, Any]] = {
     422: {
@@ -81,7 +85,7 @@ def get_indicator(session: SessionDep, indicator_id: IndicatorId) -> IndicatorPu
     responses={**CREATED, **FORMULA_REFUSED},
 )
 def create_indicator(
-    _: AdminKey,
+    _: Administrator,
     session: WriteSessionDep,
     body: IndicatorCreate,
     request: Request,
@@ -101,7 +105,7 @@ def create_indicator(
     responses={**CHANGED, **FORMULA_REFUSED},
 )
 def update_indicator(
-    _: AdminKey, session: WriteSessionDep, indicator_id: IndicatorId, body: IndicatorUpdate
+    _: Administrator, session: WriteSessionDep, indicator_id: IndicatorId, body: IndicatorUpdate
 ) -> IndicatorPublic:
     """Change an indicator (admin); a new formula is checked, source units are replaced whole."""
     return decrees.update_indicator(session, indicator_id, body)
@@ -114,7 +118,9 @@ def update_indicator(
     response_class=Response,
     responses=CHANGED,
 )
-def delete_indicator(_: AdminKey, session: WriteSessionDep, indicator_id: IndicatorId) -> Response:
+def delete_indicator(
+    _: Administrator, session: WriteSessionDep, indicator_id: IndicatorId
+) -> Response:
     """Delete an indicator without targets, reported data or cascading indicators (admin)."""
     decrees.delete_indicator(session, indicator_id)
     return Response(status_code=204)

@@ -17,14 +17,18 @@ from app.api.deps import (
 )
 from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
-from app.core.security import AdminKey
+from app.core.security import Administrator, requires
 from app.core.types import MAX_ID
+from app.models import Capability
 from app.schemas.common import ListPage
 from app.schemas.decrees import ObjectiveCreate, ObjectivePublic, ObjectiveUpdate
 from app.services import decrees
 
 router = APIRouter(
-    prefix="/objectives", tags=["objectives"], responses=problem_schema_responses(401, 403, 422)
+    prefix="/objectives",
+    tags=["objectives"],
+    responses=problem_schema_responses(401, 403, 422),
+    dependencies=[requires(Capability.read_definitions)],
 )
 ObjectiveId = Annotated[int, id_path("Objective")]
 
@@ -70,7 +74,7 @@ def get_objective(session: SessionDep, objective_id: ObjectiveId) -> ObjectivePu
     responses=CREATED,
 )
 def create_objective(
-    _: AdminKey,
+    _: Administrator,
     session: WriteSessionDep,
     body: ObjectiveCreate,
     request: Request,
@@ -89,7 +93,7 @@ def create_objective(
     responses=CHANGED,
 )
 def update_objective(
-    _: AdminKey, session: WriteSessionDep, objective_id: ObjectiveId, body: ObjectiveUpdate
+    _: Administrator, session: WriteSessionDep, objective_id: ObjectiveId, body: ObjectiveUpdate
 ) -> ObjectivePublic:
     """Change an objective's position, number or statement (admin); fields left out stay."""
     return decrees.update_objective(session, objective_id, body)
@@ -102,7 +106,9 @@ def update_objective(
     response_class=Response,
     responses=CHANGED,
 )
-def delete_objective(_: AdminKey, session: WriteSessionDep, objective_id: ObjectiveId) -> Response:
+def delete_objective(
+    _: Administrator, session: WriteSessionDep, objective_id: ObjectiveId
+) -> Response:
     """Delete an objective without indicators (admin)."""
     decrees.delete_objective(session, objective_id)
     return Response(status_code=204)

@@ -15,7 +15,7 @@ from app.api.deps import (
 )
 from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
-from app.core.security import OperatorKey
+from app.core.security import AchievementsReader, CurrentKey, requires
 from app.core.types import UnitCode
 from app.models import PeriodState
 from app.schemas.common import ListPage
@@ -33,6 +33,7 @@ UnitPath = Annotated[UnitCode, Path(description="Unit code", examples=["BID_PSM"
     "", summary="List units' quarters and their states", response_model=ListPage[PeriodPublic]
 )
 def list_periods(
+    _: AchievementsReader,
     session: SessionDep,
     page: Page,
     year: YearQuery,
@@ -59,10 +60,11 @@ def _step(step: Step, summary: str, doc: str) -> None:
         responses=problem_schema_responses(409),
         operation_id=f"{step.name.rstrip('_')}_period",
         description=doc,
+        dependencies=[requires(workflow.TRANSITIONS[step].capability)],
     )
     def take_step(
         session: WriteSessionDep,
-        principal: OperatorKey,
+        principal: CurrentKey,
         year: YearPath,
         quarter: QuarterPath,
         unit: UnitPath,

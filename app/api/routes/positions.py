@@ -25,15 +25,19 @@ from app.api.documents import (
 )
 from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
-from app.core.security import AdminKey
+from app.core.security import AchievementsReader, Administrator, requires
 from app.core.types import MAX_YEAR, MIN_YEAR
+from app.models import Capability
 from app.schemas.common import ListPage
 from app.schemas.decrees import IkiDocument
 from app.schemas.organization import PositionCreate, PositionPublic, PositionUpdate
 from app.services import decrees, documents, organization
 
 router = APIRouter(
-    prefix="/positions", tags=["positions"], responses=problem_schema_responses(401, 403, 422)
+    prefix="/positions",
+    tags=["positions"],
+    responses=problem_schema_responses(401, 403, 422),
+    dependencies=[requires(Capability.read_definitions)],
 )
 PositionId = Annotated[int, id_path("Position")]
 
@@ -99,6 +103,7 @@ def get_position_iki(
     responses=document_responses(),
 )
 def get_position_report(
+    _: AchievementsReader,
     request: Request,
     session: SessionDep,
     position_id: PositionId,
@@ -124,7 +129,7 @@ def get_position_report(
     responses=CREATED,
 )
 def create_position(
-    _: AdminKey,
+    _: Administrator,
     session: WriteSessionDep,
     body: PositionCreate,
     request: Request,
@@ -143,7 +148,7 @@ def create_position(
     responses=CHANGED,
 )
 def update_position(
-    _: AdminKey, session: WriteSessionDep, position_id: PositionId, body: PositionUpdate
+    _: Administrator, session: WriteSessionDep, position_id: PositionId, body: PositionUpdate
 ) -> PositionPublic:
     """Change a position (admin); fields left out stay, lists are replaced whole."""
     return organization.update_position(session, position_id, body)
@@ -156,7 +161,9 @@ def update_position(
     response_class=Response,
     responses=CHANGED,
 )
-def delete_position(_: AdminKey, session: WriteSessionDep, position_id: PositionId) -> Response:
+def delete_position(
+    _: Administrator, session: WriteSessionDep, position_id: PositionId
+) -> Response:
     """Delete a position without objectives or subordinates (admin)."""
     organization.delete_position(session, position_id)
     return Response(status_code=204)

@@ -7,12 +7,17 @@ from fastapi import APIRouter, Path
 from app.api.deps import AgencyId, WriteSessionDep
 from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
-from app.core.security import AdminKey
+from app.core.security import Administrator, requires
 from app.core.types import SCALE_CODE_PATTERN
+from app.models import Capability
 from app.schemas.rating_scales import AgencyScalePut, RatingScalePublic, RatingScalePut
 from app.services import rating_scales
 
-router = APIRouter(tags=["rating scales"], responses=problem_schema_responses(401, 403, 422))
+router = APIRouter(
+    tags=["rating scales"],
+    responses=problem_schema_responses(401, 403, 422),
+    dependencies=[requires(Capability.read_definitions)],
+)
 
 ScaleCode = Annotated[
     str,
@@ -43,7 +48,7 @@ def get_scale(session: SessionDep, code: ScaleCode) -> RatingScalePublic:
     response_model=RatingScalePublic,
 )
 def put_scale(
-    session: WriteSessionDep, _: AdminKey, code: ScaleCode, body: RatingScalePut
+    session: WriteSessionDep, _: Administrator, code: ScaleCode, body: RatingScalePut
 ) -> RatingScalePublic:
     """Create or replace a scale (admin). Bands have inclusive lower bounds; exactly one has
     none and catches the rest. `is_default` makes it the installation's default."""
@@ -57,7 +62,7 @@ def put_scale(
     responses=problem_schema_responses(404),
 )
 def set_agency_scale(
-    session: WriteSessionDep, _: AdminKey, agency_id: AgencyId, body: AgencyScalePut
+    session: WriteSessionDep, _: Administrator, agency_id: AgencyId, body: AgencyScalePut
 ) -> RatingScalePublic | None:
     """Make an agency use a scale other than the default (admin); `null` undoes it."""
     return rating_scales.set_agency_scale(session, agency_id, body.code)

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Response
 from app.api.deps import IfMatch, IndicatorId, QuarterPath, WriteSessionDep, YearPath
 from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
-from app.core.security import CurrentKey, OperatorKey
+from app.core.security import DataEntry, DataReader
 from app.schemas.achievements import AchievementPublic
 from app.schemas.data_values import DataValuesPut, ValueChange
 from app.services import data_values
@@ -26,7 +26,7 @@ router = APIRouter(
 )
 def get_realization(
     session: SessionDep,
-    _: CurrentKey,
+    _: DataReader,
     response: Response,
     indicator_id: IndicatorId,
     year: YearPath,
@@ -47,7 +47,7 @@ def get_realization(
 )
 def put_realization(
     session: WriteSessionDep,
-    principal: OperatorKey,
+    principal: DataEntry,
     response: Response,
     indicator_id: IndicatorId,
     year: YearPath,
@@ -73,7 +73,7 @@ def put_realization(
 )
 def get_realization_history(
     session: SessionDep,
-    _: CurrentKey,
+    _: DataReader,
     indicator_id: IndicatorId,
     year: YearPath,
     quarter: QuarterPath,

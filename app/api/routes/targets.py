@@ -7,7 +7,7 @@ from fastapi import APIRouter, Body
 from app.api.deps import IndicatorId, WriteSessionDep, YearPath
 from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
-from app.core.security import AdminKey, CurrentKey
+from app.core.security import Administrator, DefinitionsReader
 from app.schemas.targets import (
     MAX_INDICATORS,
     IndicatorTargetsPut,
@@ -27,7 +27,7 @@ router = APIRouter(tags=["targets"], responses=problem_schema_responses(401, 403
     responses=problem_schema_responses(404),
 )
 def get_targets(
-    session: SessionDep, _: CurrentKey, indicator_id: IndicatorId, year: YearPath
+    session: SessionDep, _: DefinitionsReader, indicator_id: IndicatorId, year: YearPath
 ) -> TargetsPublic:
     """The annual target and the year-to-date targets per quarter set for a year."""
     return targets.get_targets(session, indicator_id, year)
@@ -41,7 +41,7 @@ def get_targets(
 )
 def put_targets(
     session: WriteSessionDep,
-    principal: AdminKey,
+    principal: Administrator,
     indicator_id: IndicatorId,
     year: YearPath,
     body: TargetsPut,
@@ -69,7 +69,7 @@ def put_targets(
 )
 def put_many_targets(
     session: WriteSessionDep,
-    principal: AdminKey,
+    principal: Administrator,
     year: YearPath,
     body: Annotated[list[IndicatorTargetsPut], Body(max_length=MAX_INDICATORS)],
 ) -> TargetsWritten:

@@ -15,13 +15,17 @@ from app.api.deps import (
 )
 from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
-from app.core.security import AdminKey
+from app.core.security import Administrator, requires
+from app.models import Capability
 from app.schemas.common import ListPage
 from app.schemas.organization import UnitCreate, UnitPublic, UnitUpdate
 from app.services import organization
 
 router = APIRouter(
-    prefix="/units", tags=["units"], responses=problem_schema_responses(401, 403, 422)
+    prefix="/units",
+    tags=["units"],
+    responses=problem_schema_responses(401, 403, 422),
+    dependencies=[requires(Capability.read_definitions)],
 )
 UnitId = Annotated[int, id_path("Unit")]
 
@@ -53,7 +57,11 @@ def get_unit(session: SessionDep, unit_id: UnitId) -> UnitPublic:
     responses=CREATED,
 )
 def create_unit(
-    _: AdminKey, session: WriteSessionDep, body: UnitCreate, request: Request, response: Response
+    _: Administrator,
+    session: WriteSessionDep,
+    body: UnitCreate,
+    request: Request,
+    response: Response,
 ) -> UnitPublic:
     """Add a Bidang, Sekretariat or UPTD to an agency (admin)."""
     created = organization.create_unit(session, body)
@@ -68,7 +76,7 @@ def create_unit(
     responses=CHANGED,
 )
 def update_unit(
-    _: AdminKey, session: WriteSessionDep, unit_id: UnitId, body: UnitUpdate
+    _: Administrator, session: WriteSessionDep, unit_id: UnitId, body: UnitUpdate
 ) -> UnitPublic:
     """Change a unit's code or name (admin); fields left out stay."""
     return organization.update_unit(session, unit_id, body)
@@ -81,7 +89,7 @@ def update_unit(
     response_class=Response,
     responses=CHANGED,
 )
-def delete_unit(_: AdminKey, session: WriteSessionDep, unit_id: UnitId) -> Response:
+def delete_unit(_: Administrator, session: WriteSessionDep, unit_id: UnitId) -> Response:
     """Delete a unit that owns no variable, heads no position, is no indicator's Sumber Data
     and scopes no key (admin)."""
     organization.delete_unit(session, unit_id)

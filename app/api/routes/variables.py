@@ -16,13 +16,17 @@ from app.api.deps import (
 )
 from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
-from app.core.security import AdminKey
+from app.core.security import Administrator, requires
+from app.models import Capability
 from app.schemas.common import ListPage
 from app.schemas.variables import VariableCreate, VariablePublic, VariableUpdate
 from app.services import variables
 
 router = APIRouter(
-    prefix="/variables", tags=["variables"], responses=problem_schema_responses(401, 403, 422)
+    prefix="/variables",
+    tags=["variables"],
+    responses=problem_schema_responses(401, 403, 422),
+    dependencies=[requires(Capability.read_definitions)],
 )
 VariableId = Annotated[int, id_path("Variable")]
 
@@ -62,7 +66,7 @@ def get_variable(session: SessionDep, variable_id: VariableId) -> VariablePublic
     responses=CREATED,
 )
 def create_variable(
-    _: AdminKey,
+    _: Administrator,
     session: WriteSessionDep,
     body: VariableCreate,
     request: Request,
@@ -81,7 +85,7 @@ def create_variable(
     responses=CHANGED,
 )
 def update_variable(
-    _: AdminKey, session: WriteSessionDep, variable_id: VariableId, body: VariableUpdate
+    _: Administrator, session: WriteSessionDep, variable_id: VariableId, body: VariableUpdate
 ) -> VariablePublic:
     """Change a variable (admin); a code that formulas use cannot change, nor can a range that
     values already reported would break."""
@@ -95,7 +99,9 @@ def update_variable(
     response_class=Response,
     responses=CHANGED,
 )
-def delete_variable(_: AdminKey, session: WriteSessionDep, variable_id: VariableId) -> Response:
+def delete_variable(
+    _: Administrator, session: WriteSessionDep, variable_id: VariableId
+) -> Response:
     """Delete a variable that no formula uses and no data was reported for (admin)."""
     variables.delete_variable(session, variable_id)
     return Response(status_code=204)

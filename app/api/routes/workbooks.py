@@ -8,6 +8,7 @@ from app.api import xlsx
 from app.api.deps import AgencyFilter, VerifiedOnly, YearQuery
 from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
+from app.core.security import AchievementsReader, DataReader
 from app.services import workbooks
 from app.services.achievements import AchievementFilters
 from app.services.imports import XLSX_TYPE
@@ -34,6 +35,7 @@ QuarterQuery = Annotated[int, Query(ge=1, le=4, description="s.d. triwulan (1-4)
     responses=_workbook("A summary sheet per unit, then a sheet per position"),
 )
 def achievements_workbook(
+    _: AchievementsReader,
     session: SessionDep,
     year: YearQuery,
     quarter: QuarterQuery = 4,
@@ -64,6 +66,7 @@ def achievements_workbook(
     },
 )
 def realization_template(
+    _: DataReader,
     session: SessionDep,
     code: Annotated[str, Path(max_length=32, description="Unit code", examples=["BID_PSM"])],
     year: YearQuery,
@@ -76,8 +79,8 @@ def realization_template(
     the import reads (`variable, year, quarter, value, note, evidence`; the value cell
     checks the variable's type and range) and read-only context (label, unit of measure,
     aggregation, the indicators using it, last quarter's value, the value stored now).
-    Filled in, it is posted back as is to `POST /data-values/import`. Any key may download
-    it: it shows nothing a reader cannot read already."""
+    Filled in, it is posted back as is to `POST /data-values/import`. Any key that reads
+    data values may download it: it shows nothing such a key cannot read already."""
     template = workbooks.realization_template(session, code, agency, year, quarter)
     name = f"realisasi-{template.unit}-{year}-tw{quarter}.xlsx"
     return xlsx.attachment(xlsx.template_workbook(template), name)
