@@ -44,6 +44,7 @@ def unit_of_work(
         principal.name if principal else None,
         str(principal.role) if principal else None,
         correlation_id.get(),
+        principal.identity if principal else None,
     )
     try:
         yield session

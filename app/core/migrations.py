@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from argparse import Namespace
 from pathlib import Path
 
 from alembic import command
@@ -45,10 +46,14 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         command.upgrade(alembic_config(connection), revision)
 
 
-def downgrade(engine: Engine, revision: str) -> None:
-    """Migrate the database of `engine` down to `revision`."""
+def downgrade(engine: Engine, revision: str, *, allow_audit_loss: bool = False) -> None:
+    """Migrate the database of `engine` down to `revision` (past the audit trail's
+    migrations only while it is empty, or with `allow_audit_loss`)."""
     with engine.begin() as connection:
-        command.downgrade(alembic_config(connection), revision)
+        config = alembic_config(connection)
+        if allow_audit_loss:
+            config.cmd_opts = Namespace(x=[f"{ALLOW_AUDIT_LOSS}=yes"])
+        command.downgrade(config, revision)
 
 
 def head_revision() -> str | None:
@@ -57,3 +62,24 @@ def head_revision() -> str | None:
 
 def current_revision(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
+
+
+ALLOW_AUDIT_LOSS = "allow_audit_loss"
+"""`alembic -x allow_audit_loss=yes downgrade ...`: let a downgrade drop the audit trail's
+protection or the trail itself while it holds events."""
+
+
+def refuse_losing_audit_events(step: str) -> None:
+    """Called by a migration's downgrade that would drop the audit trail or its protection:
+    refuses while events exist, unless the downgrade was given `-x allow_audit_loss=yes`."""
+    from alembic import context, op
+    from sqlalchemy import text
+
+    if context.get_x_argument(as_dictionary=True).get(ALLOW_AUDIT_LOSS) == "yes":
+        return
+    count = op.get_bind().execute(text("SELECT count(*) FROM audit_event")).scalar_one()
+    if count:
+        raise RuntimeError(
+            f"The audit trail holds {count} events and this downgrade would {step}; "
+            f"refused. Back the database up, then run it with -x {ALLOW_AUDIT_LOSS}=yes."
+        )

@@ -6,6 +6,7 @@ import hashlib
 import math
 import secrets
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -23,7 +24,7 @@ from sqlmodel import Session, col, select
 
 from app.core.config import get_settings
 from app.core.db import BUSY_TIMEOUT_MS, SessionDep, utcnow
-from app.core.errors import Forbidden, TooManyRequests, Unauthenticated
+from app.core.errors import Forbidden, InvalidInput, TooManyRequests, Unauthenticated
 from app.models import ApiKey, ApiKeyUnit, Capability, Role
 
 KEY_PREFIX = "iki_"
@@ -34,6 +35,34 @@ bearer_scheme = HTTPBearer(
     description="An API key: `Authorization: Bearer iki_...`. Ask an admin for one "
     "(`iki keys create`).",
 )
+
+
+MAX_NAME = 100
+# Control, format (zero-width, bidi), surrogate, private-use and unassigned characters, and
+# line or paragraph separators: none shows as itself, so none may tell two names apart.
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def principal_name(raw: str) -> str:
+    """A key's (or person's) name as stored and compared: NFKC-folded and case-folded, so
+    that `Sekretaris` and a full-width `ｓｅｋｒｅｔａｒｉｓ` are one name; refused when it
+    holds a character that does not show (a zero-width space, a control character) or any
+    white space but single spaces."""
+    folded = unicodedata.normalize("NFKC", raw).casefold()
+    name = " ".join(part for part in folded.split(" ") if part)
+    hidden = [
+        c for c in name if unicodedata.category(c) in _INVISIBLE or (c.isspace() and c != " ")
+    ]
+    if hidden:
+        shown = ", ".join(f"U+{ord(c):04X}" for c in dict.fromkeys(hidden))
+        raise InvalidInput(
+            f"A name may not hold invisible or control characters ({shown})", field="name"
+        )
+    if not name:
+        raise InvalidInput("A name must not be empty", field="name")
+    if len(name) > MAX_NAME:
+        raise InvalidInput(f"A name has at most {MAX_NAME} characters", field="name")
+    return name
 
 
 def generate_secret() -> str:
@@ -63,6 +92,11 @@ class Principal:
     name: str
     role: Role
     unit_ids: frozenset[int] = field(default_factory=frozenset)
+
+    @property
+    def identity(self) -> str:
+        """Who this is, whatever its name: compared by four eyes, recorded in the audit."""
+        return f"{self.kind}:{self.id}"
 
     @property
     def capabilities(self) -> frozenset[Capability]:

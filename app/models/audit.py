@@ -11,7 +11,7 @@ from app.core.db import UTCDateTime
 
 class AuditEvent(SQLModel, table=True):
     """One change of one row, written in the transaction that made it. Never changed nor
-    deleted (on PostgreSQL a trigger refuses both)."""
+    deleted (a trigger refuses both, on PostgreSQL and on SQLite)."""
 
     __tablename__ = "audit_event"
 
@@ -20,6 +20,7 @@ class AuditEvent(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
     actor: str | None = Field(default=None, max_length=100, index=True)
+    actor_id: str | None = Field(default=None, max_length=32, index=True)
     actor_role: str | None = Field(default=None, max_length=16)
     action: str = Field(max_length=32, index=True)
     entity: str = Field(max_length=64)

@@ -19,6 +19,12 @@ class AuditEventPublic(BaseModel):
         description="Name of the API key that made it (`cli` or `seed` for the command line)",
         examples=["psm-operator"],
     )
+    actor_id: str | None = Field(
+        description="The identity of the principal that made it (`key:<id>`); names may be "
+        "reused after a key is revoked, identities never are. Null for the command line and "
+        "for events recorded before 0.3",
+        examples=["key:12"],
+    )
     actor_role: str | None = Field(description="The key's role", examples=["operator"])
     action: str = Field(
         description="`create`, `update`, `delete`, or the use case: `import`, `submit`, "

@@ -30,12 +30,20 @@ from app.services.common import paginate
 NOT_AUDITED = frozenset({"audit_event", "seed_load"})
 SECRET_COLUMNS = frozenset({"secret_hash"})
 
-ACTOR, ROLE, REQUEST_ID, ACTION = "audit_actor", "audit_role", "audit_request_id", "audit_action"
+ACTOR, ACTOR_ID, ROLE = "audit_actor", "audit_actor_id", "audit_role"
+REQUEST_ID, ACTION = "audit_request_id", "audit_action"
 
 
-def act_as(session: Session, actor: str | None, role: str | None, request_id: str | None) -> None:
-    """Record the session's changes as made by `actor` (a key's name, `cli`, `seed`)."""
-    session.info.update({ACTOR: actor, ROLE: role, REQUEST_ID: request_id})
+def act_as(
+    session: Session,
+    actor: str | None,
+    role: str | None,
+    request_id: str | None,
+    actor_id: str | None = None,
+) -> None:
+    """Record the session's changes as made by `actor` (a key's name, `cli`, `seed`), whose
+    identity is `actor_id` (a principal's `identity`, e.g. `key:12`; none for the CLI)."""
+    session.info.update({ACTOR: actor, ACTOR_ID: actor_id, ROLE: role, REQUEST_ID: request_id})
 
 
 @contextmanager
@@ -75,6 +83,7 @@ def _events(session: OrmSession) -> list[dict[str, Any]]:
     common = {
         "at": now,
         "actor": info.get(ACTOR),
+        "actor_id": info.get(ACTOR_ID),
         "actor_role": info.get(ROLE),
         "request_id": info.get(REQUEST_ID),
     }

@@ -8,7 +8,7 @@ from sqlmodel import Session, col, func, select
 
 from app.core.db import utcnow
 from app.core.errors import Conflict, InvalidInput, NotFound
-from app.core.security import generate_secret, hash_secret
+from app.core.security import generate_secret, hash_secret, principal_name
 from app.models import Agency, ApiKey, ApiKeyUnit, Role, Unit
 
 
@@ -48,9 +48,7 @@ def create_key(
 ) -> tuple[ApiKey, str]:
     """A new key and its secret. A role that only enters data (operator) must be scoped to
     at least one unit."""
-    name = name.strip()
-    if not name:
-        raise InvalidInput("A key needs a name", field="name")
+    name = principal_name(name)
     if session.exec(select(ApiKey).where(ApiKey.name == name)).first() is not None:
         raise Conflict(f"A key named '{name}' already exists")
     units = resolve_units(session, unit_codes, agency_code)
@@ -85,7 +83,7 @@ def list_keys(session: Session) -> list[tuple[ApiKey, list[str]]]:
 
 def revoke_key(session: Session, name: str) -> ApiKey:
     """Revoke a key by name; a revoked key never authenticates again."""
-    key = session.exec(select(ApiKey).where(ApiKey.name == name)).first()
+    key = session.exec(select(ApiKey).where(ApiKey.name == principal_name(name))).first()
     if key is None:
         raise NotFound(f"No key named '{name}'")
     if key.revoked_at is None:

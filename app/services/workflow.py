@@ -76,18 +76,19 @@ class Move:
     unit: str
     year: int
     quarter: int
-    writers: frozenset[str]
-    """Names of the keys that wrote a value of the unit's quarter (gathered for a verify)."""
+    writers: Writers
+    """Who wrote a value of the unit's quarter (gathered for a verify)."""
 
 
 def four_eyes(move: Move) -> AppError | None:
-    """Nobody verifies a quarter holding data they wrote."""
-    if move.step != Step.verify or move.principal.name not in move.writers:
+    """Nobody verifies a quarter holding data they wrote: principals are compared by
+    identity, not by name, so a lookalike or reused name neither hides nor blames anyone."""
+    if move.step != Step.verify or not move.writers.include(move.principal):
         return None
     return SelfVerification(
         f"Four eyes: {move.principal.name} wrote data of {move.unit} {move.year} "
         f"Q{move.quarter}, so another verifier must verify it",
-        writers=sorted(move.writers),
+        writers=sorted(move.writers.names),
     )
 
 
@@ -153,8 +154,21 @@ def _view(agency: Agency, unit: Unit, year: int, quarter: int, row: Period | Non
     )
 
 
-def writers(session: Session, unit: Unit, year: int, quarter: int) -> list[str]:
-    """Names of the keys that ever wrote a value of the unit's variables for the quarter."""
+@dataclass(frozen=True)
+class Writers:
+    """Who wrote values of a unit's quarter: their identities (`key:12`) and names. Events
+    recorded before identities were kept carry a name only."""
+
+    identities: frozenset[str] = frozenset()
+    names: frozenset[str] = frozenset()
+    unidentified_names: frozenset[str] = frozenset()
+
+    def include(self, principal: Principal) -> bool:
+        return principal.identity in self.identities or principal.name in self.unidentified_names
+
+
+def writers(session: Session, unit: Unit, year: int, quarter: int) -> Writers:
+    """Who ever wrote a value of the unit's variables for the quarter."""
     value_ids = session.exec(
         select(DataValue.id)
         .join(Variable, Variable.id == DataValue.variable_id)  # type: ignore[arg-type]
@@ -165,8 +179,11 @@ def writers(session: Session, unit: Unit, year: int, quarter: int) -> list[str]:
         )
     ).all()
     events = audit.events_of(session, "data_value", (i for i in value_ids if i is not None))
-    names = {e.actor for e in events if e.actor}
-    return sorted(names)
+    return Writers(
+        identities=frozenset(e.actor_id for e in events if e.actor_id),
+        names=frozenset(e.actor for e in events if e.actor),
+        unidentified_names=frozenset(e.actor for e in events if e.actor and not e.actor_id),
+    )
 
 
 def _authorize(principal: Principal, step: Step, unit: Unit) -> None:
@@ -219,7 +236,7 @@ def take_step(
         unit.code,
         year,
         quarter,
-        writers=frozenset(writers(session, unit, year, quarter) if step == Step.verify else ()),
+        writers=writers(session, unit, year, quarter) if step == Step.verify else Writers(),
     )
     if (error := refusal(move)) is not None:
         raise error

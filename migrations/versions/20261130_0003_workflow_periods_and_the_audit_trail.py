@@ -11,6 +11,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
+from app.core.migrations import refuse_losing_audit_events
+
 import app.core.db
 
 revision: str = "0003"
@@ -124,6 +126,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    refuse_losing_audit_events("drop the audit trail")
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER audit_event_no_truncate ON audit_event")
         op.execute("DROP TRIGGER audit_event_append_only ON audit_event")
