@@ -32,6 +32,10 @@ class DataValue(SQLModel, table=True):
     updated_by: str | None = Field(default=None, max_length=100)
 
 
+ANNUAL = 0
+"""`Target.quarter` of the annual target."""
+
+
 class Target(SQLModel, table=True):
     """A Perjanjian Kinerja target of an indicator: annual (quarter 0) or year-to-date."""
 
@@ -45,7 +49,7 @@ class Target(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     indicator_id: int = Field(foreign_key="indicator.id", index=True)
     year: Year
-    quarter: int = Field(default=0, description="0 for the annual target")
+    quarter: int = Field(default=ANNUAL, description="0 for the annual target")
     value: float = Field(sa_column=Column(Float, nullable=False))
     created_at: datetime = timestamp_field()
     updated_at: datetime = timestamp_field()

@@ -15,7 +15,7 @@ from sqlmodel import Session, SQLModel, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from app.core.db import utcnow
-from app.core.errors import AppError, Conflict, InvalidInput, NotFound, VerifiedData
+from app.core.errors import AppError, Conflict, InvalidInput, NotFound
 from app.formula import describe, parse, to_latex
 from app.models import (
     Agency,
@@ -49,7 +49,7 @@ from app.schemas.decrees import (
     ObjectiveUpdate,
 )
 from app.schemas.organization import AgencyRef, PositionRef, UnitRef
-from app.services import workflow
+from app.services import seals
 from app.services.common import (
     agency_of,
     agency_positions,
@@ -584,7 +584,12 @@ def _unknown_parent(decree: Decree, code: str) -> InvalidInput:
 
 def create_indicator(session: Session, data: IndicatorCreate) -> IndicatorPublic:
     objective = _objective_of(session, data)
-    new = NewIndicators(session, get_or_404(session, Decree, objective.decree_id, "Decree"))
+    decree = get_or_404(session, Decree, objective.decree_id, "Decree")
+    held = seals.held_quarters(session, decree.agency_id, data.formula, decree.year)
+    seals.refuse_under_seal(
+        f"Indicator {data.code}", held, what=f"cannot join the SK of {decree.year}"
+    )
+    new = NewIndicators(session, decree)
     new.add(data)
     return indicator_views(session, new.write())[0]
 
@@ -689,8 +694,9 @@ def update_indicator(session: Session, indicator_id: int, data: IndicatorUpdate)
 def _refuse_rewriting_verified(
     session: Session, indicator: Indicator, decree: Decree, changes: dict[str, Any]
 ) -> None:
-    """409 when a change would rewrite capaian already verified: the formula (and so the
-    variables) or the polarity of an indicator with verified quarters in its decree's year."""
+    """409 when a change would rewrite capaian under review or verified: the formula (and
+    so the variables) or the polarity of an indicator with submitted or verified quarters in
+    its decree's year."""
     rewritten = [
         name
         for name in ("formula", "polarity")
@@ -698,16 +704,13 @@ def _refuse_rewriting_verified(
     ]
     if not rewritten:
         return
-    verified = workflow.verified_quarters(session, decree.agency_id, indicator.formula, decree.year)
-    if verified:
-        raise VerifiedData(
-            f"{indicator.code} has verified capaian in {decree.year} "
-            f"({', '.join(f'Q{q}' for q in verified)}): its {' and '.join(rewritten)} cannot "
-            f"change. Start the next SK with POST /api/v1/decrees/{decree.id}/copy, or reopen "
-            "those quarters",
-            field=rewritten[0],
-            quarters=verified,
-        )
+    held = seals.held_quarters(session, decree.agency_id, indicator.formula, decree.year)
+    seals.refuse_under_seal(
+        f"The {' and '.join(rewritten)} of {indicator.code}",
+        held,
+        field=rewritten[0],
+        otherwise=f"start the next SK with POST /api/v1/decrees/{decree.id}/copy",
+    )
 
 
 def _refuse_parent_cycle(session: Session, indicator: Indicator, parent_id: int) -> None:
@@ -753,6 +756,8 @@ def _replace_source_units(
 def delete_indicator(session: Session, indicator_id: int) -> None:
     indicator = get_or_404(session, Indicator, indicator_id, "Indicator")
     decree = get_or_404(session, Decree, indicator.decree_id, "Decree")
+    held = seals.held_quarters(session, decree.agency_id, indicator.formula, decree.year)
+    seals.refuse_under_seal(f"Indicator {indicator.code}", held, what="cannot be deleted")
     targets = session.exec(
         select(Target.year, Target.quarter)
         .where(Target.indicator_id == indicator_id)

@@ -11,9 +11,10 @@ from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import Session, col, select
 
 from app.core.db import utcnow
-from app.core.errors import AppError, Conflict, InvalidInput, VerifiedData, WriteConflict
+from app.core.errors import AppError, Conflict, InvalidInput, WriteConflict
 from app.core.security import Principal
 from app.models import Agency, Decree, Indicator, Target
+from app.models.data import ANNUAL
 from app.schemas.targets import (
     IndicatorTargetsPut,
     TargetsItemError,
@@ -21,11 +22,10 @@ from app.schemas.targets import (
     TargetsPut,
     TargetsWritten,
 )
-from app.services import workflow
+from app.services import seals
 from app.services.common import id_of, not_found, quote, savepoint
 from app.services.decrees import indicator_in_year, not_of_year
 
-ANNUAL = 0  # Target.quarter of the annual target
 # A refused bulk write lists at most this many items (`rejected` counts them all).
 MAX_ERRORS = 1000
 
@@ -333,8 +333,8 @@ def _refuse_rewriting_verified(
     items: Sequence[_Item],
     current: Mapping[int, Mapping[int, Target]],
 ) -> list[Refusal]:
-    """409 for each item that would change the target a verified quarter is measured
-    against (the verified quarters of every agency and formula read in one query)."""
+    """409 for each item that would change the target a submitted or verified quarter is
+    measured against (the quarters of every agency and formula read in one query)."""
     changed: list[tuple[_Item, list[int]]] = []
     for item in items:
         before = {q: t.value for q, t in current[id_of(item.indicator)].items()}
@@ -343,20 +343,14 @@ def _refuse_rewriting_verified(
             changed.append((item, quarters))
     if not changed:
         return []
-    verified = workflow.verified_quarters_of(
+    held = seals.held_quarters_of(
         session, {(item.agency_id, item.indicator.formula) for item, _ in changed}, year
     )
     refusals = []
     for item, quarters in changed:
-        locked = verified[(item.agency_id, item.indicator.formula)]
-        hit = [q for q in quarters if q in locked]
+        hit = [h for h in held[(item.agency_id, item.indicator.formula)] if h.quarter in quarters]
         if hit:
-            error = VerifiedData(
-                f"The targets of {item.indicator.code} for {year} "
-                f"{', '.join(f'Q{q}' for q in hit)} are those of verified capaian: reopen "
-                "those quarters first",
-                quarters=hit,
-            )
+            error = seals.under_seal(f"The targets of {item.indicator.code} for {year}", hit)
             refusals.append(Refusal.of(item, f"body.{item.index}", "verified_data", error))
     return refusals
 

@@ -7,6 +7,7 @@ can its range or type change in a way that values already reported would break.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import or_
 from sqlmodel import Session, col, func, select
@@ -16,6 +17,7 @@ from app.models import Agency, DataValue, Unit, ValueType, Variable
 from app.schemas.common import PageParams
 from app.schemas.organization import UnitRef
 from app.schemas.variables import VariableCreate, VariablePublic, VariableUpdate
+from app.services import seals
 from app.services.common import (
     agency_of,
     agency_units,
@@ -136,8 +138,26 @@ def update_variable(session: Session, variable_id: int, data: VariableUpdate) ->
     _refuse_invalidating_data(session, variable, low, high, changes.get("value_type"))
     if "owner_unit" in changes:
         changes["owner_unit_id"] = unit_id(session, agency, changes.pop("owner_unit"), "owner_unit")
+    _refuse_changing_sealed(session, variable, changes)
     apply_changes(session, variable, changes, code_conflict(Variable, agency, code))
     return get_variable(session, variable_id)
+
+
+SEALED_FIELDS = ("aggregation", "value_type", "min_value", "max_value", "owner_unit_id")
+"""What a variable's figures rest on: how its quarters aggregate, what it counts, which
+values it admits and whose data it is."""
+
+
+def _refuse_changing_sealed(session: Session, variable: Variable, changes: dict[str, Any]) -> None:
+    """409 when a field that figures rest on would change while a quarter of its owner unit
+    (or of the unit it moves to) is submitted or verified in a year that uses it."""
+    changed = [f for f in SEALED_FIELDS if f in changes and changes[f] != getattr(variable, f)]
+    if not changed:
+        return
+    units = {variable.owner_unit_id, changes.get("owner_unit_id", variable.owner_unit_id)}
+    held = seals.held_for_variable(session, variable, units)
+    field = changed[0].removesuffix("_id")
+    seals.refuse_under_seal(f"The {field} of {variable.code}", held, field=field)
 
 
 def _refuse_invalidating_data(

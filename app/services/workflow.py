@@ -24,20 +24,25 @@ from app.core.errors import (
     SelfVerification,
 )
 from app.core.security import Principal
-from app.formula import parse
 from app.models import (
     Agency,
     Capability,
     DataValue,
+    Decree,
+    Indicator,
     Period,
     PeriodState,
+    RatingScale,
+    Target,
     Unit,
     Variable,
 )
+from app.models.data import ANNUAL
 from app.schemas.common import PageParams
 from app.schemas.workflow import PeriodPublic, PeriodStep, Step
 from app.services import audit
 from app.services.common import lock_agency_data, resolve_agency
+from app.services.formulas import formula_variables
 
 
 @dataclass(frozen=True)
@@ -77,17 +82,18 @@ class Move:
     year: int
     quarter: int
     writers: Writers
-    """Who wrote a value of the unit's quarter (gathered for a verify)."""
+    """Who wrote what the unit's quarter rests on (gathered for a verify)."""
 
 
 def four_eyes(move: Move) -> AppError | None:
-    """Nobody verifies a quarter holding data they wrote: principals are compared by
+    """Nobody verifies a quarter resting on anything they wrote (values, targets,
+    definitions): principals are compared by
     identity, not by name, so a lookalike or reused name neither hides nor blames anyone."""
     if move.step != Step.verify or not move.writers.include(move.principal):
         return None
     return SelfVerification(
-        f"Four eyes: {move.principal.name} wrote data of {move.unit} {move.year} "
-        f"Q{move.quarter}, so another verifier must verify it",
+        f"Four eyes: {move.principal.name} wrote data, targets or definitions that "
+        f"{move.unit} {move.year} Q{move.quarter} rests on, so another verifier must verify it",
         writers=sorted(move.writers.names),
     )
 
@@ -156,8 +162,8 @@ def _view(agency: Agency, unit: Unit, year: int, quarter: int, row: Period | Non
 
 @dataclass(frozen=True)
 class Writers:
-    """Who wrote values of a unit's quarter: their identities (`key:12`) and names. Events
-    recorded before identities were kept carry a name only."""
+    """Who wrote what a unit's quarter rests on: their identities (`key:12`) and names.
+    Events recorded before identities were kept carry a name only."""
 
     identities: frozenset[str] = frozenset()
     names: frozenset[str] = frozenset()
@@ -168,21 +174,57 @@ class Writers:
 
 
 def writers(session: Session, unit: Unit, year: int, quarter: int) -> Writers:
-    """Who ever wrote a value of the unit's variables for the quarter."""
+    """Who ever wrote anything the unit's figures of the quarter rest on: its values of the
+    quarter, its variables, the indicators of the year over them and the targets (annual and
+    of the quarter) they are measured against, and the agency's rating scale."""
+    variables = session.exec(
+        select(Variable.id, Variable.code).where(Variable.owner_unit_id == unit.id)
+    ).all()
+    codes = {code for _, code in variables}
     value_ids = session.exec(
-        select(DataValue.id)
-        .join(Variable, Variable.id == DataValue.variable_id)  # type: ignore[arg-type]
-        .where(
-            Variable.owner_unit_id == unit.id,
+        select(DataValue.id).where(
+            col(DataValue.variable_id).in_([i for i, _ in variables]),
             DataValue.year == year,
             DataValue.quarter == quarter,
         )
     ).all()
-    events = audit.events_of(session, "data_value", (i for i in value_ids if i is not None))
+    indicator_ids = [
+        indicator_id
+        for indicator_id, formula in session.exec(
+            select(Indicator.id, Indicator.formula)
+            .join(Decree, col(Decree.id) == col(Indicator.decree_id))
+            .where(Decree.agency_id == unit.agency_id, Decree.year == year)
+        )
+        if codes & formula_variables(formula)
+    ]
+    target_ids = session.exec(
+        select(Target.id).where(
+            col(Target.indicator_id).in_(indicator_ids),
+            Target.year == year,
+            col(Target.quarter).in_([ANNUAL, quarter]),
+        )
+    ).all()
+    agency = session.get(Agency, unit.agency_id)
+    scale_id = agency.rating_scale_id if agency else None
+    if scale_id is None:
+        scale_id = session.exec(select(RatingScale.id).where(col(RatingScale.is_default))).first()
+    events = audit.events_of_records(
+        session,
+        {
+            "data_value": value_ids,
+            "variable": [i for i, _ in variables],
+            "indicator": indicator_ids,
+            "target": target_ids,
+            "rating_scale": [scale_id],
+            "agency": [unit.agency_id],
+        },
+    )
+    # Of the agency's own events, only a change of its scale feeds its figures.
+    feeding = [e for e in events if e.entity != "agency" or "rating_scale_id" in (e.after or {})]
     return Writers(
-        identities=frozenset(e.actor_id for e in events if e.actor_id),
-        names=frozenset(e.actor for e in events if e.actor),
-        unidentified_names=frozenset(e.actor for e in events if e.actor and not e.actor_id),
+        identities=frozenset(e.actor_id for e in feeding if e.actor_id),
+        names=frozenset(e.actor for e in feeding if e.actor),
+        unidentified_names=frozenset(e.actor for e in feeding if e.actor and not e.actor_id),
     )
 
 
@@ -294,39 +336,3 @@ def list_periods(
     if state is not None:
         views = [v for v in views if v.state == state]
     return views[page.offset : page.offset + page.limit], len(views)
-
-
-def verified_quarters(session: Session, agency_id: int, formula: str, year: int) -> list[int]:
-    """The quarters of `year` in which a unit owning one of the formula's variables is
-    verified: what a change of the formula, polarity or targets would silently rewrite."""
-    return verified_quarters_of(session, [(agency_id, formula)], year)[(agency_id, formula)]
-
-
-def verified_quarters_of(
-    session: Session, formulas: Iterable[tuple[int, str]], year: int
-) -> dict[tuple[int, str], list[int]]:
-    """`verified_quarters` of many (agency id, formula) pairs, in one query."""
-    codes = {key: set(parse(key[1]).variables) for key in set(formulas)}
-    wanted = set().union(*codes.values())
-    if not wanted:
-        return {key: [] for key in codes}
-    rows = session.exec(
-        select(Variable.agency_id, Variable.code, Period.quarter)
-        .join(Period, col(Period.unit_id) == col(Variable.owner_unit_id))
-        .where(
-            col(Variable.agency_id).in_({agency_id for agency_id, _ in codes}),
-            col(Variable.code).in_(wanted),
-            Period.year == year,
-            Period.state == PeriodState.verified,
-        )
-        .distinct()
-    ).all()
-    verified: dict[tuple[int, str], set[int]] = {}
-    for agency_id, code, quarter in rows:
-        verified.setdefault((agency_id, code), set()).add(quarter)
-    return {
-        (agency_id, formula): sorted(
-            set().union(*(verified.get((agency_id, code), set()) for code in used))
-        )
-        for (agency_id, formula), used in codes.items()
-    }

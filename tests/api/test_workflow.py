@@ -134,9 +134,14 @@ def test_a_whole_quarter(client, session, operator, checker, head, reader, admin
     assert realization(client, operator, kadis_1_1, 1, {"psks_terdata": 240}).status_code == 200
     assert step(client, operator, "submit").status_code == 200
 
-    # Four eyes: the checker wrote data of this quarter, so it may not verify it.
+    # Four eyes: the checker wrote data of this quarter, so it may not verify it; the
+    # writers named are everyone whose values, targets or definitions it rests on (the
+    # admin set KADIS.1.1's target).
     body = assert_problem(step(client, checker, "verify"), 409, "self_verification")
-    assert body["writers"] == ["psm-operator", "sekretaris"]
+    (admin_name,) = set(body["writers"]) - {"psm-operator", "sekretaris"}
+    assert body["writers"] == sorted([admin_name, "psm-operator", "sekretaris"])
+    assert admin_name.startswith("admin-")
+    assert_problem(step(client, admin, "verify"), 409, "self_verification")
     assert period(client, reader)["state"] == "submitted"
     verified = step(client, head, "verify", request_id="req-verify-1")
     assert verified.status_code == 200, verified.text
