@@ -18,6 +18,8 @@ from app.models import Role
 cli = typer.Typer(help="IKI service administration.", no_args_is_help=True)
 keys_cli = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 cli.add_typer(keys_cli, name="keys")
+seals_cli = typer.Typer(help="Check the sealed (verified) figures.", no_args_is_help=True)
+cli.add_typer(seals_cli, name="seals")
 
 
 def _session(actor: str) -> Session:
@@ -169,6 +171,27 @@ def keys_revoke(name: Annotated[str, typer.Argument(help="The key's name")]) -> 
             raise _fail(exc) from exc
         session.commit()
     typer.echo(f"key '{name}' revoked", err=True)
+
+
+@seals_cli.command("check")
+def seals_check(
+    year: Annotated[int | None, typer.Option(help="Only this year")] = None,
+    agency: Annotated[str | None, typer.Option(help="Only this agency (code)")] = None,
+) -> None:
+    """Recompute every sealed (verified) figure and report those that drifted; exit 1 if any."""
+    from app.services.achievements import drift
+
+    with Session(get_engine()) as session:
+        checked, drifted = drift(session, year=year, agency=agency)
+    for found in drifted:
+        fields = ", ".join(
+            f"{name}: {change.sealed!r} -> {change.current!r}"
+            for name, change in found.fields.items()
+        )
+        typer.echo(f"{found.indicator} {found.year} Q{found.quarter}: {fields}")
+    typer.echo(f"{checked} sealed figures checked, {len(drifted)} drifted", err=True)
+    if drifted:
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ from app.models.data import DataValue, Target
 from app.models.decrees import Decree, Indicator, IndicatorSourceUnit, Objective, Polarity
 from app.models.organization import Agency, Position, Unit
 from app.models.rating_scales import RatingScale
+from app.models.seals import SealedFigure
 from app.models.security import ROLE_CAPABILITIES, ApiKey, ApiKeyUnit, Capability, Role
 from app.models.seed import SeedLoad
 from app.models.variables import Aggregation, ValueType, Variable
@@ -29,6 +30,7 @@ __all__ = [
     "Position",
     "RatingScale",
     "Role",
+    "SealedFigure",
     "SeedLoad",
     "Target",
     "Unit",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -74,4 +75,30 @@ class AchievementPublic(BaseModel):
     )
     updated_at: dt.datetime | None = Field(
         description="Latest change of the indicator, its targets or its data for the year"
+    )
+
+
+class SealDriftField(BaseModel):
+    """One field of a sealed figure: as sealed, and as recomputed now."""
+
+    sealed: Any = Field(description="As served since the figure was sealed")
+    current: Any = Field(description="As the current data and definitions compute it")
+
+
+class SealDrift(BaseModel):
+    """A sealed figure whose recomputation differs from it."""
+
+    indicator: str = Field(examples=["KADIS.1.1"])
+    year: int = Field(examples=[2025])
+    quarter: int = Field(examples=[2])
+    fields: dict[str, SealDriftField] = Field(description="The fields that differ")
+
+
+class SealCheck(BaseModel):
+    """The sealed figures recomputed from the current data and definitions."""
+
+    checked: int = Field(description="Sealed figures recomputed", examples=[78])
+    drifted: list[SealDrift] = Field(
+        description="Those that differ; empty when every official figure is what it was "
+        "when verified"
     )

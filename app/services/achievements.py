@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Any, NamedTuple, cast
 
+from pydantic_core import to_jsonable_python
 from sqlalchemy import Executable, bindparam, or_, type_coerce
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
@@ -24,7 +25,7 @@ from app.achievement import (
     verification,
 )
 from app.achievement.rating import sorted_bands
-from app.core.db import StoredTime, StoredTimes
+from app.core.db import StoredTime, StoredTimes, utcnow
 from app.formula import CheckedFormula, FormulaError, parse
 from app.models import (
     Agency,
@@ -37,11 +38,12 @@ from app.models import (
     Polarity,
     Position,
     RatingScale,
+    SealedFigure,
     Target,
     Unit,
     Variable,
 )
-from app.schemas.achievements import AchievementPublic
+from app.schemas.achievements import AchievementPublic, SealDrift, SealDriftField
 from app.schemas.common import PageParams
 from app.services import changes
 from app.services.changes import Cursor
@@ -325,10 +327,52 @@ def achievement_rows(
     quarters: Sequence[int],
     *,
     verified_only: bool = False,
+    sealed: bool = True,
 ) -> list[Row]:
     """Achievements of the indicators at each of `quarters` of `year` (indicator-major
-    order), computed from their stored definitions, data, targets, scales and workflow
-    states, read in a fixed number of queries whatever their number."""
+    order). Verified only, a figure sealed at its verification is served as it was sealed
+    (`sealed=False` recomputes it, for the drift check); any other is computed from the
+    stored definitions, data, targets, scales and workflow states, read in a fixed number
+    of queries whatever their number."""
+    if not (verified_only and sealed):
+        return _computed_rows(session, indicator_ids, year, quarters, verified_only)
+    seals = _sealed(session, indicator_ids, year, quarters)
+    unsealed = [i for i in indicator_ids if any((i, q) not in seals for q in quarters)]
+    computed = {
+        (row["indicator"]["id"], row["quarter"]): row
+        for row in _computed_rows(session, unsealed, year, quarters, verified_only=True)
+    }
+    return [
+        row
+        for ident in indicator_ids
+        for quarter in quarters
+        if (row := seals.get((ident, quarter)) or computed.get((ident, quarter))) is not None
+    ]
+
+
+def _sealed(
+    session: Session, indicator_ids: Sequence[int], year: int, quarters: Sequence[int]
+) -> dict[tuple[int, int], Row]:
+    """The sealed figures of these indicators at these quarters, in one query."""
+    if not indicator_ids:
+        return {}
+    rows = session.exec(
+        select(SealedFigure.indicator_id, SealedFigure.quarter, SealedFigure.figure).where(
+            col(SealedFigure.indicator_id).in_(set(indicator_ids)),
+            SealedFigure.year == year,
+            col(SealedFigure.quarter).in_(set(quarters)),
+        )
+    )
+    return {(ident, quarter): dict(figure) for ident, quarter, figure in rows}
+
+
+def _computed_rows(
+    session: Session,
+    indicator_ids: Sequence[int],
+    year: int,
+    quarters: Sequence[int],
+    verified_only: bool,
+) -> list[Row]:
     found = definitions(session, indicator_ids)
     if not found:
         return []
@@ -665,3 +709,117 @@ def indicator_year(
     """The four quarters of one indicator's year."""
     indicator_in_year(session, indicator_id, year)  # 404 or 422 before computing
     return compute_for(session, [indicator_id], year, [1, 2, 3, 4], verified_only=verified_only)
+
+
+# Seals --------------------------------------------------------------------------------------
+
+
+def _rests_on_verified(row: Row) -> bool:
+    """Whether a `verified_only` figure rests on a verified quarter: all it rests on is
+    verified, or some of its values come from one (unverified values are left out)."""
+    return row["verification"] == "verified" or any(
+        value is not None for value in row["values"].values()
+    )
+
+
+DRIFT_IGNORED = frozenset({"updated_at"})
+"""What may differ between a sealed figure and its recomputation without being drift."""
+
+
+def _resting_on(session: Session, unit_id: int, year: int) -> list[int]:
+    """The indicators of the year whose formulas use a variable the unit owns."""
+    unit = session.get(Unit, unit_id)
+    if unit is None:
+        return []
+    codes = set(session.exec(select(Variable.code).where(Variable.owner_unit_id == unit_id)).all())
+    rows = session.exec(
+        select(Indicator.id, Indicator.formula)
+        .join(Decree, col(Decree.id) == col(Indicator.decree_id))
+        .where(Decree.agency_id == unit.agency_id, Decree.year == year)
+        .order_by(col(Indicator.id))
+    )
+    return [ident for ident, formula in rows if ident and codes & set(_variables(formula))]
+
+
+def seal(session: Session, unit_id: int, year: int, quarter: int) -> int:
+    """Seal the figures resting on a unit's quarter, just verified or reopened: each
+    indicator over the unit's variables, at this quarter and the later ones of the year
+    (their year to date includes it), as `verified_only` computes it now. A figure left
+    resting on nothing verified is unsealed. Returns how many figures were sealed."""
+    ids = _resting_on(session, unit_id, year)
+    quarters = list(range(quarter, 5))
+    rows = _computed_rows(session, ids, year, quarters, verified_only=True)
+    stored = {
+        (row.indicator_id, row.quarter): row
+        for row in session.exec(
+            select(SealedFigure).where(
+                col(SealedFigure.indicator_id).in_(ids),
+                SealedFigure.year == year,
+                col(SealedFigure.quarter).in_(quarters),
+            )
+        )
+    }
+    now = utcnow()
+    sealed = 0
+    for row in rows:
+        key = (row["indicator"]["id"], row["quarter"])
+        current = stored.get(key)
+        if not _rests_on_verified(row):
+            if current is not None:
+                session.delete(current)
+            continue
+        if current is None:
+            current = SealedFigure(indicator_id=key[0], year=year, quarter=key[1], figure=row)
+        current.figure, current.sealed_at = row, now
+        session.add(current)
+        sealed += 1
+    session.flush()
+    return sealed
+
+
+def drift(
+    session: Session, *, year: int | None = None, agency: str | None = None
+) -> tuple[int, list[SealDrift]]:
+    """Each sealed figure recomputed from the current data and definitions: how many were
+    checked, and those that differ (a change under a seal that nothing refused)."""
+    query = select(SealedFigure.indicator_id, SealedFigure.year, SealedFigure.quarter)
+    if year is not None:
+        query = query.where(SealedFigure.year == year)
+    if agency is not None:
+        query = (
+            query.join(Indicator, col(Indicator.id) == col(SealedFigure.indicator_id))
+            .join(Decree, col(Decree.id) == col(Indicator.decree_id))
+            .join(Agency, col(Agency.id) == col(Decree.agency_id))
+            .where(Agency.code == agency)
+        )
+    wanted: dict[int, set[tuple[int, int]]] = {}
+    for ident, in_year, quarter in session.exec(query):
+        wanted.setdefault(in_year, set()).add((ident, quarter))
+    checked, drifted = 0, []
+    for in_year, keys in sorted(wanted.items()):
+        ids = sorted({ident for ident, _ in keys})
+        quarters = sorted({quarter for _, quarter in keys})
+        seals = _sealed(session, ids, in_year, quarters)
+        now = {
+            (row["indicator"]["id"], row["quarter"]): row
+            for row in _computed_rows(session, ids, in_year, quarters, verified_only=True)
+        }
+        for key in sorted(keys):
+            checked += 1
+            before, after = seals[key], now.get(key, {})
+            fields = {
+                name: SealDriftField(sealed=before.get(name), current=after.get(name))
+                for name in sorted(set(before) | set(after))
+                if name not in DRIFT_IGNORED and before.get(name) != _jsonable(after.get(name))
+            }
+            if fields:
+                code = before.get("indicator", {}).get("code", str(key[0]))
+                drifted.append(
+                    SealDrift(indicator=code, year=in_year, quarter=key[1], fields=fields)
+                )
+    return checked, drifted
+
+
+def _jsonable(value: Any) -> Any:
+    # A sealed figure is stored as JSON; a fresh one may hold tuples or datetimes.
+    return to_jsonable_python(value)

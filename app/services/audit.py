@@ -27,7 +27,9 @@ from app.schemas.audit import AuditEventPublic
 from app.schemas.common import PageParams
 from app.services.common import paginate
 
-NOT_AUDITED = frozenset({"audit_event", "seed_load"})
+NOT_AUDITED = frozenset({"audit_event", "seed_load", "sealed_figure"})
+"""Not audited: the trail itself, the seed's bookkeeping, and the sealed figures, which a
+audited step (verify, reopen) derives in its transaction."""
 SECRET_COLUMNS = frozenset({"secret_hash"})
 
 ACTOR, ACTOR_ID, ROLE = "audit_actor", "audit_actor_id", "audit_role"

@@ -310,14 +310,17 @@ def _evidence(
 
 
 def achievement_report(
-    session: Session, position_id: int, year: int, quarter: int
+    session: Session, position_id: int, year: int, quarter: int, *, verified_only: bool = False
 ) -> AchievementReport:
-    """A position's capaian for `quarter` of `year`: the numbers of `compute_for`, formatted."""
+    """A position's capaian for `quarter` of `year`: the numbers of `compute_for` (the
+    sealed official figures, verified only), formatted."""
     position = get_or_404(session, Position, position_id, "Position")
     decree = decrees.decree_of_position(session, position, year)
     indicators = _position_indicators(session, position, year)
     quarters = list(range(1, quarter + 1))
-    results = compute_for(session, [i.id or 0 for i in indicators], year, quarters)
+    results = compute_for(
+        session, [i.id or 0 for i in indicators], year, quarters, verified_only=verified_only
+    )
     codes = {code for ind in indicators for code in parse(ind.formula).variables}
     variables = list(
         session.exec(

@@ -40,7 +40,7 @@ from app.models import (
 from app.models.data import ANNUAL
 from app.schemas.common import PageParams
 from app.schemas.workflow import PeriodPublic, PeriodStep, Step
-from app.services import audit
+from app.services import achievements, audit
 from app.services.common import lock_agency_data, resolve_agency
 from app.services.formulas import formula_variables
 
@@ -70,6 +70,9 @@ TRANSITIONS: dict[Step, Transition] = {
     Step.reopen: Transition(frozenset({PeriodState.verified}), PeriodState.open, Capability.verify),
 }
 NOTE_REQUIRED = {Step.return_: "what to fix", Step.reopen: "why it is reopened"}
+SEALING = frozenset({Step.verify, Step.reopen})
+"""The steps after which the figures resting on the quarter are sealed anew: a verify seals
+what the verifier saw, a reopen unseals what rests on nothing verified any more."""
 
 
 @dataclass(frozen=True)
@@ -300,6 +303,8 @@ def take_step(
         row.changed_by = principal.name
         row.changed_by_role = principal.role
         session.add(row)
+    if step in SEALING:
+        achievements.seal(session, unit.id or 0, year, quarter)
     return _view(agency, unit, year, quarter, row)
 
 

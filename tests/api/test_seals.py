@@ -6,9 +6,10 @@ replayed through the API."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import func, select
 
-from app.models import AuditEvent, Role, Variable
+from app.models import AuditEvent, Role, SealedFigure, Variable
 from tests.api.helpers import assert_problem, indicator_id
 
 API = "/api/v1"
@@ -68,7 +69,9 @@ def official(client, headers, quarter):
     )
     assert pulled.status_code == 200, pulled.text
     report = client.get(
-        f"{API}/positions/1/report", headers=headers, params={"year": YEAR, "quarter": quarter}
+        f"{API}/positions/1/report",
+        headers=headers,
+        params={"year": YEAR, "quarter": quarter, "verified_only": "true"},
     )
     assert report.status_code == 200
     # The pull's items as served (its cursor moves with every change of anything).
@@ -245,3 +248,58 @@ def test_a_reopen_frees_the_definitions_again(client, session, admin, verifier):
         f"{API}/variables/{psks_terdata.id}", headers=admin, json={"aggregation": "max"}
     )
     assert changed.status_code == 200, changed.text
+
+
+@pytest.mark.usefixtures("verified")
+def test_verified_figures_are_served_from_their_seal_and_drift_is_reported(
+    client, session, admin, make_key
+):
+    """A change that no refusal caught (here written under the API, as a careless script
+    with database access would) does not move the figure served as verified; the check
+    finds it, and reports nothing before it."""
+    auditor = make_key(Role.auditor)
+    clean = client.get(f"{API}/seals/check", headers=auditor, params={"year": YEAR}).json()
+    assert clean["drifted"] == [] and clean["checked"] >= 2  # KADIS.1.1 at Q1 and Q2 at least
+    before = official(client, admin, 2)
+    psks_terdata = variable(session, "psks_terdata")
+    session.execute(
+        text(
+            "UPDATE data_value SET value = 100 WHERE variable_id = :v AND year = :y AND quarter = 2"
+        ),
+        {"v": psks_terdata.id, "y": YEAR},
+    )
+    session.expire_all()
+    assert official(client, admin, 2) == before
+    live = client.get(
+        f"{API}/achievements",
+        headers=admin,
+        params={"year": YEAR, "quarter": 2, "indicator": "KADIS.1.1"},
+    ).json()["items"][0]
+    assert live["values"]["psks_terdata"] == 100  # the open pull shows what is stored now
+    report = client.get(f"{API}/seals/check", headers=auditor, params={"year": YEAR}).json()
+    drifted = {(d["indicator"], d["quarter"]): d["fields"] for d in report["drifted"]}
+    fields = drifted[("KADIS.1.1", 2)]
+    assert fields["values"]["sealed"]["psks_terdata"] == 150
+    assert fields["values"]["current"]["psks_terdata"] == 100
+    # (20 + 40 served, a flow) / 150 registered (a stock) against / 100 now
+    assert fields["realization"] == {"sealed": 40.0, "current": 60.0}
+    assert_problem(
+        client.get(f"{API}/seals/check", headers=make_key(Role.reader)), 403, "forbidden"
+    )
+
+
+@pytest.mark.usefixtures("verified")
+def test_a_reopen_reseals_and_unseals(client, session, admin, verifier):
+    sealed = official(client, admin, 2)[0][0]
+    assert (sealed["verification"], sealed["realization"]) == (
+        "verified",
+        40.0,
+    )
+    assert step(client, verifier, "reopen", 2).status_code == 200
+    reopened = official(client, admin, 2)[0][0]
+    # Q2's values no longer count as official: psks_terdata is a stock, Q2 missing.
+    assert reopened["verification"] != "verified"
+    assert reopened["status"] == "partial_data"
+    assert step(client, verifier, "reopen", 1).status_code == 200
+    count = session.exec(select(func.count()).select_from(SealedFigure)).one()
+    assert count == 0  # nothing verified is left for any figure to rest on

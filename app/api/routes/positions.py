@@ -11,6 +11,7 @@ from app.api.deps import (
     AgencyFilter,
     Page,
     UnitFilter,
+    VerifiedOnly,
     WriteSessionDep,
     YearQuery,
     id_path,
@@ -110,13 +111,16 @@ def get_position_report(
     year: YearQuery,
     quarter: Annotated[int, Query(ge=1, le=4, description="s.d. triwulan (1-4)", examples=[2])],
     format: FormatQuery = None,
+    verified_only: VerifiedOnly = False,
 ) -> Response:
     """The capaian of the position's indicators up to a quarter, to be signed off: per
     indicator the target, the realization of each quarter and of the year to date, the
     capaian (%), its rating, status and verification state, and the data behind it with its
     evidence. HTML by default, `format=pdf` (or `Accept: application/pdf`) a PDF."""
     chosen = negotiate(request, format, (DocumentFormat.html, DocumentFormat.pdf))
-    report = documents.achievement_report(session, position_id, year, quarter)
+    report = documents.achievement_report(
+        session, position_id, year, quarter, verified_only=verified_only
+    )
     name = f"capaian-{position_id}-{year}-tw{quarter}"
     return document(chosen, "report.html", name, report=report)
 
