@@ -169,13 +169,13 @@ def _objective_views(session: Session, objectives: Sequence[Objective]) -> list[
         for ind in rows:
             indicators.setdefault(ind.objective_id, []).append(IndicatorRef.model_validate(ind))
     return [
-        ObjectivePublic(
-            id=o.id or 0,
-            number=o.number,
-            statement=o.statement,
-            decree=DecreeRef.model_validate(decrees[o.decree_id]),
-            position=PositionRef.model_validate(positions[o.position_id]),
-            indicators=indicators.get(o.id or 0, []),
+        ObjectivePublic.model_validate(
+            o,
+            update={
+                "decree": DecreeRef.model_validate(decrees[o.decree_id]),
+                "position": PositionRef.model_validate(positions[o.position_id]),
+                "indicators": indicators.get(id_of(o), []),
+            },
         )
         for o in objectives
     ]
@@ -243,29 +243,21 @@ def indicator_views(session: Session, indicators: Sequence[Indicator]) -> list[I
         checked = parse(ind.formula)
         labels = {code: v.label for code, v in known.items()}
         views.append(
-            IndicatorPublic(
-                id=ind.id or 0,
-                code=ind.code,
-                number=ind.number,
-                name=ind.name,
-                formula=ind.formula,
-                formula_description=describe(checked, labels),
-                formula_latex=to_latex(checked, labels),
-                variables=[known[c] for c in checked.variables if c in known],
-                unit_of_measure=ind.unit_of_measure,
-                polarity=ind.polarity,
-                decimals=ind.decimals,
-                objective=ObjectiveRef.model_validate(objective),
-                position=PositionRef.model_validate(positions[objective.position_id]),
-                decree=DecreeRef.model_validate(decree),
-                agency=AgencyRef.model_validate(agencies[decree.agency_id]),
-                explanation=ind.explanation,
-                data_source=ind.data_source,
-                source_units=sources.get(ind.id or 0, []),
-                parent=IndicatorRef.model_validate(parents[ind.parent_id])
-                if ind.parent_id
-                else None,
-                notes=ind.notes,
+            IndicatorPublic.model_validate(
+                ind,
+                update={
+                    "formula_description": describe(checked, labels),
+                    "formula_latex": to_latex(checked, labels),
+                    "variables": [known[c] for c in checked.variables if c in known],
+                    "objective": ObjectiveRef.model_validate(objective),
+                    "position": PositionRef.model_validate(positions[objective.position_id]),
+                    "decree": DecreeRef.model_validate(decree),
+                    "agency": AgencyRef.model_validate(agencies[decree.agency_id]),
+                    "source_units": sources.get(id_of(ind), []),
+                    "parent": IndicatorRef.model_validate(parents[ind.parent_id])
+                    if ind.parent_id
+                    else None,
+                },
             )
         )
     return views
