@@ -10,7 +10,7 @@ names a use case that is more than a plain change (`submit`, `import` ...) with 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
 from typing import Any
@@ -131,20 +131,6 @@ def _record(session: OrmSession, _: UOWTransaction) -> None:
 
 
 # Reading the trail ---------------------------------------------------------------------------
-
-
-def events_of(session: Session, entity: str, ids: Iterable[int]) -> list[AuditEvent]:
-    """The events of these records of one kind, oldest first."""
-    wanted = [str(i) for i in ids]
-    if not wanted:
-        return []
-    return list(
-        session.exec(
-            select(AuditEvent)
-            .where(AuditEvent.entity == entity, col(AuditEvent.entity_id).in_(wanted))
-            .order_by(col(AuditEvent.id))
-        )
-    )
 
 
 def list_events(

@@ -2,9 +2,9 @@
 
 The seed is one more client of the services: every entry is validated by the same `XCreate`
 model as the API's body and checked and written by the same service code, so the same data is
-valid through both doors or through neither. New rows go through the services' `NewX` (what
-`create_x` uses for the API's one row): each entry is checked as it is added, and a file's new
-rows of a kind are written together, with a fixed number of queries.
+valid through both doors or through neither. New rows go through the services' `NewX` (each
+a `NewRows`; what `create_x` uses for the API's one row): each entry is checked as it is
+added, and a file's new rows of a kind are written together, with a fixed number of queries.
 
 Rows are matched by natural key (codes, the SK's number); a row that exists is left as it is
 (an admin may have edited it) unless the seed is loaded with `update_existing`, which applies
@@ -14,10 +14,10 @@ what differs through the same `update_*` services.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError
@@ -38,17 +38,14 @@ from app.models import (
     Unit,
     Variable,
 )
-from app.models.decrees import DecreeBase, IndicatorBase, ObjectiveBase
+from app.models.decrees import DecreeBase
+from app.models.indicators import IndicatorBase
+from app.models.objectives import ObjectiveBase
 from app.models.organization import AgencyBase, PositionBase, UnitBase
 from app.models.variables import VariableBase
-from app.schemas.decrees import (
-    DecreeCreate,
-    DecreeUpdate,
-    IndicatorCreate,
-    IndicatorUpdate,
-    ObjectiveCreate,
-    ObjectiveUpdate,
-)
+from app.schemas.decrees import DecreeCreate, DecreeUpdate
+from app.schemas.indicators import IndicatorCreate, IndicatorUpdate
+from app.schemas.objectives import ObjectiveCreate, ObjectiveUpdate
 from app.schemas.organization import (
     AgencyCreate,
     AgencyUpdate,
@@ -59,8 +56,8 @@ from app.schemas.organization import (
 )
 from app.schemas.rating_scales import RatingScalePut
 from app.schemas.variables import VariableCreate, VariableUpdate
-from app.services import decrees, organization, rating_scales, variables
-from app.services.common import agency_positions, id_of
+from app.services import decrees, indicators, objectives, organization, rating_scales, variables
+from app.services.common import NewRows, agency_positions, id_of
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -160,7 +157,7 @@ class _Loader:
         patch: type[SQLModel],
         base: type[SQLModel],
         references: Mapping[str, Any] | None = None,
-        new: _NewRows | None = None,
+        new: NewRows[Any, Any] | None = None,
     ) -> Any:
         """Create the row from `data` with `create` (a service, or the `add` of the service's
         new rows `new`), or (when updating) apply what differs with the `update` service;
@@ -177,12 +174,6 @@ class _Loader:
         else:
             self.report.unchanged[table] += 1
         return row
-
-
-class _NewRows(Protocol):
-    """A service's new rows of one kind, checked one by one and written together."""
-
-    def write(self) -> Sequence[SQLModel]: ...
 
 
 def load_seed(session: Session, seed_dir: Path, *, update_existing: bool = False) -> SeedReport:
@@ -386,11 +377,11 @@ def _load_decree(loader: _Loader, agency_code: str, data: Any) -> None:
     decree = session.get(Decree, decree_id)
     assert decree is not None
     positions = {code: ident for ident, code in _codes(session, Position, id_of(agency)).items()}
-    objectives = {
+    stored_objectives = {
         (o.position_id, o.number): o
         for o in session.exec(select(Objective).where(Objective.decree_id == decree_id))
     }
-    new_objectives = decrees.NewObjectives(session, decree)
+    new_objectives = objectives.NewObjectives(session, decree)
     loaded: list[tuple[Objective, list[dict[str, Any]]]] = []
     for entry in _entries(data, "objectives", loader.source):
         with loader.entry(f"objective {entry.get('position')}.{entry.get('number')}"):
@@ -398,10 +389,10 @@ def _load_decree(loader: _Loader, agency_code: str, data: Any) -> None:
             objective = ObjectiveCreate.model_validate(entry | {"decree_id": decree_id})
             row = loader.put(
                 "objective",
-                objectives.get((positions.get(objective.position) or 0, objective.number)),
+                stored_objectives.get((positions.get(objective.position) or 0, objective.number)),
                 objective,
                 create=new_objectives.add,
-                update=decrees.update_objective,
+                update=objectives.update_objective,
                 patch=ObjectiveUpdate,
                 base=ObjectiveBase,
                 new=new_objectives,
@@ -409,28 +400,28 @@ def _load_decree(loader: _Loader, agency_code: str, data: Any) -> None:
             loaded.append((row, _entries({"indicators": items}, "indicators", loader.source)))
     with loader.entry("objectives"):
         new_objectives.write()
-    indicators = {
+    stored_indicators = {
         i.code: i for i in session.exec(select(Indicator).where(Indicator.decree_id == decree_id))
     }
-    new_indicators = decrees.NewIndicators(session, decree)
+    new_indicators = indicators.NewIndicators(session, decree)
     for objective_row, items in loaded:
         for item in items:
             with loader.entry(f"indicator {item.get('code')}"):
                 item["objective_id"] = id_of(objective_row)
-                _load_indicator(loader, indicators, new_indicators, item)
+                _load_indicator(loader, stored_indicators, new_indicators, item)
     with loader.entry("indicators"):
         new_indicators.write()
 
 
 def _load_indicator(
     loader: _Loader,
-    indicators: Mapping[str, Indicator],
-    new_indicators: decrees.NewIndicators,
+    stored: Mapping[str, Indicator],
+    new_indicators: indicators.NewIndicators,
     entry: dict[str, Any],
 ) -> None:
     session = loader.session
     indicator = IndicatorCreate.model_validate(entry)  # a parent is listed before its children
-    row = indicators.get(indicator.code)
+    row = stored.get(indicator.code)
     references = None
     if row is None:
         loader.report.created["indicator_source_unit"] += len(set(indicator.source_units))
@@ -454,7 +445,7 @@ def _load_indicator(
         row,
         indicator,
         create=new_indicators.add,
-        update=decrees.update_indicator,
+        update=indicators.update_indicator,
         patch=IndicatorUpdate,
         base=IndicatorBase,
         references=references,

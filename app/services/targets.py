@@ -21,9 +21,8 @@ from app.schemas.targets import (
     TargetsPut,
     TargetsWritten,
 )
-from app.services import workflow
 from app.services.common import id_of, not_found, quote, savepoint
-from app.services.decrees import indicator_in_year, not_of_year
+from app.services.queries import indicator_in_year, not_of_year, verified_quarters_of
 
 ANNUAL = 0  # Target.quarter of the annual target
 # A refused bulk write lists at most this many items (`rejected` counts them all).
@@ -343,7 +342,7 @@ def _refuse_rewriting_verified(
             changed.append((item, quarters))
     if not changed:
         return []
-    verified = workflow.verified_quarters_of(
+    verified = verified_quarters_of(
         session, {(item.agency_id, item.indicator.formula) for item, _ in changed}, year
     )
     refusals = []

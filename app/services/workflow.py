@@ -4,13 +4,12 @@
                      submitted --return--> returned --submit--> submitted
 
 While a quarter is submitted or verified, the unit's data of that quarter is locked
-(`locked_periods`, checked by the one write path of data values). Every step is audited with
+(`queries.locked_periods`, checked by the one write path of data values). Every step is audited with
 its note (`audit.action`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
@@ -18,20 +17,18 @@ from sqlmodel import Session, col, select
 from app.core.db import utcnow
 from app.core.errors import Forbidden, InvalidInput, InvalidTransition, SelfVerification
 from app.core.security import Principal
-from app.formula import parse
 from app.models import (
     Agency,
-    DataValue,
     Period,
     PeriodState,
     Role,
     Unit,
-    Variable,
 )
 from app.schemas.common import PageParams
 from app.schemas.workflow import PeriodPublic, PeriodStep, Step
 from app.services import audit
 from app.services.common import lock_agency_data, resolve_agency
+from app.services.queries import writers
 
 # What each step does: the states it leaves from, the state it leads to, who may take it.
 TRANSITIONS: dict[Step, tuple[frozenset[PeriodState], PeriodState]] = {
@@ -50,35 +47,6 @@ class PeriodKey:
     unit_id: int
     year: int
     quarter: int
-
-
-def periods(
-    session: Session, unit_ids: Iterable[int], year: int, quarters: Iterable[int]
-) -> dict[tuple[int, int], Period]:
-    """The periods of these units' quarters of `year` that left open at least once, by
-    (unit id, quarter), in one query (a quarter without one is open)."""
-    unit_ids, quarters = set(unit_ids), set(quarters)
-    if not unit_ids or not quarters:
-        return {}
-    rows = session.exec(
-        select(Period).where(
-            col(Period.unit_id).in_(unit_ids),
-            Period.year == year,
-            col(Period.quarter).in_(quarters),
-        )
-    )
-    return {(row.unit_id, row.quarter): row for row in rows}
-
-
-def locked_periods(session: Session, agency_id: int) -> dict[tuple[int, int, int], PeriodState]:
-    """The agency's locked quarters (submitted or verified) by (unit id, year, quarter)."""
-    rows = session.exec(
-        select(Period).where(
-            Period.agency_id == agency_id,
-            col(Period.state).in_([PeriodState.submitted, PeriodState.verified]),
-        )
-    )
-    return {(r.unit_id, r.year, r.quarter): r.state for r in rows}
 
 
 def _unit(session: Session, agency: Agency, code: str) -> Unit:
@@ -101,22 +69,6 @@ def _view(agency: Agency, unit: Unit, year: int, quarter: int, row: Period | Non
         changed_by=row.changed_by if row else None,
         changed_by_role=row.changed_by_role if row else None,
     )
-
-
-def writers(session: Session, unit: Unit, year: int, quarter: int) -> list[str]:
-    """Names of the keys that ever wrote a value of the unit's variables for the quarter."""
-    value_ids = session.exec(
-        select(DataValue.id)
-        .join(Variable, Variable.id == DataValue.variable_id)  # type: ignore[arg-type]
-        .where(
-            Variable.owner_unit_id == unit.id,
-            DataValue.year == year,
-            DataValue.quarter == quarter,
-        )
-    ).all()
-    events = audit.events_of(session, "data_value", (i for i in value_ids if i is not None))
-    names = {e.actor for e in events if e.actor}
-    return sorted(names)
 
 
 def _authorize(principal: Principal, step: Step, unit: Unit) -> None:
@@ -221,39 +173,3 @@ def list_periods(
     if state is not None:
         views = [v for v in views if v.state == state]
     return views[page.offset : page.offset + page.limit], len(views)
-
-
-def verified_quarters(session: Session, agency_id: int, formula: str, year: int) -> list[int]:
-    """The quarters of `year` in which a unit owning one of the formula's variables is
-    verified: what a change of the formula, polarity or targets would silently rewrite."""
-    return verified_quarters_of(session, [(agency_id, formula)], year)[(agency_id, formula)]
-
-
-def verified_quarters_of(
-    session: Session, formulas: Iterable[tuple[int, str]], year: int
-) -> dict[tuple[int, str], list[int]]:
-    """`verified_quarters` of many (agency id, formula) pairs, in one query."""
-    codes = {key: set(parse(key[1]).variables) for key in set(formulas)}
-    wanted = set().union(*codes.values())
-    if not wanted:
-        return {key: [] for key in codes}
-    rows = session.exec(
-        select(Variable.agency_id, Variable.code, Period.quarter)
-        .join(Period, col(Period.unit_id) == col(Variable.owner_unit_id))
-        .where(
-            col(Variable.agency_id).in_({agency_id for agency_id, _ in codes}),
-            col(Variable.code).in_(wanted),
-            Period.year == year,
-            Period.state == PeriodState.verified,
-        )
-        .distinct()
-    ).all()
-    verified: dict[tuple[int, str], set[int]] = {}
-    for agency_id, code, quarter in rows:
-        verified.setdefault((agency_id, code), set()).add(quarter)
-    return {
-        (agency_id, formula): sorted(
-            set().union(*(verified.get((agency_id, code), set()) for code in used))
-        )
-        for (agency_id, formula), used in codes.items()
-    }
