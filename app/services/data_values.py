@@ -348,19 +348,8 @@ def value_views(scope: AgencyVariables, rows: Iterable[DataValue]) -> list[DataV
 
 
 def _view(row: DataValue, variable: str, agency: str, unit: str) -> DataValuePublic:
-    return DataValuePublic(
-        variable=variable,
-        variable_id=row.variable_id,
-        agency=agency,
-        owner_unit=unit,
-        year=row.year,
-        quarter=row.quarter,
-        value=row.value,
-        note=row.note,
-        evidence=row.evidence,
-        version=row.version,
-        updated_at=row.updated_at,
-        updated_by=row.updated_by,
+    return DataValuePublic.model_validate(
+        row.model_dump() | {"variable": variable, "agency": agency, "owner_unit": unit}
     )
 
 

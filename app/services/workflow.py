@@ -57,17 +57,11 @@ def _unit(session: Session, agency: Agency, code: str) -> Unit:
 
 
 def _view(agency: Agency, unit: Unit, year: int, quarter: int, row: Period | None) -> PeriodPublic:
-    return PeriodPublic(
-        agency=agency.code,
-        unit=unit.code,
-        unit_name=unit.name,
-        year=year,
-        quarter=quarter,
-        state=row.state if row else PeriodState.open,
-        note=row.note if row else None,
-        changed_at=row.changed_at if row else None,
-        changed_by=row.changed_by if row else None,
-        changed_by_role=row.changed_by_role if row else None,
+    """A unit's quarter as answered: its row's fields, or (never moved) open and no more."""
+    stored = row.model_dump() if row is not None else {"state": PeriodState.open}
+    where = {"agency": agency.code, "unit": unit.code, "unit_name": unit.name, "year": year}
+    return PeriodPublic.model_validate(
+        dict.fromkeys(PeriodPublic.model_fields) | stored | where | {"quarter": quarter}
     )
 
 
