@@ -376,6 +376,15 @@ def reaches(links: Mapping[int | None, int | None], start: int, target: int) -> 
     return False
 
 
+def closes_loop(
+    session: Session, model: type[SQLModel], link: Any, scope: Any, start: int, row: SQLModel
+) -> bool:
+    """Whether `row` referring to `start` through the column `link` (a superior, a parent)
+    would close a loop among the rows of `model` matching `scope`."""
+    links = dict(session.exec(select(model.id, link).where(scope)).all())  # type: ignore[attr-defined]
+    return reaches(links, start, id_of(row))
+
+
 def lock_agency_data(session: Session, agency: Agency) -> None:
     """Serialise the writers of an agency's data until the transaction ends.
 

@@ -1,9 +1,5 @@
 """Decrees (SK): list, get, create, change, delete, and copy a decree for the next year with
-its objectives and indicators.
-
-Every rule is checked before anything is written, so a refused request leaves the session as
-it found it. Services flush, never commit: the request's unit of work commits.
-"""
+its objectives and indicators."""
 
 from __future__ import annotations
 

@@ -1,8 +1,4 @@
-"""Indicators (Indikator Kinerja Individu): list, get, create, change, delete.
-
-Every rule is checked before anything is written, so a refused request leaves the session as
-it found it. Services flush, never commit: the request's unit of work commits.
-"""
+"""Indicators (Indikator Kinerja Individu): list, get, create, change, delete."""
 
 from __future__ import annotations
 
@@ -37,6 +33,7 @@ from app.services.common import (
     agency_units,
     apply_changes,
     by_id,
+    closes_loop,
     codes_of,
     delete_rows,
     exists,
@@ -44,7 +41,6 @@ from app.services.common import (
     id_of,
     paginate,
     pick_units,
-    reaches,
     refuse_if_referred,
     savepoint,
     target_label,
@@ -264,14 +260,8 @@ def _refuse_rewriting_verified(
 
 
 def _refuse_parent_cycle(session: Session, indicator: Indicator, parent_id: int) -> None:
-    parents = dict(
-        session.exec(
-            select(Indicator.id, Indicator.parent_id).where(
-                Indicator.decree_id == indicator.decree_id
-            )
-        ).all()
-    )
-    if reaches(parents, parent_id, id_of(indicator)):
+    scope = Indicator.decree_id == indicator.decree_id
+    if closes_loop(session, Indicator, Indicator.parent_id, scope, parent_id, indicator):
         raise InvalidInput(
             f"Indicator {indicator.code} cannot cascade to itself or to one of the "
             "indicators cascading to it",

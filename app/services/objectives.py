@@ -1,8 +1,4 @@
-"""Objectives (Sasaran Kinerja) of a position in a decree: list, get, create, change, delete.
-
-Every rule is checked before anything is written, so a refused request leaves the session as
-it found it. Services flush, never commit: the request's unit of work commits.
-"""
+"""Objectives (Sasaran Kinerja) of a position in a decree: list, get, create, change, delete."""
 
 from __future__ import annotations
 

@@ -1,8 +1,4 @@
-"""Agencies, units and positions: list, get, create, change, delete.
-
-Every rule is checked before anything is written, so a refused request leaves the session as
-it found it. Services flush, never commit: the request's unit of work commits.
-"""
+"""Agencies, units and positions: list, get, create, change, delete."""
 
 from __future__ import annotations
 
@@ -45,6 +41,7 @@ from app.services.common import (
     agency_units,
     apply_changes,
     by_id,
+    closes_loop,
     code_conflict,
     codes_of,
     delete_rows,
@@ -55,7 +52,6 @@ from app.services.common import (
     pick_position,
     pick_units,
     position_by_code,
-    reaches,
     refuse_if_referred,
     refuse_taken_code,
     resolve_agency,
@@ -291,14 +287,8 @@ def update_position(session: Session, position_id: int, data: PositionUpdate) ->
 
 
 def _refuse_superior_cycle(session: Session, position: Position, superior_id: int) -> None:
-    superiors = dict(
-        session.exec(
-            select(Position.id, Position.superior_id).where(
-                Position.agency_id == position.agency_id
-            )
-        ).all()
-    )
-    if reaches(superiors, superior_id, id_of(position)):
+    scope = Position.agency_id == position.agency_id
+    if closes_loop(session, Position, Position.superior_id, scope, superior_id, position):
         raise InvalidInput(
             f"Position {position.code} cannot report to itself or to one of its subordinates",
             field="superior",
