@@ -2,7 +2,9 @@
 
 from app.models.audit import AuditEvent
 from app.models.data import DataValue, Target
-from app.models.decrees import Decree, Indicator, IndicatorSourceUnit, Objective, Polarity
+from app.models.decrees import Decree
+from app.models.indicators import Indicator, IndicatorSourceUnit, Polarity
+from app.models.objectives import Objective
 from app.models.organization import Agency, Position, Unit
 from app.models.rating_scales import RatingScale
 from app.models.seals import SealedFigure

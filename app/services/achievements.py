@@ -48,7 +48,7 @@ from app.schemas.common import PageParams
 from app.services import changes
 from app.services.changes import Cursor
 from app.services.common import paginate
-from app.services.decrees import INDICATOR_ORDER, indicator_in_year, indicator_query
+from app.services.queries import INDICATOR_ORDER, indicator_in_year, indicator_query
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,13 @@ names a use case that is more than a plain change (`submit`, `import` ...) with 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import and_, event, insert, inspect, or_
+from sqlalchemy import event, insert, inspect
 from sqlalchemy.orm import Mapper, UOWTransaction
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
@@ -142,28 +142,6 @@ def _record(session: OrmSession, _: UOWTransaction) -> None:
 
 
 # Reading the trail ---------------------------------------------------------------------------
-
-
-def events_of(session: Session, entity: str, ids: Iterable[int]) -> list[AuditEvent]:
-    """The events of these records of one kind, oldest first."""
-    return events_of_records(session, {entity: ids})
-
-
-def events_of_records(
-    session: Session, records: Mapping[str, Iterable[int | None]]
-) -> list[AuditEvent]:
-    """The events of these records (ids by kind), oldest first, in one query."""
-    wanted = {entity: [str(i) for i in ids if i is not None] for entity, ids in records.items()}
-    conditions = [
-        and_(col(AuditEvent.entity) == entity, col(AuditEvent.entity_id).in_(ids))
-        for entity, ids in wanted.items()
-        if ids
-    ]
-    if not conditions:
-        return []
-    return list(
-        session.exec(select(AuditEvent).where(or_(*conditions)).order_by(col(AuditEvent.id)))
-    )
 
 
 def list_events(

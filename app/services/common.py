@@ -1,11 +1,12 @@
-"""What every service uses: paging, lookups by id, the one-agency rule, savepoints and the
-refusals that name what still refers to a row."""
+"""What every service uses: paging, lookups by id, the one-agency rule, savepoints, the batch
+writer of new rows and the refusals that name what still refers to a row."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, func, select
@@ -17,6 +18,7 @@ from app.models import Agency, Position, Unit, Variable
 from app.schemas.common import PageParams
 
 M = TypeVar("M", bound=SQLModel)
+D = TypeVar("D", bound=SQLModel)  # what a new row is made from: an `XCreate`
 R = TypeVar("R")  # what a select gives: a model, or one column
 
 NAMES_SHOWN = 5
@@ -113,7 +115,7 @@ def savepoint(session: Session, error: AppError) -> Iterator[None]:
 
 
 def insert_in_order(
-    session: Session, rows: Sequence[tuple[SQLModel, SQLModel | None]], reference: str
+    session: Session, rows: Sequence[tuple[SQLModel, SQLModel | None]], reference: str | None
 ) -> None:
     """Insert new rows in the order given, each with `reference` set to the id of the row
     paired with it (an earlier one of `rows`, or one that exists): a flush holds no row and
@@ -121,6 +123,7 @@ def insert_in_order(
     unflushed: set[int] = set()
     for row, referred in rows:
         if referred is not None:
+            assert reference is not None, "a referred row needs the column that refers to it"
             if id(referred) in unflushed:
                 session.flush()
                 unflushed.clear()
@@ -128,6 +131,58 @@ def insert_in_order(
         session.add(row)
         unflushed.add(id(row))
     session.flush()
+
+
+class NewRows(ABC, Generic[D, M]):
+    """New rows of one kind under one parent (an agency's units, a decree's indicators): each
+    checked as it is added, all inserted by `write` in one savepoint, with a fixed number of
+    queries whatever their count. A kind says how a row is checked and made (`check`) and
+    what a clash of natural keys with a concurrent writer is (`conflict`)."""
+
+    reference: ClassVar[str | None] = None
+    """The column that names an earlier or existing row of the same kind (a superior, a
+    parent): new rows are inserted in order, so that it can be set."""
+
+    def __init__(self, session: Session, existing: Mapping[Any, SQLModel | None]) -> None:
+        self.session = session
+        self.known: dict[Hashable, SQLModel | None] = dict(existing)
+        """The rows by natural key: the parent's that exist (or None), and those added."""
+        self.pending: list[tuple[Hashable, M, SQLModel | None]] = []
+
+    @abstractmethod
+    def check(self, data: D) -> tuple[Hashable, M, SQLModel | None]:
+        """Check new `data` (calling `claim` with its key where its rules put it); its key,
+        the row to insert and the row its `reference` names (or None)."""
+
+    @abstractmethod
+    def conflict(self, keys: Sequence[Hashable]) -> AppError:
+        """The refusal of new rows with these keys, one of which a row has (or took meanwhile)."""
+
+    def claim(self, key: Hashable) -> None:
+        """Refuse a key that a row has, or that a row added before has."""
+        if key in self.known:
+            raise self.conflict([key])
+
+    def add(self, data: D) -> M:
+        """Check a new row; the row that `write` will insert."""
+        key, row, referred = self.check(data)
+        self.known[key] = row
+        self.pending.append((key, row, referred))
+        return row
+
+    def write(self) -> list[M]:
+        """Insert the rows added since the last write; the flushed rows."""
+        pending, self.pending = self.pending, []
+        rows = [row for _, row, _ in pending]
+        with savepoint(self.session, self.conflict([key for key, _, _ in pending])):
+            insert_in_order(
+                self.session, [(row, referred) for _, row, referred in pending], self.reference
+            )
+            self.inserted(rows)
+        return rows
+
+    def inserted(self, rows: Sequence[M]) -> None:
+        """Write what goes with the flushed `rows` (their links), in the same savepoint."""
 
 
 def apply_changes(
@@ -169,6 +224,11 @@ def names(items: Sequence[str]) -> str:
     return f"{shown} and {more} more" if more > 0 else shown
 
 
+def target_label(indicator_code: str, year: int, quarter: int) -> str:
+    """A target as a refusal names it: `KADIS.1.1 2025 Q2`, or `annual`."""
+    return f"{indicator_code} {year} {f'Q{quarter}' if quarter else 'annual'}"
+
+
 def refuse_if_referred(label: str, references: Mapping[str, Sequence[str]]) -> None:
     """Raise InUse naming what still refers to `label`, if anything does."""
     used = {kind: list(found) for kind, found in references.items() if found}
@@ -183,6 +243,28 @@ def refuse_if_referred(label: str, references: Mapping[str, Sequence[str]]) -> N
 
 # Units, positions and variables: a code unique in its agency.
 AgencyScoped = type[Unit] | type[Position] | type[Variable]
+
+
+class NewOfAgency(NewRows[D, M]):
+    """New units, positions or variables of an agency, known by their codes."""
+
+    model: ClassVar[AgencyScoped]
+
+    def __init__(
+        self,
+        session: Session,
+        agency: Agency,
+        existing: Mapping[Any, SQLModel | None] | None = None,
+    ) -> None:
+        if existing is None:
+            model = self.model
+            codes = session.exec(select(model.code).where(model.agency_id == agency.id))
+            existing = dict.fromkeys(codes)
+        super().__init__(session, existing)
+        self.agency = agency
+
+    def conflict(self, keys: Sequence[Hashable]) -> AppError:
+        return codes_conflict(self.model, self.agency, [str(key) for key in keys])
 
 
 def code_conflict(model: AgencyScoped, agency: Agency, code: str) -> Conflict:
@@ -292,6 +374,15 @@ def reaches(links: Mapping[int | None, int | None], start: int, target: int) -> 
         seen.add(current)
         current = links.get(current)
     return False
+
+
+def closes_loop(
+    session: Session, model: type[SQLModel], link: Any, scope: Any, start: int, row: SQLModel
+) -> bool:
+    """Whether `row` referring to `start` through the column `link` (a superior, a parent)
+    would close a loop among the rows of `model` matching `scope`."""
+    links = dict(session.exec(select(model.id, link).where(scope)).all())  # type: ignore[attr-defined]
+    return reaches(links, start, id_of(row))
 
 
 def lock_agency_data(session: Session, agency: Agency) -> None:

@@ -42,7 +42,7 @@ from app.schemas.data_values import (
     DataValuesWritten,
     ValueChange,
 )
-from app.services import audit, changes, workflow
+from app.services import changes, queries
 from app.services.achievements import compute_for
 from app.services.changes import Cursor
 from app.services.common import (
@@ -53,8 +53,13 @@ from app.services.common import (
     resolve_agency,
     savepoint,
 )
-from app.services.decrees import indicator_in_year
-from app.services.workflow import locked_periods
+from app.services.queries import (
+    AgencyVariables,
+    existing_values,
+    indicator_in_year,
+    load_agency_variables,
+    locked_periods,
+)
 
 
 class Keep(Enum):
@@ -127,36 +132,6 @@ class Outcome:
     updated: int = 0
     unchanged: int = 0
     rejections: list[Rejection] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class AgencyVariables:
-    """An agency's variables by code, with their owner units."""
-
-    agency: Agency
-    variables: dict[str, Variable]
-    units: dict[int, Unit]
-
-    @property
-    def variables_by_id(self) -> dict[int, Variable]:
-        return {v.id or 0: v for v in self.variables.values()}
-
-
-def load_agency_variables(
-    session: Session, agency: Agency, codes: Iterable[str] | None = None
-) -> AgencyVariables:
-    """The agency's variables (those with `codes` only, if given) and their owner units."""
-    query = (
-        select(Variable, Unit)
-        .join(Unit, Unit.id == Variable.owner_unit_id)  # type: ignore[arg-type]
-        .where(Variable.agency_id == agency.id)
-    )
-    if codes is not None:
-        query = query.where(col(Variable.code).in_(set(codes)))
-    rows = session.exec(query).all()
-    return AgencyVariables(
-        agency, {v.code: v for v, _ in rows}, {u.id: u for _, u in rows if u.id is not None}
-    )
 
 
 def check_value(variable: Variable, value: Any) -> tuple[str, str] | None:
@@ -262,23 +237,6 @@ def _check_period(write: Write, years: set[int]) -> tuple[str, str] | None:
         known = ", ".join(str(y) for y in sorted(years)) or "none"
         return "year_not_in_decree", f"no decree for year {write.year!r} (years: {known})"
     return None
-
-
-def existing_values(
-    session: Session, keys: Iterable[tuple[int, int, int]]
-) -> dict[tuple[int, int, int], DataValue]:
-    """Stored values by (variable_id, year, quarter), in one query."""
-    keys = set(keys)
-    if not keys:
-        return {}
-    variable_ids = {k[0] for k in keys}
-    years = {k[1] for k in keys}
-    query = select(DataValue).where(
-        col(DataValue.variable_id).in_(variable_ids), col(DataValue.year).in_(years)
-    )
-    rows = session.exec(query)
-    found = {(r.variable_id, r.year, r.quarter): r for r in rows}
-    return {k: v for k, v in found.items() if k in keys}
 
 
 def _store(
@@ -390,19 +348,8 @@ def value_views(scope: AgencyVariables, rows: Iterable[DataValue]) -> list[DataV
 
 
 def _view(row: DataValue, variable: str, agency: str, unit: str) -> DataValuePublic:
-    return DataValuePublic(
-        variable=variable,
-        variable_id=row.variable_id,
-        agency=agency,
-        owner_unit=unit,
-        year=row.year,
-        quarter=row.quarter,
-        value=row.value,
-        note=row.note,
-        evidence=row.evidence,
-        version=row.version,
-        updated_at=row.updated_at,
-        updated_by=row.updated_by,
+    return DataValuePublic.model_validate(
+        row.model_dump() | {"variable": variable, "agency": agency, "owner_unit": unit}
     )
 
 
@@ -611,10 +558,10 @@ def realization_history(
     _indicator, scope, _codes, keys = _indicator_quarter(session, indicator_id, year, quarter)
     stored = existing_values(session, keys)
     by_value_id = {row.id: scope.variables_by_id[row.variable_id] for row in stored.values()}
-    events = audit.events_of(session, "data_value", (i for i in by_value_id if i is not None))
+    events = queries.events_of(session, "data_value", (i for i in by_value_id if i is not None))
     units = {v.owner_unit_id for v in by_value_id.values()}
-    periods = {p.id: p.unit_id for p in workflow.periods(session, units, year, [quarter]).values()}
-    steps = audit.events_of(session, "period", (i for i in periods if i is not None))
+    periods = {p.id: p.unit_id for p in queries.periods(session, units, year, [quarter]).values()}
+    steps = queries.events_of(session, "period", (i for i in periods if i is not None))
     history = []
     replayed: dict[str, dict[str, Any]] = {}  # each value's fields as of the event
     for event in events:

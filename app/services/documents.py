@@ -1,5 +1,6 @@
-"""Printable documents: the SK, a position's IKI (its lampiran) and a position's capaian report
-for a quarter, gathered into view models that the templates in `app/templates/` lay out.
+"""Printable documents: the SK, a position's IKI (its lampiran; as JSON, `iki_document`) and a
+position's capaian report for a quarter, gathered into view models that the templates in
+`app/templates/` lay out.
 
 Every text here is data (escaped by the templates) except `SheetIndicator.formula_html`, which
 `app.formula.to_html` writes with each label escaped.
@@ -16,11 +17,14 @@ from sqlmodel import Session, col, select
 from app.formula import parse, to_html
 from app.models import DataValue, Decree, Indicator, Objective, Position, Variable
 from app.schemas.data_values import web_link
-from app.schemas.decrees import DecreePublic, IkiDocument
+from app.schemas.decrees import DecreePublic
+from app.schemas.documents import IkiDocument, IkiObjective
+from app.schemas.indicators import IndicatorPublic
 from app.schemas.organization import AgencyPublic
 from app.services import decrees, organization
 from app.services.achievements import compute_for
-from app.services.common import get_or_404
+from app.services.common import get_or_404, id_of
+from app.services.indicators import indicator_views
 
 MONTHS = (
     "Januari",
@@ -117,6 +121,28 @@ class Lampiran:
     year: int
 
 
+def iki_document(session: Session, position_id: int, year: int) -> IkiDocument:
+    """A position's IKI for a year: its objectives and their indicators, in SK order."""
+    position = get_or_404(session, Position, position_id, "Position")
+    decree = decrees.decree_of_position(session, position, year)
+    objectives = session.exec(
+        select(Objective)
+        .where(Objective.decree_id == decree.id, Objective.position_id == position.id)
+        .order_by(col(Objective.number))
+    )
+    by_objective: dict[int, list[IndicatorPublic]] = {}
+    for view in indicator_views(session, _position_indicators(session, position, year)):
+        by_objective.setdefault(view.objective.id, []).append(view)
+    return IkiDocument(
+        position=organization.position_views(session, [position])[0],
+        decree=decrees.decree_views(session, [decree])[0],
+        objectives=[
+            IkiObjective.model_validate(o, update={"indicators": by_objective.get(id_of(o), [])})
+            for o in objectives
+        ],
+    )
+
+
 def _lampiran(doc: IkiDocument) -> Lampiran:
     objectives = []
     for objective in doc.objectives:
@@ -140,7 +166,7 @@ def _lampiran(doc: IkiDocument) -> Lampiran:
 
 def iki_lampiran(session: Session, position_id: int, year: int) -> Lampiran:
     """A position's IKI of a year, laid out as the SK's lampiran."""
-    return _lampiran(decrees.iki_document(session, position_id, year))
+    return _lampiran(iki_document(session, position_id, year))
 
 
 # The whole SK ---------------------------------------------------------------------------------

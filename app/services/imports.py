@@ -29,8 +29,8 @@ from app.services.data_values import (
     Rejection,
     Write,
     apply_writes,
-    load_agency_variables,
 )
+from app.services.queries import load_agency_variables
 
 # Answers quote what was sent only briefly, and list a bounded number of refused rows (the
 # summary's `rejected` counts them all), so a large bad import gets a small answer.

@@ -1,8 +1,4 @@
-"""Agencies, units and positions: list, get, create, change, delete.
-
-Every rule is checked before anything is written, so a refused request leaves the session as
-it found it. Services flush, never commit: the request's unit of work commits.
-"""
+"""Agencies, units and positions: list, get, create, change, delete."""
 
 from __future__ import annotations
 
@@ -39,24 +35,23 @@ from app.schemas.organization import (
     UnitUpdate,
 )
 from app.services.common import (
+    NewOfAgency,
     agency_of,
     agency_positions,
     agency_units,
     apply_changes,
     by_id,
+    closes_loop,
     code_conflict,
-    codes_conflict,
     codes_of,
     delete_rows,
     exists,
     get_or_404,
     id_of,
-    insert_in_order,
     paginate,
     pick_position,
     pick_units,
     position_by_code,
-    reaches,
     refuse_if_referred,
     refuse_taken_code,
     resolve_agency,
@@ -149,31 +144,14 @@ def create_unit(session: Session, data: UnitCreate) -> UnitPublic:
     return _unit_views(session, new.write())[0]
 
 
-class NewUnits:
-    """New units of one agency: each checked as it is added, all written by `write`, with a
-    fixed number of queries whatever their count."""
+class NewUnits(NewOfAgency[UnitCreate, Unit]):
+    """New units of one agency (see `NewRows`)."""
 
-    def __init__(self, session: Session, agency: Agency) -> None:
-        self.session = session
-        self.agency = agency
-        self.codes = set(session.exec(select(Unit.code).where(Unit.agency_id == agency.id)))
-        self.pending: list[Unit] = []
+    model = Unit
 
-    def add(self, data: UnitCreate) -> Unit:
-        """Check a unit of the agency; the row that `write` will insert."""
-        if data.code in self.codes:
-            raise code_conflict(Unit, self.agency, data.code)
-        unit = Unit.model_validate(data, update={"agency_id": id_of(self.agency)})
-        self.codes.add(unit.code)
-        self.pending.append(unit)
-        return unit
-
-    def write(self) -> list[Unit]:
-        """Insert the units added since the last write; the flushed rows."""
-        rows, self.pending = self.pending, []
-        with savepoint(self.session, codes_conflict(Unit, self.agency, [u.code for u in rows])):
-            self.session.add_all(rows)
-        return rows
+    def check(self, data: UnitCreate) -> tuple[str, Unit, None]:
+        self.claim(data.code)
+        return data.code, Unit.model_validate(data, update={"agency_id": id_of(self.agency)}), None
 
 
 def update_unit(session: Session, unit_id: int, data: UnitUpdate) -> UnitPublic:
@@ -261,44 +239,31 @@ def create_position(session: Session, data: PositionCreate) -> PositionPublic:
     return position_views(session, new.write())[0]
 
 
-class NewPositions:
-    """New positions of one agency: each checked as it is added (its superior exists or was
-    added before it), all written by `write`, with a fixed number of queries whatever their
-    count."""
+class NewPositions(NewOfAgency[PositionCreate, Position]):
+    """New positions of one agency (see `NewRows`), each reporting to a position that exists
+    or was added before it."""
+
+    model = Position
+    reference = "superior_id"
 
     def __init__(self, session: Session, agency: Agency) -> None:
-        self.session = session
-        self.agency = agency
-        self.positions = agency_positions(session, id_of(agency))
+        super().__init__(session, agency, agency_positions(session, id_of(agency)))
         self.units = agency_units(session, agency)
-        self.pending: list[tuple[Position, Position | None]] = []
 
-    def add(self, data: PositionCreate) -> Position:
-        """Check a position of the agency; the row that `write` will insert."""
+    def check(self, data: PositionCreate) -> tuple[str, Position, Position | None]:
         agency = self.agency
-        if data.code in self.positions:
-            raise code_conflict(Position, agency, data.code)
+        self.claim(data.code)
         unit = pick_units(self.units, agency, [data.unit], "unit")[0] if data.unit else None
-        superior = (
-            pick_position(self.positions.get(data.superior), agency, data.superior, "superior")
-            if data.superior
-            else None
-        )
+        superior = None
+        if data.superior:
+            known = self.known.get(data.superior)
+            superior = pick_position(
+                known if isinstance(known, Position) else None, agency, data.superior, "superior"
+            )
         position = Position.model_validate(
-            data,
-            update={"agency_id": id_of(agency), "unit_id": id_of(unit) if unit else None},
+            data, update={"agency_id": id_of(agency), "unit_id": id_of(unit) if unit else None}
         )
-        self.positions[position.code] = position
-        self.pending.append((position, superior))
-        return position
-
-    def write(self) -> list[Position]:
-        """Insert the positions added since the last write; the flushed rows."""
-        rows, self.pending = self.pending, []
-        codes = [position.code for position, _ in rows]
-        with savepoint(self.session, codes_conflict(Position, self.agency, codes)):
-            insert_in_order(self.session, rows, "superior_id")
-        return [position for position, _ in rows]
+        return position.code, position, superior
 
 
 def update_position(session: Session, position_id: int, data: PositionUpdate) -> PositionPublic:
@@ -322,14 +287,8 @@ def update_position(session: Session, position_id: int, data: PositionUpdate) ->
 
 
 def _refuse_superior_cycle(session: Session, position: Position, superior_id: int) -> None:
-    superiors = dict(
-        session.exec(
-            select(Position.id, Position.superior_id).where(
-                Position.agency_id == position.agency_id
-            )
-        ).all()
-    )
-    if reaches(superiors, superior_id, id_of(position)):
+    scope = Position.agency_id == position.agency_id
+    if closes_loop(session, Position, Position.superior_id, scope, superior_id, position):
         raise InvalidInput(
             f"Position {position.code} cannot report to itself or to one of its subordinates",
             field="superior",

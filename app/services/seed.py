@@ -2,9 +2,9 @@
 
 The seed is one more client of the services: every entry is validated by the same `XCreate`
 model as the API's body and checked and written by the same service code, so the same data is
-valid through both doors or through neither. New rows go through the services' `NewX` (what
-`create_x` uses for the API's one row): each entry is checked as it is added, and a file's new
-rows of a kind are written together, with a fixed number of queries.
+valid through both doors or through neither. New rows go through the services' `NewX` (each
+a `NewRows`; what `create_x` uses for the API's one row): each entry is checked as it is
+added, and a file's new rows of a kind are written together, with a fixed number of queries.
 
 Rows are matched by natural key (codes, the SK's number); a row that exists is left as it is
 (an admin may have edited it) unless the seed is loaded with `update_existing`, which applies
@@ -16,8 +16,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError
@@ -38,17 +39,14 @@ from app.models import (
     Unit,
     Variable,
 )
-from app.models.decrees import DecreeBase, IndicatorBase, ObjectiveBase
+from app.models.decrees import DecreeBase
+from app.models.indicators import IndicatorBase
+from app.models.objectives import ObjectiveBase
 from app.models.organization import AgencyBase, PositionBase, UnitBase
 from app.models.variables import VariableBase
-from app.schemas.decrees import (
-    DecreeCreate,
-    DecreeUpdate,
-    IndicatorCreate,
-    IndicatorUpdate,
-    ObjectiveCreate,
-    ObjectiveUpdate,
-)
+from app.schemas.decrees import DecreeCreate, DecreeUpdate
+from app.schemas.indicators import IndicatorCreate, IndicatorUpdate
+from app.schemas.objectives import ObjectiveCreate, ObjectiveUpdate
 from app.schemas.organization import (
     AgencyCreate,
     AgencyUpdate,
@@ -59,8 +57,8 @@ from app.schemas.organization import (
 )
 from app.schemas.rating_scales import RatingScalePut
 from app.schemas.variables import VariableCreate, VariableUpdate
-from app.services import decrees, organization, rating_scales, variables
-from app.services.common import agency_positions, id_of
+from app.services import decrees, indicators, objectives, organization, rating_scales, variables
+from app.services.common import NewRows, agency_positions, id_of
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -113,6 +111,45 @@ def _differences(
     return changes
 
 
+@dataclass(frozen=True)
+class _Kind:
+    """A kind of row as the seed writes it: through the API's bodies and services."""
+
+    table: str
+    create: type[SQLModel]  # the POST body an entry is validated with
+    patch: type[SQLModel]  # the PATCH body of what differs
+    base: type[SQLModel]  # the fields compared with a row that exists
+    update: Callable[[Session, int, Any], Any]  # the update service
+
+    def label(self, entry: Mapping[str, Any]) -> str:
+        """An entry as a refusal names it: its kind and code."""
+        return f"{self.table} {entry.get('code')}"
+
+
+AGENCY = _Kind("agency", AgencyCreate, AgencyUpdate, AgencyBase, organization.update_agency)
+UNIT = _Kind("unit", UnitCreate, UnitUpdate, UnitBase, organization.update_unit)
+POSITION = _Kind(
+    "position", PositionCreate, PositionUpdate, PositionBase, organization.update_position
+)
+VARIABLE = _Kind(
+    "variable", VariableCreate, VariableUpdate, VariableBase, variables.update_variable
+)
+DECREE = _Kind("decree", DecreeCreate, DecreeUpdate, DecreeBase, decrees.update_decree)
+
+
+class _ObjectiveKind(_Kind):
+    def label(self, entry: Mapping[str, Any]) -> str:
+        return f"objective {entry.get('position')}.{entry.get('number')}"
+
+
+OBJECTIVE = _ObjectiveKind(
+    "objective", ObjectiveCreate, ObjectiveUpdate, ObjectiveBase, objectives.update_objective
+)
+INDICATOR = _Kind(
+    "indicator", IndicatorCreate, IndicatorUpdate, IndicatorBase, indicators.update_indicator
+)
+
+
 class _Loader:
     """Validates seed entries with the API's models and writes them with its services,
     counting what it did."""
@@ -151,38 +188,65 @@ class _Loader:
 
     def put(
         self,
-        table: str,
+        kind: _Kind,
         row: SQLModel | None,
         data: SQLModel,
         *,
         create: Callable[[Any], Any],
-        update: Callable[[Session, int, Any], Any],
-        patch: type[SQLModel],
-        base: type[SQLModel],
         references: Mapping[str, Any] | None = None,
-        new: _NewRows | None = None,
+        new: NewRows[Any, Any] | None = None,
     ) -> Any:
         """Create the row from `data` with `create` (a service, or the `add` of the service's
-        new rows `new`), or (when updating) apply what differs with the `update` service;
-        what `create` answers, or the row."""
+        new rows `new`), or (when updating) apply what differs with the kind's update
+        service; what `create` answers, or the row."""
         if row is None:
-            self.report.created[table] += 1
+            self.report.created[kind.table] += 1
             return create(data)
-        changes = _differences(data, row, base, references or {}) if self.update_existing else {}
+        changes = (
+            _differences(data, row, kind.base, references or {}) if self.update_existing else {}
+        )
         if changes:
             if new is not None:
                 new.write()  # the change may refer to a row created before it
-            update(self.session, id_of(row), patch.model_validate(changes))
-            self.report.updated[table] += 1
+            kind.update(self.session, id_of(row), kind.patch.model_validate(changes))
+            self.report.updated[kind.table] += 1
         else:
-            self.report.unchanged[table] += 1
+            self.report.unchanged[kind.table] += 1
         return row
 
-
-class _NewRows(Protocol):
-    """A service's new rows of one kind, checked one by one and written together."""
-
-    def write(self) -> Sequence[SQLModel]: ...
+    def put_all(
+        self,
+        kind: _Kind,
+        entries: Sequence[Mapping[str, Any]],
+        new: NewRows[Any, Any],
+        stored: Callable[[Any], SQLModel | None],
+        *,
+        given: Mapping[str, Any] = {},
+        references: Callable[[Any, Any], Mapping[str, Any]] | None = None,
+        create: Callable[[Any], Any] | None = None,
+    ) -> list[Any]:
+        """`put` each entry (with the references it is `given`, e.g. its agency): a new row
+        through `new` (its `add`, or `create`, which adds), all of them written together at
+        the end; `stored` finds the row an entry's data names, and `references` (of the row
+        and the data) what it refers to."""
+        rows = []
+        for entry in entries:
+            with self.entry(kind.label(entry)):
+                data = kind.create.model_validate(dict(entry) | dict(given))
+                row = stored(data)
+                rows.append(
+                    self.put(
+                        kind,
+                        row,
+                        data,
+                        create=create or new.add,
+                        references=references(row, data) if row and references else None,
+                        new=new,
+                    )
+                )
+        with self.entry(f"{kind.table}s"):
+            new.write()
+        return rows
 
 
 def load_seed(session: Session, seed_dir: Path, *, update_existing: bool = False) -> SeedReport:
@@ -276,59 +340,36 @@ def _load_organization(
     session = loader.session
     with loader.entry(f"agency {data.code}"):
         agency = loader.put(
-            "agency",
+            AGENCY,
             agency,
             data,
             create=lambda new: session.get(Agency, organization.create_agency(session, new).id),
-            update=organization.update_agency,
-            patch=AgencyUpdate,
-            base=AgencyBase,
         )
     assert agency is not None
     agency_id = id_of(agency)
     units = {u.code: u for u in session.exec(select(Unit).where(Unit.agency_id == agency_id))}
-    new_units = organization.NewUnits(session, agency)
-    for entry in _entries(org, "units", loader.source):
-        with loader.entry(f"unit {entry.get('code')}"):
-            unit = UnitCreate.model_validate(entry | {"agency": data.code})
-            loader.put(
-                "unit",
-                units.get(unit.code),
-                unit,
-                create=new_units.add,
-                update=organization.update_unit,
-                patch=UnitUpdate,
-                base=UnitBase,
-                new=new_units,
-            )
-    with loader.entry("units"):
-        new_units.write()
+    given = {"agency": data.code}
+    loader.put_all(
+        UNIT,
+        _entries(org, "units", loader.source),
+        organization.NewUnits(session, agency),
+        lambda u: units.get(u.code),
+        given=given,
+    )
     unit_codes = _codes(session, Unit, agency_id)
     positions = agency_positions(session, agency_id)
     position_codes: dict[Any, str] = {p.id: code for code, p in positions.items()}
-    new_positions = organization.NewPositions(session, agency)
-    for entry in _entries(org, "positions", loader.source):  # superiors are listed first
-        with loader.entry(f"position {entry.get('code')}"):
-            position = PositionCreate.model_validate(entry | {"agency": data.code})
-            row = positions.get(position.code)
-            loader.put(
-                "position",
-                row,
-                position,
-                create=new_positions.add,
-                update=organization.update_position,
-                patch=PositionUpdate,
-                base=PositionBase,
-                references={
-                    "unit": unit_codes.get(row.unit_id),
-                    "superior": position_codes.get(row.superior_id),
-                }
-                if row
-                else None,
-                new=new_positions,
-            )
-    with loader.entry("positions"):
-        new_positions.write()
+    loader.put_all(
+        POSITION,
+        _entries(org, "positions", loader.source),  # superiors are listed first
+        organization.NewPositions(session, agency),
+        lambda p: positions.get(p.code),
+        given=given,
+        references=lambda row, _: {
+            "unit": unit_codes.get(row.unit_id),
+            "superior": position_codes.get(row.superior_id),
+        },
+    )
 
 
 def _load_variables(loader: _Loader, agency_code: str, data: Any) -> None:
@@ -338,24 +379,14 @@ def _load_variables(loader: _Loader, agency_code: str, data: Any) -> None:
         v.code: v for v in session.exec(select(Variable).where(Variable.agency_id == agency.id))
     }
     unit_codes = _codes(session, Unit, id_of(agency))
-    new_variables = variables.NewVariables(session, agency)
-    for entry in _entries(data, "variables", loader.source):
-        with loader.entry(f"variable {entry.get('code')}"):
-            variable = VariableCreate.model_validate(entry | {"agency": agency_code})
-            row = rows.get(variable.code)
-            loader.put(
-                "variable",
-                row,
-                variable,
-                create=new_variables.add,
-                update=variables.update_variable,
-                patch=VariableUpdate,
-                base=VariableBase,
-                references={"owner_unit": unit_codes.get(row.owner_unit_id)} if row else None,
-                new=new_variables,
-            )
-    with loader.entry("variables"):
-        new_variables.write()
+    loader.put_all(
+        VARIABLE,
+        _entries(data, "variables", loader.source),
+        variables.NewVariables(session, agency),
+        lambda v: rows.get(v.code),
+        given={"agency": agency_code},
+        references=lambda row, _: {"owner_unit": unit_codes.get(row.owner_unit_id)},
+    )
 
 
 def _load_decree(loader: _Loader, agency_code: str, data: Any) -> None:
@@ -369,7 +400,7 @@ def _load_decree(loader: _Loader, agency_code: str, data: Any) -> None:
         decree_data = DecreeCreate.model_validate(dict(header) | {"agency": agency_code})
         decree_id = id_of(
             loader.put(
-                "decree",
+                DECREE,
                 # By number: the SK's identity, whatever year an admin gave it since.
                 session.exec(
                     select(Decree).where(
@@ -378,85 +409,67 @@ def _load_decree(loader: _Loader, agency_code: str, data: Any) -> None:
                 ).first(),
                 decree_data,
                 create=lambda new: decrees.create_decree(session, new),
-                update=decrees.update_decree,
-                patch=DecreeUpdate,
-                base=DecreeBase,
             )
         )
     decree = session.get(Decree, decree_id)
     assert decree is not None
     positions = {code: ident for ident, code in _codes(session, Position, id_of(agency)).items()}
-    objectives = {
+    stored_objectives = {
         (o.position_id, o.number): o
         for o in session.exec(select(Objective).where(Objective.decree_id == decree_id))
     }
-    new_objectives = decrees.NewObjectives(session, decree)
-    loaded: list[tuple[Objective, list[dict[str, Any]]]] = []
-    for entry in _entries(data, "objectives", loader.source):
-        with loader.entry(f"objective {entry.get('position')}.{entry.get('number')}"):
-            items = entry.pop("indicators", [])
-            objective = ObjectiveCreate.model_validate(entry | {"decree_id": decree_id})
-            row = loader.put(
-                "objective",
-                objectives.get((positions.get(objective.position) or 0, objective.number)),
-                objective,
-                create=new_objectives.add,
-                update=decrees.update_objective,
-                patch=ObjectiveUpdate,
-                base=ObjectiveBase,
-                new=new_objectives,
-            )
-            loaded.append((row, _entries({"indicators": items}, "indicators", loader.source)))
-    with loader.entry("objectives"):
-        new_objectives.write()
-    indicators = {
+    entries = _entries(data, "objectives", loader.source)
+    items = []
+    for entry in entries:
+        with loader.entry(OBJECTIVE.label(entry)):
+            listed = entry.pop("indicators", [])
+            items.append(_entries({"indicators": listed}, "indicators", loader.source))
+    rows = loader.put_all(
+        OBJECTIVE,
+        entries,
+        objectives.NewObjectives(session, decree),
+        lambda o: stored_objectives.get((positions.get(o.position) or 0, o.number)),
+        given={"decree_id": decree_id},
+    )
+    stored_indicators = {
         i.code: i for i in session.exec(select(Indicator).where(Indicator.decree_id == decree_id))
     }
-    new_indicators = decrees.NewIndicators(session, decree)
-    for objective_row, items in loaded:
-        for item in items:
-            with loader.entry(f"indicator {item.get('code')}"):
-                item["objective_id"] = id_of(objective_row)
-                _load_indicator(loader, indicators, new_indicators, item)
-    with loader.entry("indicators"):
-        new_indicators.write()
+    new_indicators = indicators.NewIndicators(session, decree)
 
-
-def _load_indicator(
-    loader: _Loader,
-    indicators: Mapping[str, Indicator],
-    new_indicators: decrees.NewIndicators,
-    entry: dict[str, Any],
-) -> None:
-    session = loader.session
-    indicator = IndicatorCreate.model_validate(entry)  # a parent is listed before its children
-    row = indicators.get(indicator.code)
-    references = None
-    if row is None:
+    def create_indicator(indicator: IndicatorCreate) -> Indicator:
         loader.report.created["indicator_source_unit"] += len(set(indicator.source_units))
-    else:
-        parent = session.get(Indicator, row.parent_id) if row.parent_id else None
-        sources = session.exec(
-            select(Unit.code)
-            .join(IndicatorSourceUnit, IndicatorSourceUnit.unit_id == Unit.id)  # type: ignore[arg-type]
-            .where(IndicatorSourceUnit.indicator_id == row.id)
-        ).all()
-        references = {
-            "objective_id": row.objective_id,
-            "parent": parent.code if parent else None,
-            # The same units in another order are no change.
-            "source_units": indicator.source_units
-            if set(sources) == set(indicator.source_units)
-            else list(sources),
-        }
-    loader.put(
-        "indicator",
-        row,
-        indicator,
-        create=new_indicators.add,
-        update=decrees.update_indicator,
-        patch=IndicatorUpdate,
-        base=IndicatorBase,
-        references=references,
-        new=new_indicators,
+        return new_indicators.add(indicator)
+
+    loader.put_all(
+        INDICATOR,
+        # a parent is listed before its children
+        [
+            item | {"objective_id": id_of(row)}
+            for row, listed in zip(rows, items, strict=True)
+            for item in listed
+        ],
+        new_indicators,
+        lambda i: stored_indicators.get(i.code),
+        references=lambda row, indicator: _indicator_references(session, row, indicator),
+        create=create_indicator,
     )
+
+
+def _indicator_references(
+    session: Session, row: Indicator, indicator: IndicatorCreate
+) -> dict[str, Any]:
+    """What a stored indicator refers to, as the seed's entry would name it."""
+    parent = session.get(Indicator, row.parent_id) if row.parent_id else None
+    sources = session.exec(
+        select(Unit.code)
+        .join(IndicatorSourceUnit, IndicatorSourceUnit.unit_id == Unit.id)  # type: ignore[arg-type]
+        .where(IndicatorSourceUnit.indicator_id == row.id)
+    ).all()
+    return {
+        "objective_id": row.objective_id,
+        "parent": parent.code if parent else None,
+        # The same units in another order are no change.
+        "source_units": indicator.source_units
+        if set(sources) == set(indicator.source_units)
+        else list(sources),
+    }

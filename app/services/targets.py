@@ -24,7 +24,7 @@ from app.schemas.targets import (
 )
 from app.services import seals
 from app.services.common import id_of, not_found, quote, savepoint
-from app.services.decrees import indicator_in_year, not_of_year
+from app.services.queries import indicator_in_year, not_of_year
 
 # A refused bulk write lists at most this many items (`rejected` counts them all).
 MAX_ERRORS = 1000

@@ -19,12 +19,12 @@ from app.schemas.organization import UnitRef
 from app.schemas.variables import VariableCreate, VariablePublic, VariableUpdate
 from app.services import seals
 from app.services.common import (
+    NewOfAgency,
     agency_of,
     agency_units,
     apply_changes,
     by_id,
     code_conflict,
-    codes_conflict,
     delete_rows,
     get_or_404,
     id_of,
@@ -33,10 +33,9 @@ from app.services.common import (
     refuse_if_referred,
     refuse_taken_code,
     resolve_agency,
-    savepoint,
     unit_id,
 )
-from app.services.formulas import indicators_using, variable_codes
+from app.services.formulas import indicators_using
 
 
 def _variable_views(session: Session, variables: Sequence[Variable]) -> list[VariablePublic]:
@@ -85,36 +84,22 @@ def create_variable(session: Session, data: VariableCreate) -> VariablePublic:
     return _variable_views(session, new.write())[0]
 
 
-class NewVariables:
-    """New variables of one agency: each checked as it is added, all written by `write`, with
-    a fixed number of queries whatever their count."""
+class NewVariables(NewOfAgency[VariableCreate, Variable]):
+    """New variables of one agency (see `NewRows`)."""
+
+    model = Variable
 
     def __init__(self, session: Session, agency: Agency) -> None:
-        self.session = session
-        self.agency = agency
-        self.codes = variable_codes(session, id_of(agency))
+        super().__init__(session, agency)
         self.units = agency_units(session, agency)
-        self.pending: list[Variable] = []
 
-    def add(self, data: VariableCreate) -> Variable:
-        """Check a variable of the agency; the row that `write` will insert."""
-        if data.code in self.codes:
-            raise code_conflict(Variable, self.agency, data.code)
+    def check(self, data: VariableCreate) -> tuple[str, Variable, None]:
+        self.claim(data.code)
         owner = pick_units(self.units, self.agency, [data.owner_unit], "owner_unit")[0]
         variable = Variable.model_validate(
             data, update={"agency_id": id_of(self.agency), "owner_unit_id": id_of(owner)}
         )
-        self.codes.add(variable.code)
-        self.pending.append(variable)
-        return variable
-
-    def write(self) -> list[Variable]:
-        """Insert the variables added since the last write; the flushed rows."""
-        rows, self.pending = self.pending, []
-        codes = [v.code for v in rows]
-        with savepoint(self.session, codes_conflict(Variable, self.agency, codes)):
-            self.session.add_all(rows)
-        return rows
+        return variable.code, variable, None
 
 
 def update_variable(session: Session, variable_id: int, data: VariableUpdate) -> VariablePublic:

@@ -25,9 +25,9 @@ from app.models import (
     Variable,
 )
 from app.schemas.achievements import AchievementPublic
-from app.services import achievements, workflow
+from app.services import achievements
 from app.services.common import resolve_agency
-from app.services.decrees import INDICATOR_ORDER, indicator_query
+from app.services.queries import INDICATOR_ORDER, indicator_query, periods
 
 NO_UNIT = "-"  # the summary block of indicators that name no Sumber Data unit
 
@@ -198,7 +198,7 @@ def realization_template(
     # SK order: by the first indicator that uses a variable; unused ones last, by code.
     order = {code: n for n, code in enumerate(using)}
     variables.sort(key=lambda v: (order.get(v.code, len(order)), v.code))
-    state = workflow.periods(session, {unit.id}, year, [quarter]).get((unit.id, quarter))
+    state = periods(session, {unit.id}, year, [quarter]).get((unit.id, quarter))
     return RealizationTemplate(
         agency=agency.code,
         unit=unit.code,

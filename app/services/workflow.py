@@ -4,7 +4,7 @@
                      submitted --return--> returned --submit--> submitted
 
 While a quarter is submitted or verified, the unit's data of that quarter is locked
-(`locked_periods`, checked by the one write path of data values). Every step is audited with
+(`queries.locked_periods`, checked by the one write path of data values). Every step is audited with
 its note (`audit.action`).
 """
 
@@ -43,6 +43,7 @@ from app.schemas.workflow import PeriodPublic, PeriodStep, Step
 from app.services import achievements, audit
 from app.services.common import lock_agency_data, resolve_agency
 from app.services.formulas import formula_variables
+from app.services.queries import events_of_records
 
 
 @dataclass(frozen=True)
@@ -112,35 +113,6 @@ def refusal(move: Move, checks: Iterable[Check] = CHECKS_BEFORE) -> AppError | N
     return next((error for check in checks if (error := check(move)) is not None), None)
 
 
-def periods(
-    session: Session, unit_ids: Iterable[int], year: int, quarters: Iterable[int]
-) -> dict[tuple[int, int], Period]:
-    """The periods of these units' quarters of `year` that left open at least once, by
-    (unit id, quarter), in one query (a quarter without one is open)."""
-    unit_ids, quarters = set(unit_ids), set(quarters)
-    if not unit_ids or not quarters:
-        return {}
-    rows = session.exec(
-        select(Period).where(
-            col(Period.unit_id).in_(unit_ids),
-            Period.year == year,
-            col(Period.quarter).in_(quarters),
-        )
-    )
-    return {(row.unit_id, row.quarter): row for row in rows}
-
-
-def locked_periods(session: Session, agency_id: int) -> dict[tuple[int, int, int], PeriodState]:
-    """The agency's locked quarters (submitted or verified) by (unit id, year, quarter)."""
-    rows = session.exec(
-        select(Period).where(
-            Period.agency_id == agency_id,
-            col(Period.state).in_([PeriodState.submitted, PeriodState.verified]),
-        )
-    )
-    return {(r.unit_id, r.year, r.quarter): r.state for r in rows}
-
-
 def _unit(session: Session, agency: Agency, code: str) -> Unit:
     unit = session.exec(select(Unit).where(Unit.agency_id == agency.id, Unit.code == code)).first()
     if unit is None:
@@ -149,17 +121,11 @@ def _unit(session: Session, agency: Agency, code: str) -> Unit:
 
 
 def _view(agency: Agency, unit: Unit, year: int, quarter: int, row: Period | None) -> PeriodPublic:
-    return PeriodPublic(
-        agency=agency.code,
-        unit=unit.code,
-        unit_name=unit.name,
-        year=year,
-        quarter=quarter,
-        state=row.state if row else PeriodState.open,
-        note=row.note if row else None,
-        changed_at=row.changed_at if row else None,
-        changed_by=row.changed_by if row else None,
-        changed_by_role=row.changed_by_role if row else None,
+    """A unit's quarter as answered: its row's fields, or (never moved) open and no more."""
+    stored = row.model_dump() if row is not None else {"state": PeriodState.open}
+    where = {"agency": agency.code, "unit": unit.code, "unit_name": unit.name, "year": year}
+    return PeriodPublic.model_validate(
+        dict.fromkeys(PeriodPublic.model_fields) | stored | where | {"quarter": quarter}
     )
 
 
@@ -211,7 +177,7 @@ def writers(session: Session, unit: Unit, year: int, quarter: int) -> Writers:
     scale_id = agency.rating_scale_id if agency else None
     if scale_id is None:
         scale_id = session.exec(select(RatingScale.id).where(col(RatingScale.is_default))).first()
-    events = audit.events_of_records(
+    events = events_of_records(
         session,
         {
             "data_value": value_ids,

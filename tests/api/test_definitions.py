@@ -1,6 +1,9 @@
 """The read API of the definitions, through HTTP."""
 
 import pytest
+import yaml
+
+from tests.conftest import SEED_DIR
 
 
 def _get(client, headers, path, **params):
@@ -129,3 +132,20 @@ def test_variables(client, reader):
     assert ppks["owner_unit"]["code"] == "BID_RPJS"
     one = _get(client, reader, f"/api/v1/variables/{ppks['id']}")
     assert one == ppks
+
+
+def test_indicators_answer_the_inferred_cascade_links(client, reader):
+    """Every seeded link marked `parent_inferred` is answered as such (the view is the row's)."""
+    seeded = yaml.safe_load(
+        (SEED_DIR / "dinsosp3a-probolinggo" / "decree-2025.yaml").read_text(encoding="utf-8")
+    )
+    inferred = {
+        indicator["code"]
+        for objective in seeded["objectives"]
+        for indicator in objective["indicators"]
+        if indicator.get("parent_inferred")
+    }
+    assert len(inferred) == 26
+    items = _get(client, reader, "/api/v1/indicators", limit=1000)["items"]
+    assert {i["code"] for i in items if i["parent_inferred"]} == inferred
+    assert all(i["parent"] is not None for i in items if i["parent_inferred"])

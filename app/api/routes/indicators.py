@@ -22,9 +22,9 @@ from app.core.errors import PROBLEM_JSON, problem_schema_responses
 from app.core.security import Administrator, requires
 from app.models import Capability
 from app.schemas.common import ListPage
-from app.schemas.decrees import IndicatorCreate, IndicatorPublic, IndicatorUpdate
 from app.schemas.formulas import FormulaProblem
-from app.services import decrees
+from app.schemas.indicators import IndicatorCreate, IndicatorPublic, IndicatorUpdate
+from app.services import indicators
 
 router = APIRouter(
     prefix="/indicators",
@@ -59,7 +59,7 @@ def list_indicators(
 ) -> ListPage[IndicatorPublic]:
     """Indicators in SK order, with their formulas, variables and place in the SK."""
     return ListPage.of(
-        decrees.list_indicators(
+        indicators.list_indicators(
             session, page, agency=agency, year=year, position=position, unit=unit, code=code, q=q
         ),
         page,
@@ -74,7 +74,7 @@ def list_indicators(
 )
 def get_indicator(session: SessionDep, indicator_id: IndicatorId) -> IndicatorPublic:
     """One indicator by id."""
-    return decrees.get_indicator(session, indicator_id)
+    return indicators.get_indicator(session, indicator_id)
 
 
 @router.post(
@@ -93,7 +93,7 @@ def create_indicator(
 ) -> IndicatorPublic:
     """Add an indicator under an objective (admin); its formula must use only the agency's
     variables."""
-    created = decrees.create_indicator(session, body)
+    created = indicators.create_indicator(session, body)
     set_location(request, response, "get_indicator", indicator_id=created.id)
     return created
 
@@ -108,7 +108,7 @@ def update_indicator(
     _: Administrator, session: WriteSessionDep, indicator_id: IndicatorId, body: IndicatorUpdate
 ) -> IndicatorPublic:
     """Change an indicator (admin); a new formula is checked, source units are replaced whole."""
-    return decrees.update_indicator(session, indicator_id, body)
+    return indicators.update_indicator(session, indicator_id, body)
 
 
 @router.delete(
@@ -122,5 +122,5 @@ def delete_indicator(
     _: Administrator, session: WriteSessionDep, indicator_id: IndicatorId
 ) -> Response:
     """Delete an indicator without targets, reported data or cascading indicators (admin)."""
-    decrees.delete_indicator(session, indicator_id)
+    indicators.delete_indicator(session, indicator_id)
     return Response(status_code=204)

@@ -21,8 +21,8 @@ from app.core.security import Administrator, requires
 from app.core.types import MAX_ID
 from app.models import Capability
 from app.schemas.common import ListPage
-from app.schemas.decrees import ObjectiveCreate, ObjectivePublic, ObjectiveUpdate
-from app.services import decrees
+from app.schemas.objectives import ObjectiveCreate, ObjectivePublic, ObjectiveUpdate
+from app.services import objectives
 
 router = APIRouter(
     prefix="/objectives",
@@ -48,7 +48,7 @@ def list_objectives(
 ) -> ListPage[ObjectivePublic]:
     """Sasaran Kinerja in SK order, each with the codes of its indicators."""
     return ListPage.of(
-        decrees.list_objectives(
+        objectives.list_objectives(
             session, page, decree_id=decree_id, agency=agency, year=year, position=position
         ),
         page,
@@ -63,7 +63,7 @@ def list_objectives(
 )
 def get_objective(session: SessionDep, objective_id: ObjectiveId) -> ObjectivePublic:
     """One objective by id."""
-    return decrees.get_objective(session, objective_id)
+    return objectives.get_objective(session, objective_id)
 
 
 @router.post(
@@ -81,7 +81,7 @@ def create_objective(
     response: Response,
 ) -> ObjectivePublic:
     """Add a Sasaran Kinerja of a position to a decree (admin)."""
-    created = decrees.create_objective(session, body)
+    created = objectives.create_objective(session, body)
     set_location(request, response, "get_objective", objective_id=created.id)
     return created
 
@@ -96,7 +96,7 @@ def update_objective(
     _: Administrator, session: WriteSessionDep, objective_id: ObjectiveId, body: ObjectiveUpdate
 ) -> ObjectivePublic:
     """Change an objective's position, number or statement (admin); fields left out stay."""
-    return decrees.update_objective(session, objective_id, body)
+    return objectives.update_objective(session, objective_id, body)
 
 
 @router.delete(
@@ -110,5 +110,5 @@ def delete_objective(
     _: Administrator, session: WriteSessionDep, objective_id: ObjectiveId
 ) -> Response:
     """Delete an objective without indicators (admin)."""
-    decrees.delete_objective(session, objective_id)
+    objectives.delete_objective(session, objective_id)
     return Response(status_code=204)

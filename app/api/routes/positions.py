@@ -30,9 +30,9 @@ from app.core.security import AchievementsReader, Administrator, requires
 from app.core.types import MAX_YEAR, MIN_YEAR
 from app.models import Capability
 from app.schemas.common import ListPage
-from app.schemas.decrees import IkiDocument
+from app.schemas.documents import IkiDocument
 from app.schemas.organization import PositionCreate, PositionPublic, PositionUpdate
-from app.services import decrees, documents, organization
+from app.services import documents, organization
 
 router = APIRouter(
     prefix="/positions",
@@ -90,7 +90,7 @@ def get_position_iki(
     chosen = negotiate(request, format, offered)
     if chosen == DocumentFormat.json:
         return JSONResponse(
-            decrees.iki_document(session, position_id, year).model_dump(mode="json"),
+            documents.iki_document(session, position_id, year).model_dump(mode="json"),
             headers={"Vary": "Accept"},
         )
     sheet = documents.iki_lampiran(session, position_id, year)

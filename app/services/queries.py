@@ -1,0 +1,217 @@
+"""Queries that several services share: which indicators, in which order; a quarter's
+workflow state and locks, who wrote a quarter, what is verified; an agency's variables and
+their stored values; the audit events of records.
+
+This module imports models, schemas and core only, never a service, so that any service (the
+one write path of data values, the workflow, targets, definitions, reports) can use it
+without importing another service for a query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, or_
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from app.core.errors import InvalidInput, NotFound
+from app.models import (
+    Agency,
+    AuditEvent,
+    DataValue,
+    Decree,
+    Indicator,
+    IndicatorSourceUnit,
+    Objective,
+    Period,
+    PeriodState,
+    Position,
+    Unit,
+    Variable,
+)
+
+# Indicators ----------------------------------------------------------------------------------
+
+
+def indicator_query(
+    agency: str | None = None,
+    year: int | None = None,
+    position: str | None = None,
+    unit: str | None = None,
+    q: str | None = None,
+    code: str | None = None,
+) -> SelectOfScalar[Indicator]:
+    """Indicators matching the filters (codes of agency, position, source unit; text search)."""
+    query = (
+        select(Indicator)
+        .join(Decree, Decree.id == Indicator.decree_id)  # type: ignore[arg-type]
+        .join(Agency, Agency.id == Decree.agency_id)  # type: ignore[arg-type]
+        .join(Objective, Objective.id == Indicator.objective_id)  # type: ignore[arg-type]
+    )
+    if agency:
+        query = query.where(Agency.code == agency)
+    if year is not None:
+        query = query.where(Decree.year == year)
+    if position:
+        query = query.join(Position, Position.id == Objective.position_id).where(  # type: ignore[arg-type]
+            Position.code == position
+        )
+    if unit:
+        in_unit = (
+            select(IndicatorSourceUnit.indicator_id)
+            .join(Unit, Unit.id == IndicatorSourceUnit.unit_id)  # type: ignore[arg-type]
+            .where(Unit.code == unit)
+        )
+        query = query.where(col(Indicator.id).in_(in_unit))
+    if code:
+        query = query.where(Indicator.code == code)
+    if q:
+        pattern = f"%{q}%"
+        query = query.where(
+            or_(col(Indicator.code).ilike(pattern), col(Indicator.name).ilike(pattern))
+        )
+    return query
+
+
+INDICATOR_ORDER: tuple[Any, ...] = (
+    Agency.code,
+    col(Decree.year).desc(),
+    Objective.position_id,
+    Objective.number,
+    Indicator.number,
+    Indicator.id,
+)
+
+
+def indicator_in_year(session: Session, indicator_id: int, year: int) -> tuple[Indicator, Agency]:
+    """An indicator and its agency, checking that its decree is of `year` (422 otherwise)."""
+    found = session.exec(
+        select(Indicator, Decree.year, Agency)
+        .join(Decree, Decree.id == Indicator.decree_id)  # type: ignore[arg-type]
+        .join(Agency, Agency.id == Decree.agency_id)  # type: ignore[arg-type]
+        .where(Indicator.id == indicator_id)
+    ).first()
+    if found is None:
+        raise NotFound(f"Indicator {indicator_id} does not exist")
+    indicator, decree_year, agency = found
+    refused = not_of_year(indicator, decree_year, year)
+    if refused is not None:
+        raise refused
+    return indicator, agency
+
+
+def not_of_year(indicator: Indicator, decree_year: int, year: int) -> InvalidInput | None:
+    """The refusal of an indicator whose decree is of another year than `year`, if it is."""
+    if decree_year == year:
+        return None
+    return InvalidInput(
+        f"Indicator {indicator.code} belongs to the SK of {decree_year}, not {year}",
+        field="year",
+    )
+
+
+# Variables and their values ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AgencyVariables:
+    """An agency's variables by code, with their owner units."""
+
+    agency: Agency
+    variables: dict[str, Variable]
+    units: dict[int, Unit]
+
+    @property
+    def variables_by_id(self) -> dict[int, Variable]:
+        return {v.id or 0: v for v in self.variables.values()}
+
+
+def load_agency_variables(
+    session: Session, agency: Agency, codes: Iterable[str] | None = None
+) -> AgencyVariables:
+    """The agency's variables (those with `codes` only, if given) and their owner units."""
+    query = (
+        select(Variable, Unit)
+        .join(Unit, Unit.id == Variable.owner_unit_id)  # type: ignore[arg-type]
+        .where(Variable.agency_id == agency.id)
+    )
+    if codes is not None:
+        query = query.where(col(Variable.code).in_(set(codes)))
+    rows = session.exec(query).all()
+    return AgencyVariables(
+        agency, {v.code: v for v, _ in rows}, {u.id: u for _, u in rows if u.id is not None}
+    )
+
+
+def existing_values(
+    session: Session, keys: Iterable[tuple[int, int, int]]
+) -> dict[tuple[int, int, int], DataValue]:
+    """Stored values by (variable_id, year, quarter), in one query."""
+    keys = set(keys)
+    if not keys:
+        return {}
+    variable_ids = {k[0] for k in keys}
+    years = {k[1] for k in keys}
+    query = select(DataValue).where(
+        col(DataValue.variable_id).in_(variable_ids), col(DataValue.year).in_(years)
+    )
+    rows = session.exec(query)
+    found = {(r.variable_id, r.year, r.quarter): r for r in rows}
+    return {k: v for k, v in found.items() if k in keys}
+
+
+# The workflow: states and locks ----------------------------------------------------------------
+
+
+def periods(
+    session: Session, unit_ids: Iterable[int], year: int, quarters: Iterable[int]
+) -> dict[tuple[int, int], Period]:
+    """The periods of these units' quarters of `year` that left open at least once, by
+    (unit id, quarter), in one query (a quarter without one is open)."""
+    unit_ids, quarters = set(unit_ids), set(quarters)
+    if not unit_ids or not quarters:
+        return {}
+    rows = session.exec(
+        select(Period).where(
+            col(Period.unit_id).in_(unit_ids),
+            Period.year == year,
+            col(Period.quarter).in_(quarters),
+        )
+    )
+    return {(row.unit_id, row.quarter): row for row in rows}
+
+
+def locked_periods(session: Session, agency_id: int) -> dict[tuple[int, int, int], PeriodState]:
+    """The agency's locked quarters (submitted or verified) by (unit id, year, quarter)."""
+    rows = session.exec(
+        select(Period).where(
+            Period.agency_id == agency_id,
+            col(Period.state).in_([PeriodState.submitted, PeriodState.verified]),
+        )
+    )
+    return {(r.unit_id, r.year, r.quarter): r.state for r in rows}
+
+
+def events_of(session: Session, entity: str, ids: Iterable[int]) -> list[AuditEvent]:
+    """The events of these records of one kind, oldest first."""
+    return events_of_records(session, {entity: ids})
+
+
+def events_of_records(
+    session: Session, records: Mapping[str, Iterable[int | None]]
+) -> list[AuditEvent]:
+    """The events of these records (ids by kind), oldest first, in one query."""
+    wanted = {entity: [str(i) for i in ids if i is not None] for entity, ids in records.items()}
+    conditions = [
+        and_(col(AuditEvent.entity) == entity, col(AuditEvent.entity_id).in_(ids))
+        for entity, ids in wanted.items()
+        if ids
+    ]
+    if not conditions:
+        return []
+    return list(
+        session.exec(select(AuditEvent).where(or_(*conditions)).order_by(col(AuditEvent.id)))
+    )
