@@ -714,41 +714,56 @@ def indicator_year(
 # Seals --------------------------------------------------------------------------------------
 
 
-def _rests_on_verified(row: Row) -> bool:
-    """Whether a `verified_only` figure rests on a verified quarter: all it rests on is
-    verified, or some of its values come from one (unverified values are left out)."""
-    return row["verification"] == "verified" or any(
-        value is not None for value in row["values"].values()
-    )
-
-
 DRIFT_IGNORED = frozenset({"updated_at"})
 """What may differ between a sealed figure and its recomputation without being drift."""
 
 
-def _resting_on(session: Session, unit_id: int, year: int) -> list[int]:
-    """The indicators of the year whose formulas use a variable the unit owns."""
+def _resting_on(session: Session, unit_id: int, year: int) -> dict[int, set[int]]:
+    """The indicators of the year whose formulas use a variable the unit owns, each with
+    the units owning its variables."""
     unit = session.get(Unit, unit_id)
     if unit is None:
-        return []
-    codes = set(session.exec(select(Variable.code).where(Variable.owner_unit_id == unit_id)).all())
+        return {}
+    owners = dict(
+        session.exec(
+            select(Variable.code, Variable.owner_unit_id).where(
+                Variable.agency_id == unit.agency_id
+            )
+        ).all()
+    )
     rows = session.exec(
         select(Indicator.id, Indicator.formula)
         .join(Decree, col(Decree.id) == col(Indicator.decree_id))
         .where(Decree.agency_id == unit.agency_id, Decree.year == year)
         .order_by(col(Indicator.id))
     )
-    return [ident for ident, formula in rows if ident and codes & set(_variables(formula))]
+    resting = {}
+    for ident, formula in rows:
+        units = {owners[code] for code in _variables(formula) if code in owners}
+        if ident is not None and unit_id in units:
+            resting[ident] = units
+    return resting
 
 
 def seal(session: Session, unit_id: int, year: int, quarter: int) -> int:
     """Seal the figures resting on a unit's quarter, just verified or reopened: each
-    indicator over the unit's variables, at this quarter and the later ones of the year
-    (their year to date includes it), as `verified_only` computes it now. A figure left
-    resting on nothing verified is unsealed. Returns how many figures were sealed."""
-    ids = _resting_on(session, unit_id, year)
+    indicator over the unit's variables, at this quarter and at the later ones (their year
+    to date includes it), as `verified_only` computes it now. A figure up to a quarter is
+    official once a unit it rests on has verified that quarter: it is sealed then, and
+    unsealed when no such unit is left. Returns how many figures were sealed."""
+    resting = _resting_on(session, unit_id, year)
+    ids = list(resting)
     quarters = list(range(quarter, 5))
     rows = _computed_rows(session, ids, year, quarters, verified_only=True)
+    verified = set(
+        session.exec(
+            select(Period.unit_id, Period.quarter).where(
+                col(Period.unit_id).in_(set().union(*resting.values())),
+                Period.year == year,
+                Period.state == PeriodState.verified,
+            )
+        ).all()
+    )
     stored = {
         (row.indicator_id, row.quarter): row
         for row in session.exec(
@@ -764,7 +779,7 @@ def seal(session: Session, unit_id: int, year: int, quarter: int) -> int:
     for row in rows:
         key = (row["indicator"]["id"], row["quarter"])
         current = stored.get(key)
-        if not _rests_on_verified(row):
+        if not any((unit, key[1]) in verified for unit in resting[key[0]]):
             if current is not None:
                 session.delete(current)
             continue
