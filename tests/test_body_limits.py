@@ -96,6 +96,7 @@ def test_a_50_mb_body_is_refused_before_it_is_read(server, key):
     answer, seconds = _send_headers_only(base, "/api/v1/data-values/import", headers)
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
     assert b"application/problem+json" in answer and b"payload_too_large" in answer
+    assert b"larger than 20 MB" in answer  # the import limit, from MAX_IMPORT_BYTES
     assert seconds < 1.0
     assert _rss_kb(pid) - before < 20_000  # KB: well under the import limit
 
@@ -125,4 +126,5 @@ def test_a_streamed_body_is_cut_at_the_limit(server):
     )
     assert answer.status_code == 413
     assert answer.json()["code"] == "payload_too_large"
+    assert "larger than 2 MB" in answer.json()["detail"]  # from MAX_BODY_BYTES
     assert answer.headers["X-Request-ID"]
