@@ -65,12 +65,13 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix app tests migrations bench
 	$(BIN)/ruff format app tests migrations bench
 
-# The suite in parallel (pytest-xdist), one worker per core; each worker has its own migrated
-# and seeded database. A module's tests stay on one worker, so a module's server starts once.
+# The suite in parallel (pytest-xdist), one worker per core, each with its own migrated and
+# seeded database; a worker that runs out of tests takes some of the other's (worksteal), as
+# a few tests (the long import, the PDFs) take seconds where most take milliseconds.
 PYTEST_WORKERS ?= auto
 
 pytest: $(VENV)/.installed-dev test-system-deps
-	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadscope
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist worksteal
 
 test: lint pytest
 
