@@ -51,7 +51,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str,
     env.pop("AUTH_FAILURE_LIMIT", None)
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", "2"],
+        # uvicorn itself: `iki serve` adds nothing these requests need, and each of its
+        # workers would import the command line module again.
+        [sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port), "--workers", "2"],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
