@@ -14,7 +14,8 @@ APT_GET := $(shell [ "$$(id -u)" = 0 ] || echo sudo) apt-get
 help:
 	@echo "make run    install, migrate, seed and serve the API on http://127.0.0.1:8000"
 	@echo "make test   install the dev tools, lint and run the whole test suite"
-	@echo "            (TEST_DATABASE_URL=postgresql+psycopg://... to run it on PostgreSQL)"
+	@echo "            (TEST_DATABASE_URL=postgresql+psycopg://... to run it on PostgreSQL;"
+	@echo "            PYTEST_WORKERS=0 to run the tests in one process, default: one per core)"
 	@echo "make bench  run the benchmarks in bench/"
 
 $(BIN)/python:
@@ -64,8 +65,13 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix app tests migrations bench
 	$(BIN)/ruff format app tests migrations bench
 
+# The suite in parallel (pytest-xdist), one worker per core, each with its own migrated and
+# seeded database; a worker that runs out of tests takes some of the other's (worksteal), as
+# a few tests (the long import, the PDFs) take seconds where most take milliseconds.
+PYTEST_WORKERS ?= auto
+
 pytest: $(VENV)/.installed-dev test-system-deps
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist worksteal
 
 test: lint pytest
 

@@ -1,6 +1,7 @@
 """The ASGI application: `app.main:app`."""
 
 import uuid
+from importlib.metadata import version
 from typing import Any
 
 from asgi_correlation_id import CorrelationIdMiddleware
@@ -101,7 +102,7 @@ def create_app() -> FastAPI:
     # on a city network without internet access.
     app = FastAPIOffline(
         title="IKI service",
-        version="0.2.0",
+        version=version("iki-service"),  # pyproject.toml's
         summary="Indikator Kinerja Individu: definitions, realisasi and capaian.",
         description=DESCRIPTION,
         openapi_tags=TAGS,

@@ -18,12 +18,12 @@ os.environ.setdefault("AUTH_FAILURE_LIMIT", "0")
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from app.core.db import for_writes, get_session, get_write_session, make_engine
 from app.core.migrations import upgrade
 from app.main import app
-from app.models import Role
+from app.models import Role, Unit
 from app.services.keys import create_key
 from app.services.seed import load_seed
 
@@ -131,6 +131,37 @@ def reader(make_key: KeyMaker) -> dict[str, str]:
 @pytest.fixture
 def admin(make_key: KeyMaker) -> dict[str, str]:
     return make_key(Role.admin)
+
+
+@pytest.fixture
+def psm(make_key: KeyMaker) -> dict[str, str]:
+    """An operator of Bidang Pemberdayaan Sosial dan Masyarakat."""
+    return make_key(Role.operator, units=("BID_PSM",), name="psm-operator")
+
+
+@pytest.fixture
+def rpjs(make_key: KeyMaker) -> dict[str, str]:
+    """An operator of Bidang Rehabilitasi dan Perlindungan Jaminan Sosial."""
+    return make_key(Role.operator, units=("BID_RPJS",), name="rpjs-operator")
+
+
+@pytest.fixture
+def verifier(make_key: KeyMaker) -> dict[str, str]:
+    """A verifier with no unit (Kepala Dinas): it checks, it never enters data."""
+    return make_key(Role.verifier, name="kepala-dinas")
+
+
+@pytest.fixture
+def psm_verifier(make_key: KeyMaker) -> dict[str, str]:
+    """A verifier also scoped to BID_PSM (Sekretaris), so it may enter that unit's data."""
+    return make_key(Role.verifier, units=("BID_PSM",), name="sekretaris")
+
+
+@pytest.fixture
+def agency_verifier(session: Session, make_key: KeyMaker) -> dict[str, str]:
+    """A verifier scoped to every unit of the seeded agency: it may enter any of its data."""
+    units = tuple(session.exec(select(Unit.code).order_by(Unit.code)))
+    return make_key(Role.verifier, units=units, name="verifier-all-units")
 
 
 class StatementCounter:

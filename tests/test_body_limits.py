@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
+
+from app.core.config import get_settings
+from app.main import app
 
 FIFTY_MB = 50 * 1024 * 1024
 
@@ -23,29 +26,15 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
-    """A uvicorn process of the app (these requests never reach the database)."""
+def server() -> Iterator[tuple[str, int]]:
+    """uvicorn serving the app from a thread of this process, whose memory is measured (these
+    requests never reach the database; the limits are the settings' defaults, 2 and 20 MB)."""
+    settings = get_settings()
+    assert (settings.max_body_bytes, settings.max_import_bytes) == (2_000_000, 20_000_000)
     port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path_factory.mktemp('limits') / 'x.db'}",
-        "MAX_BODY_BYTES": "2000000",
-        "MAX_IMPORT_BYTES": "20000000",
-    }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "app.main:app",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        cwd=Path(__file__).resolve().parents[1],
-    )
+    served = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
+    thread = threading.Thread(target=served.run, daemon=True)
+    thread.start()
     base = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:
@@ -53,9 +42,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]
             break
         except httpx.TransportError:
             time.sleep(0.1)
-    yield base, process.pid
-    process.terminate()
-    process.wait(timeout=10)
+    yield base, os.getpid()
+    served.should_exit = True
+    thread.join(timeout=10)
 
 
 def _rss_kb(pid: int) -> int:
@@ -96,6 +85,7 @@ def test_a_50_mb_body_is_refused_before_it_is_read(server, key):
     answer, seconds = _send_headers_only(base, "/api/v1/data-values/import", headers)
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
     assert b"application/problem+json" in answer and b"payload_too_large" in answer
+    assert b"larger than 20 MB" in answer  # the import limit, from MAX_IMPORT_BYTES
     assert seconds < 1.0
     assert _rss_kb(pid) - before < 20_000  # KB: well under the import limit
 
@@ -125,4 +115,5 @@ def test_a_streamed_body_is_cut_at_the_limit(server):
     )
     assert answer.status_code == 413
     assert answer.json()["code"] == "payload_too_large"
+    assert "larger than 2 MB" in answer.json()["detail"]  # from MAX_BODY_BYTES
     assert answer.headers["X-Request-ID"]

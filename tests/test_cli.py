@@ -1,16 +1,22 @@
-"""The `iki` command, run as a user would, against its own SQLite database."""
+"""The `iki` command, run as a user would, against its own SQLite database: in this process
+(typer's runner), except where the test is about a process of its own."""
 
 import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlmodel import Session, select
+from typer.testing import CliRunner
 
-from app.core.db import make_engine
+from app.cli import cli
+from app.core.config import get_settings
+from app.core.db import get_engine, get_write_engine, make_engine
 from app.core.migrations import current_revision, head_revision
 from app.core.security import Principal, authenticate_secret
 from app.models import Role, Unit
@@ -83,29 +89,42 @@ def database_url(tmp_path) -> str:
 
 
 @pytest.fixture
-def iki(tmp_path, database_url):
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "SEED_DIR": str(ROOT / "seed"),
-        "PYTHONPATH": str(ROOT),
-    }
-    env.pop("TEST_DATABASE_URL", None)
+def iki(tmp_path, database_url, monkeypatch):
+    """Runs the command in this process, as a user would in tmp_path with DATABASE_URL set."""
+    env = {"DATABASE_URL": database_url, "SEED_DIR": str(ROOT / "seed"), "TEST_DATABASE_URL": None}
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
 
     def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [sys.executable, "-m", "app.cli", *args],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        with settings_of_the_environment():
+            result = runner.invoke(cli, list(args), env=env)
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        done = subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
         if check:
-            assert result.returncode == 0, result.stderr
-        return result
+            assert done.returncode == 0, done.stderr
+        return done
 
     return run
+
+
+@contextmanager
+def settings_of_the_environment() -> Iterator[None]:
+    """The settings and engine read afresh from the environment, as by a new process, and
+    forgotten after (the rest of the run keeps its own)."""
+    forget_settings()
+    try:
+        yield
+    finally:
+        forget_settings()
+
+
+def forget_settings() -> None:
+    for engine in (get_write_engine, get_engine):
+        if engine.cache_info().currsize:
+            engine().dispose()
+        engine.cache_clear()
+    get_settings.cache_clear()
 
 
 def test_migrate_then_seed_once(iki, database_url):

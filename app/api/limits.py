@@ -1,7 +1,7 @@
 """Request bodies: refused before they are read when they cannot be accepted.
 
-A body over the limit (2 MB by default, more for imports) is answered 413 as soon as its
-Content-Length says so or, streamed without one, as soon as it passes the limit; a body
+A body over the limit (MAX_BODY_BYTES; MAX_IMPORT_BYTES for imports) is answered 413 as soon
+as its Content-Length says so or, streamed without one, as soon as it passes the limit; a body
 without any key is answered 401 before a byte of it is read. So a client cannot make the
 service read and parse megabytes it will refuse anyway.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.config import get_settings
+from app.core.config import get_settings, megabytes
 from app.core.errors import AppError, Unauthenticated, problem_response
 
 API_PREFIX = "/api/v1"
@@ -31,9 +31,7 @@ def body_limit(path: str) -> int:
 
 
 def _too_large(limit: int) -> BodyTooLarge:
-    return BodyTooLarge(
-        f"The body is larger than {limit // 1_000_000} MB, the limit here", limit=limit
-    )
+    return BodyTooLarge(f"The body is larger than {megabytes(limit)}, the limit here", limit=limit)
 
 
 class BodyGuard:

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
         return value
 
 
+def megabytes(size: int) -> str:
+    """A size in bytes as messages and the API documentation write it: 2000000 is "2 MB"."""
+    return f"{size / 1_000_000:g} MB"
+
+
 @lru_cache
 def get_settings() -> Settings:
     """The process-wide settings."""

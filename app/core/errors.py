@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.core.config import get_settings, megabytes
+
 PROBLEM_JSON = "application/problem+json"
 logger = logging.getLogger("app.errors")
 
@@ -348,6 +350,15 @@ RETRY_AFTER = {
     }
 }
 
+
+def _too_large_description() -> str:
+    settings = get_settings()
+    return (
+        f"The body is larger than the limit ({megabytes(settings.max_body_bytes)}; "
+        f"{megabytes(settings.max_import_bytes)} for imports)"
+    )
+
+
 _DESCRIPTIONS = {
     400: "The body cannot be parsed (not UTF-8, not JSON, a broken form)",
     401: "Missing or invalid API key",
@@ -356,7 +367,7 @@ _DESCRIPTIONS = {
     409: "Conflicts with the current state (e.g. a code taken, still referred to, a locked "
     "period, a concurrent write)",
     412: "If-Match no longer matches the current version",
-    413: "The body is larger than the limit (2 MB; 20 MB for imports)",
+    413: _too_large_description(),
     415: "The body's media type is not one this operation reads",
     422: "Invalid input; `errors` or `field` names what is wrong (NUL characters, `%00` or "
     "`\\u0000`, are refused anywhere in a request)",

@@ -47,17 +47,27 @@ def _not_reserved(code: str) -> str:
     return code
 
 
-def _json_number(value: Any) -> float:
-    # JSON numbers only: booleans and numeric strings are refused rather than coerced, and
-    # NaN/Infinity (which Python's JSON parser accepts) and 1e309 are refused as not finite.
+def number_problem(value: Any) -> tuple[str, str] | None:
+    """Why `value` is not a number the service stores, as (code, message), or None.
+
+    JSON numbers only: booleans and numeric strings are refused rather than coerced, and
+    NaN/Infinity (which Python's JSON parser accepts) and 1e309 are refused as not finite."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError("must be a number")
+        return "not_a_number", "must be a number"
+    # An int is compared before isfinite, which would convert a huge one to float and fail.
     if isinstance(value, int) and abs(value) > MAX_MAGNITUDE:
-        raise ValueError(f"must be at most {MAX_MAGNITUDE:g} in size")
+        return "out_of_range", f"must be at most {MAX_MAGNITUDE:g} in size"
     if not math.isfinite(value):
-        raise ValueError("must be a finite number (not NaN or Infinity)")
+        return "not_finite", "must be a finite number (not NaN or Infinity)"
     if abs(value) > MAX_MAGNITUDE:
-        raise ValueError(f"must be at most {MAX_MAGNITUDE:g} in size")
+        return "out_of_range", f"must be at most {MAX_MAGNITUDE:g} in size"
+    return None
+
+
+def _json_number(value: Any) -> float:
+    problem = number_problem(value)
+    if problem:
+        raise ValueError(problem[1])
     return float(value)
 
 

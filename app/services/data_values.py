@@ -4,7 +4,6 @@ and the ETags that guard it."""
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -22,7 +21,7 @@ from app.core.errors import (
 )
 from app.core.etag import ETag
 from app.core.security import Principal
-from app.core.types import MAX_MAGNITUDE
+from app.core.types import number_problem
 from app.formula import FormulaError, parse
 from app.models import (
     Agency,
@@ -136,14 +135,9 @@ class Outcome:
 
 def check_value(variable: Variable, value: Any) -> tuple[str, str] | None:
     """Why `value` cannot be stored for `variable` as (code, message), or None if it can."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return "not_a_number", "must be a number"
-    if isinstance(value, int) and abs(value) > MAX_MAGNITUDE:
-        return "out_of_range", f"must be at most {MAX_MAGNITUDE:g} in size"
-    if not math.isfinite(value):
-        return "not_finite", "must be a finite number (not NaN or Infinity)"
-    if abs(value) > MAX_MAGNITUDE:
-        return "out_of_range", f"must be at most {MAX_MAGNITUDE:g} in size"
+    problem = number_problem(value)
+    if problem:
+        return problem
     if variable.value_type == ValueType.integer and not float(value).is_integer():
         return (
             "not_an_integer",

@@ -34,15 +34,18 @@ def test_unknown_aggregation_is_refused():
         aggregate("median", [1.0])
 
 
-def test_year_to_date_of_a_flow_needs_every_quarter():
-    assert year_to_date("sum", {1: 5.0, 2: 7.0, 3: 1.0}, 3) == 13.0
-    assert year_to_date("sum", {1: 5.0, 3: 1.0}, 3) is None
-    assert year_to_date("sum", {1: 5.0, 2: 7.0, 3: 1.0}, 2) == 12.0
-
-
-def test_year_to_date_of_a_stock_is_the_quarters_own_value():
-    assert year_to_date("last", {1: 100.0, 3: 120.0}, 3) == 120.0
-    assert year_to_date("last", {1: 100.0, 2: 110.0}, 3) is None
+@pytest.mark.parametrize(
+    ("aggregation", "values", "quarter", "expected"),
+    [
+        pytest.param("sum", {1: 5.0, 2: 7.0, 3: 1.0}, 3, 13.0, id="flow-every-quarter"),
+        pytest.param("sum", {1: 5.0, 3: 1.0}, 3, None, id="flow-needs-every-quarter"),
+        pytest.param("sum", {1: 5.0, 2: 7.0, 3: 1.0}, 2, 12.0, id="flow-up-to-the-quarter"),
+        pytest.param("last", {1: 100.0, 3: 120.0}, 3, 120.0, id="stock-is-the-quarters-own"),
+        pytest.param("last", {1: 100.0, 2: 110.0}, 3, None, id="stock-needs-its-quarter"),
+    ],
+)
+def test_year_to_date(aggregation, values, quarter, expected):
+    assert year_to_date(aggregation, values, quarter) == expected
 
 
 def test_ratio_of_sums_not_average_of_ratios():
@@ -102,39 +105,36 @@ def test_rating_of_nothing_is_nothing_and_bands_sort_highest_first():
     assert Band.from_mapping({"min": "80", "code": "a", "label": "A"}).min == 80.0
 
 
-def test_status_no_data():
-    result = compute(RATIO, {}, 1, 50.0, DEFAULT_BANDS)
-    assert result.status == AchievementStatus.no_data
-    assert result.realization is None and result.achievement is None and result.rating is None
-    assert result.missing_variables == ["done", "total"]
+@pytest.mark.parametrize(
+    ("data", "target", "status", "reason", "realization", "missing"),
+    [
+        pytest.param({}, 50.0, "no_data", "no_values", None, ["done", "total"], id="no-data"),
+        pytest.param(
+            {"done": {1: 4.0}}, 50.0, "partial_data", "missing_values", None, ["total"],
+            id="partial-data-names-the-missing-variables",
+        ),
+        pytest.param(
+            {"done": {1: 0.0}, "total": {1: 0.0}}, 50.0, "undefined", "division_by_zero", None, [],
+            id="undefined-on-zero-denominator",
+        ),
+        pytest.param(
+            {"done": {1: 1.0}, "total": {1: 2.0}}, 0.0, "undefined", "zero_target", 50.0, [],
+            id="undefined-on-zero-target",
+        ),
+        pytest.param(
+            {"done": {1: 1.0}, "total": {1: 4.0}}, None, "no_target", "no_target", 25.0, [],
+            id="no-target-keeps-the-realization",
+        ),
+    ],
+)  # fmt: skip
+def test_status_without_an_achievement(data, target, status, reason, realization, missing):
+    result = compute(RATIO, data, 1, target, DEFAULT_BANDS)
 
-
-def test_status_partial_data_names_the_missing_variables():
-    result = compute(RATIO, {"done": {1: 4.0}}, 1, 50.0, DEFAULT_BANDS)
-    assert result.status == AchievementStatus.partial_data
-    assert result.missing_variables == ["total"]
-    assert result.realization is None
-
-
-def test_status_undefined_on_zero_denominator():
-    result = compute(RATIO, {"done": {1: 0.0}, "total": {1: 0.0}}, 1, 50.0, DEFAULT_BANDS)
-    assert result.status == AchievementStatus.undefined
-    assert result.reason == "division_by_zero"
-    assert result.realization is None
-
-
-def test_status_undefined_on_zero_target():
-    result = compute(RATIO, {"done": {1: 1.0}, "total": {1: 2.0}}, 1, 0.0, DEFAULT_BANDS)
-    assert result.status == AchievementStatus.undefined
-    assert result.reason == "zero_target"
-    assert result.realization == 50.0
-
-
-def test_status_no_target_keeps_the_realization():
-    result = compute(RATIO, {"done": {1: 1.0}, "total": {1: 4.0}}, 1, None, DEFAULT_BANDS)
-    assert result.status == AchievementStatus.no_target
-    assert result.realization == 25.0
-    assert result.achievement is None
+    assert result.status == AchievementStatus(status)
+    assert result.reason == reason
+    assert result.realization == realization
+    assert result.missing_variables == missing
+    assert result.achievement is None and result.rating is None
 
 
 def test_status_ok_and_float_noise_is_cleaned():

@@ -7,17 +7,14 @@ import time
 import pytest
 
 from app.core.db import utcnow
-from app.models import Role
 from tests.api.helpers import assert_problem, indicator_id
 
 YEAR = 2025
 
 
 @pytest.fixture
-def reported(client, session, make_key, admin):
+def reported(client, session, admin, psm, rpjs):
     """KADIS.1.1 and KADIS.1.2 reported for Q1, with annual targets."""
-    psm = make_key(Role.operator, units=("BID_PSM",))
-    rpjs = make_key(Role.operator, units=("BID_RPJS",))
     k11, k12 = indicator_id(session, "KADIS.1.1"), indicator_id(session, "KADIS.1.2")
     for ind, annual in ((k11, 40), (k12, 50)):
         client.put(

@@ -4,41 +4,34 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from app.models import Role
 from tests.api.helpers import assert_problem
 
 IMPORT = "/api/v1/data-values/import"
 
 
-@pytest.fixture
-def operator(make_key):
-    return make_key(Role.operator, units=("BID_PSM",))
-
-
 def stored_count(client, headers):
     return client.get("/api/v1/data-values", headers=headers, params={"year": 2025}).json()["total"]
 
 
-def test_a_csv_header_naming_a_column_twice_is_refused(client, operator):
+def test_a_csv_header_naming_a_column_twice_is_refused(client, psm):
     csv = "variable,year,quarter,value,value\npsks_terdata,2025,1,10,20\n"
     body = assert_problem(
-        client.post(IMPORT, headers={**operator, "Content-Type": "text/csv"}, content=csv),
+        client.post(IMPORT, headers={**psm, "Content-Type": "text/csv"}, content=csv),
         422,
         "invalid_input",
     )
     assert "value more than once" in body["detail"] and body["field"] == "header"
-    assert stored_count(client, operator) == 0
+    assert stored_count(client, psm) == 0
 
 
-def test_a_json_member_named_twice_is_refused(client, operator):
+def test_a_json_member_named_twice_is_refused(client, psm):
     raw = (
         '{"rows": [{"variable": "psks_terdata", "year": 2025, "quarter": 1,'
         ' "value": 10, "value": 20}]}'
     )
     body = assert_problem(
-        client.post(IMPORT, headers={**operator, "Content-Type": "application/json"}, content=raw),
+        client.post(IMPORT, headers={**psm, "Content-Type": "application/json"}, content=raw),
         422,
         "invalid_input",
     )
@@ -46,39 +39,39 @@ def test_a_json_member_named_twice_is_refused(client, operator):
     twice_agency = '{"agency": "DINSOSP3A", "agency": "X", "rows": []}'
     assert_problem(
         client.post(
-            IMPORT, headers={**operator, "Content-Type": "application/json"}, content=twice_agency
+            IMPORT, headers={**psm, "Content-Type": "application/json"}, content=twice_agency
         ),
         422,
         "invalid_input",
     )
-    assert stored_count(client, operator) == 0
+    assert stored_count(client, psm) == 0
 
 
-def test_an_agency_in_body_and_query_must_agree(client, operator):
+def test_an_agency_in_body_and_query_must_agree(client, psm):
     rows = [{"variable": "psks_terdata", "year": 2025, "quarter": 1, "value": 10}]
     refused = client.post(
         IMPORT,
-        headers=operator,
+        headers=psm,
         params={"agency": "OTHER"},
         json={"agency": "DINSOSP3A", "rows": rows},
     )
     assert assert_problem(refused, 422, "invalid_input")["field"] == "agency"
     same = client.post(
         IMPORT,
-        headers=operator,
+        headers=psm,
         params={"agency": "DINSOSP3A"},
         json={"agency": "DINSOSP3A", "rows": rows},
     )
     assert same.status_code == 200, same.text
 
 
-def test_a_large_bad_import_gets_a_small_answer(client, operator):
+def test_a_large_bad_import_gets_a_small_answer(client, psm):
     rows = [
         {"variable": "x" * 5_000 + str(i), "year": 2025, "quarter": 1, "value": "y" * 5_000}
         for i in range(1_500)
     ]
     body = assert_problem(
-        client.post(IMPORT, headers=operator, json={"rows": rows}), 422, "import_rejected"
+        client.post(IMPORT, headers=psm, json={"rows": rows}), 422, "import_rejected"
     )
     assert body["rejected"] == 1_500 and len(body["errors"]) == 1_000
     assert max(len(json.dumps(e)) for e in body["errors"]) < 600

@@ -27,10 +27,7 @@ def events(session, **where):
     return session.exec(query.order_by(AuditEvent.id)).all()  # type: ignore[arg-type]
 
 
-def test_every_kind_of_write_is_audited_with_its_actor_and_request(
-    client, session, admin, make_key
-):
-    operator = make_key(Role.operator, units=("BID_PSM",), name="psm-op")
+def test_every_kind_of_write_is_audited_with_its_actor_and_request(client, session, admin, psm):
     variable = session.exec(select(Variable).where(Variable.code == "psks_terdata")).one()
     ind = indicator_id(session, "KADIS.1.1")
     writes = [
@@ -45,14 +42,14 @@ def test_every_kind_of_write_is_audited_with_its_actor_and_request(
         ),
         (
             "r-value",
-            operator,
+            psm,
             "PUT",
             f"{API}/indicators/{ind}/realizations/2025/1",
             {"values": {"psks_terdata": 120}},
         ),
         (
             "r-import",
-            operator,
+            psm,
             "POST",
             f"{API}/data-values/import",
             {"rows": [{"variable": "psks_terdata", "year": 2025, "quarter": 1, "value": 125}]},
@@ -84,7 +81,11 @@ def test_every_kind_of_write_is_audited_with_its_actor_and_request(
     assert (target.action, target.entity, target.after["value"]) == ("create", "target", 40)
     assert [e.entity for e in events(session, request_id="r-scale")] == ["rating_scale"]
     (value,) = events(session, request_id="r-value")
-    assert (value.entity, value.actor, value.actor_role) == ("data_value", "psm-op", "operator")
+    assert (value.entity, value.actor, value.actor_role) == (
+        "data_value",
+        "psm-operator",
+        "operator",
+    )
     assert value.after["value"] == 120
     (imported,) = events(session, request_id="r-import")
     assert imported.action == "import"
@@ -118,8 +119,7 @@ def test_keys_made_on_the_command_line_are_audited_without_their_secret(session)
     assert revoked.after["revoked_at"] is not None
 
 
-def test_the_audit_list(client, session, admin, reader, make_key):
-    verifier = make_key(Role.verifier)
+def test_the_audit_list(client, session, admin, reader, verifier):
     for code in ("A1", "A2"):
         client.post(
             f"{API}/units",

@@ -1,6 +1,8 @@
 """Authentication and roles through the HTTP interface; errors as problem+json."""
 
 import re
+import tomllib
+from pathlib import Path
 
 import pytest
 from sqlmodel import select
@@ -114,6 +116,19 @@ def test_openapi_declares_bearer_auth_and_documents_routes(client):
             assert operation.get("description"), f"{method} {path} lacks a description"
             if path.startswith("/api/v1"):
                 assert "401" in operation["responses"], f"{method} {path} lacks its 401"
+
+
+def test_openapi_states_the_packages_version_and_the_body_limits(client):
+    spec = client.get("/openapi.json").json()
+    project = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    assert spec["info"]["version"] == project["project"]["version"]
+    too_large = {
+        operation["responses"]["413"]["description"]
+        for operations in spec["paths"].values()
+        for operation in operations.values()
+        if "413" in operation["responses"]
+    }
+    assert too_large == {"The body is larger than the limit (2 MB; 20 MB for imports)"}
 
 
 def test_every_public_schema_and_field_is_documented(client):

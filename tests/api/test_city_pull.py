@@ -17,7 +17,6 @@ from typing import Any
 
 from sqlmodel import Session
 
-from app.models import Role
 from app.services.seed import load_seed
 from bench.city import YEAR, agency_code, city_seed_dir, target_items, value_rows
 
@@ -126,9 +125,7 @@ def pulled(client: Any, headers: dict[str, str]) -> dict[str, dict[str, Any]]:
     return answers
 
 
-def test_city_pull_is_unchanged(client, session, make_key, tmp_path):
-    admin = make_key(Role.admin, name="city-admin")
-    verifier = make_key(Role.verifier, name="city-verifier")
+def test_city_pull_is_unchanged(client, session, admin, verifier, tmp_path):
     build_city(client, session, tmp_path / "seed", admin)
     walk_workflow(client, admin, verifier)
     answers = pulled(client, admin)

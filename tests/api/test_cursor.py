@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
 from sqlmodel import Session, select
 
 from app.core.db import utcnow
@@ -43,6 +45,25 @@ def pull(client, headers, cursor=None, **params):
     return {item["indicator"]["code"] for item in body["items"]}, body["cursor"]
 
 
+def settle(engine: Engine) -> None:
+    """On PostgreSQL a cursor is the server's transaction horizon, which a transaction in
+    another database (a test running beside this one) holds back: a pull then answers a change
+    again, as documented. The exact answers asserted below need the horizon past every change
+    made in this database: wait for it."""
+    if not ON_POSTGRES:
+        return
+    passed = text(
+        "SELECT coalesce(max(txid), 0) < pg_snapshot_xmin(pg_current_snapshot())::text::bigint "
+        "FROM audit_event"
+    )
+    deadline = time.monotonic() + 60
+    with engine.connect() as connection:
+        while not connection.execute(passed).scalar_one():
+            connection.rollback()
+            assert time.monotonic() < deadline, "a transaction held the horizon for a minute"
+            time.sleep(0.02)
+
+
 def over(client, headers, variable=None, unit=None):
     """Codes of the indicators whose formula uses the variable, or a variable of the unit."""
     items = client.get(f"{API}/indicators", headers=headers, params={"limit": 1000}).json()
@@ -55,6 +76,7 @@ def over(client, headers, variable=None, unit=None):
 
 def test_a_pull_resumes_from_its_cursor(world, committed_engine):
     client, admin, operator = world
+    settle(committed_engine)
     everything, cursor = pull(client, admin)
     assert len(everything) == 39
     assert pull(client, admin, cursor)[0] == set()  # nothing changed since
@@ -63,6 +85,7 @@ def test_a_pull_resumes_from_its_cursor(world, committed_engine):
         f"{API}/data-values/2025/1", headers=operator, json={"values": {"psks_terdata": 200}}
     )
     assert put.status_code == 200, put.text
+    settle(committed_engine)
     changed, after_write = pull(client, admin, cursor)
     assert changed == over(client, admin, variable="psks_terdata") == {"KADIS.1.1", "KADIS.2.1"}
     assert pull(client, admin, after_write)[0] == set()
@@ -81,6 +104,7 @@ def test_a_pull_resumes_from_its_cursor(world, committed_engine):
     # A workflow step changes the verification of every indicator over the unit's data.
     step = client.post(f"{API}/periods/2025/1/units/BID_PSM/submit", headers=operator)
     assert step.status_code == 200, step.text
+    settle(committed_engine)
     changed, after_step = pull(client, admin, after_write)
     assert changed == over(client, admin, unit="BID_PSM")
     assert 2 < len(changed) < 39
@@ -92,6 +116,7 @@ def test_a_pull_resumes_from_its_cursor(world, committed_engine):
         f"{API}/indicators/{kadis.id}/targets/2025", headers=admin, json={"annual": 10}
     )
     assert target.status_code == 200
+    settle(committed_engine)
     changed, after_target = pull(client, admin, after_step)
     assert changed == {"KADIS.1.3"}
     scale = {"name": "Satu", "bands": [{"min": None, "code": "semua", "label": "Semua"}]}

@@ -3,32 +3,20 @@
 import pytest
 from sqlmodel import select
 
-from app.models import DataValue, Role
+from app.models import DataValue
 from tests.api.helpers import assert_problem
 
 YEAR = 2025
-
-
-@pytest.fixture
-def psm(make_key):
-    return make_key(Role.operator, units=("BID_PSM",))
-
-
-@pytest.fixture
-def verifier(make_key):
-    """A verifier that is also scoped, as an operator, to every unit: it may enter data."""
-    units = ("SEKRETARIAT", "BID_PSM", "BID_RPJS", "BID_PP", "BID_PPPHA", "UPTD_PPA")
-    return make_key(Role.verifier, units=units)
 
 
 def stored(session):
     return {(r.variable_id, r.quarter): r.value for r in session.exec(select(DataValue))}
 
 
-def test_put_any_variables_of_the_agency(client, session, verifier):
+def test_put_any_variables_of_the_agency(client, session, agency_verifier):
     response = client.put(
         f"/api/v1/data-values/{YEAR}/2",
-        headers=verifier,
+        headers=agency_verifier,
         json={"values": {"psks_terdata": 120, "ppks_terdata": 80}, "note": "rekap"},
     )
     assert response.status_code == 200, response.text
@@ -41,13 +29,13 @@ def test_put_any_variables_of_the_agency(client, session, verifier):
     assert response.headers["etag"]
     first_etag = response.headers["etag"]
     listed = client.get(
-        "/api/v1/data-values", headers=verifier, params={"year": YEAR, "quarter": 2}
+        "/api/v1/data-values", headers=agency_verifier, params={"year": YEAR, "quarter": 2}
     )
     assert listed.headers["etag"] == first_etag
     # Nothing changed since first_etag: a write of some variables goes through.
     again = client.put(
         f"/api/v1/data-values/{YEAR}/2",
-        headers={**verifier, "If-Match": first_etag},
+        headers={**agency_verifier, "If-Match": first_etag},
         json={"values": {"psks_terdata": 120, "ppks_terdata": 81}},
     )
     assert again.status_code == 200, again.text
@@ -61,21 +49,21 @@ def test_put_any_variables_of_the_agency(client, session, verifier):
     # first_etag is stale now, whichever variables the next writer sends.
     stale = client.put(
         f"/api/v1/data-values/{YEAR}/2",
-        headers={**verifier, "If-Match": first_etag},
+        headers={**agency_verifier, "If-Match": first_etag},
         json={"values": {"psks_terdata": 1}},
     )
     assert_problem(stale, 412, "precondition_failed")
     assert stored(session)[(body["items"][1]["variable_id"], 2)] == 120.0
     current = client.get(
-        "/api/v1/data-values", headers=verifier, params={"year": YEAR, "quarter": 2}
+        "/api/v1/data-values", headers=agency_verifier, params={"year": YEAR, "quarter": 2}
     ).headers["etag"]
     assert current == again.headers["etag"] != first_etag
 
 
-def test_put_is_all_or_nothing(client, session, verifier):
+def test_put_is_all_or_nothing(client, session, agency_verifier):
     response = client.put(
         f"/api/v1/data-values/{YEAR}/1",
-        headers=verifier,
+        headers=agency_verifier,
         json={"values": {"psks_terdata": 10, "ppks_terdata": -5, "nope": 1}},
     )
     body = assert_problem(response, 422, "invalid_input")
@@ -94,13 +82,15 @@ def test_operator_writes_only_its_units_variables(client, session, psm):
     assert stored(session) == {}
 
 
-def test_list_filters(client, session, verifier, reader):
+def test_list_filters(client, session, agency_verifier, reader):
     client.put(
-        f"/api/v1/data-values/{YEAR}/1", headers=verifier, json={"values": {"psks_terdata": 1}}
+        f"/api/v1/data-values/{YEAR}/1",
+        headers=agency_verifier,
+        json={"values": {"psks_terdata": 1}},
     )
     client.put(
         f"/api/v1/data-values/{YEAR}/2",
-        headers=verifier,
+        headers=agency_verifier,
         json={"values": {"psks_terdata": 2, "ppks_terdata": 3}},
     )
     everything = client.get("/api/v1/data-values", headers=reader).json()
@@ -132,8 +122,10 @@ ROWS = [
 ]
 
 
-def test_json_import(client, session, verifier):
-    response = client.post("/api/v1/data-values/import", headers=verifier, json={"rows": ROWS})
+def test_json_import(client, session, agency_verifier):
+    response = client.post(
+        "/api/v1/data-values/import", headers=agency_verifier, json={"rows": ROWS}
+    )
     assert response.status_code == 200, response.text
     assert response.json() == {
         "dry_run": False,
@@ -146,13 +138,15 @@ def test_json_import(client, session, verifier):
         "errors": [],
     }
     assert len(stored(session)) == 2
-    again = client.post("/api/v1/data-values/import", headers=verifier, json={"rows": ROWS}).json()
+    again = client.post(
+        "/api/v1/data-values/import", headers=agency_verifier, json={"rows": ROWS}
+    ).json()
     assert (again["created"], again["unchanged"]) == (0, 2)
 
 
-def test_dry_run_stores_nothing(client, session, verifier):
+def test_dry_run_stores_nothing(client, session, agency_verifier):
     response = client.post(
-        "/api/v1/data-values/import?dry_run=true", headers=verifier, json={"rows": ROWS}
+        "/api/v1/data-values/import?dry_run=true", headers=agency_verifier, json={"rows": ROWS}
     )
     body = response.json()
     assert (body["dry_run"], body["created"], body["rejected"]) == (True, 2, 0)
@@ -171,8 +165,10 @@ BAD_ROWS = [
 ]
 
 
-def test_atomic_import_rolls_back_everything(client, session, verifier):
-    response = client.post("/api/v1/data-values/import", headers=verifier, json={"rows": BAD_ROWS})
+def test_atomic_import_rolls_back_everything(client, session, agency_verifier):
+    response = client.post(
+        "/api/v1/data-values/import", headers=agency_verifier, json={"rows": BAD_ROWS}
+    )
     body = assert_problem(response, 422, "import_rejected")
     assert body["rejected"] == 7 and body["created"] == 0
     assert [(e["row"], e["code"], e["field"]) for e in body["errors"]] == [
@@ -187,9 +183,9 @@ def test_atomic_import_rolls_back_everything(client, session, verifier):
     assert stored(session) == {}
 
 
-def test_non_atomic_import_keeps_the_valid_rows(client, session, verifier):
+def test_non_atomic_import_keeps_the_valid_rows(client, session, agency_verifier):
     response = client.post(
-        "/api/v1/data-values/import?atomic=false", headers=verifier, json={"rows": BAD_ROWS}
+        "/api/v1/data-values/import?atomic=false", headers=agency_verifier, json={"rows": BAD_ROWS}
     )
     assert response.status_code == 200
     body = response.json()
@@ -202,17 +198,17 @@ CSV = (
 )
 
 
-def test_csv_import_as_body_and_as_file(client, session, verifier):
+def test_csv_import_as_body_and_as_file(client, session, agency_verifier):
     response = client.post(
         "/api/v1/data-values/import",
-        headers={**verifier, "Content-Type": "text/csv"},
+        headers={**agency_verifier, "Content-Type": "text/csv"},
         content=CSV.encode(),
     )
     assert response.status_code == 200, response.text
     assert response.json()["created"] == 2
     upload = client.post(
         "/api/v1/data-values/import",
-        headers=verifier,
+        headers=agency_verifier,
         files={
             "file": (
                 "realisasi.csv",
@@ -226,10 +222,12 @@ def test_csv_import_as_body_and_as_file(client, session, verifier):
     assert sorted(stored(session).values()) == [25.0, 100.0]
 
 
-def test_csv_errors(client, session, verifier):
+def test_csv_errors(client, session, agency_verifier):
     bad = "variable,year,quarter,value\npsks_terdata,2025,1,1.5\npsks_terdata,2025,x,1\n"
     response = client.post(
-        "/api/v1/data-values/import", headers={**verifier, "Content-Type": "text/csv"}, content=bad
+        "/api/v1/data-values/import",
+        headers={**agency_verifier, "Content-Type": "text/csv"},
+        content=bad,
     )
     body = assert_problem(response, 422, "import_rejected")
     assert [(e["row"], e["code"]) for e in body["errors"]] == [
@@ -238,18 +236,18 @@ def test_csv_errors(client, session, verifier):
     ]
     no_header = client.post(
         "/api/v1/data-values/import",
-        headers={**verifier, "Content-Type": "text/csv"},
+        headers={**agency_verifier, "Content-Type": "text/csv"},
         content="a,b\n1,2\n",
     )
     assert assert_problem(no_header, 422, "invalid_input")["field"] == "header"
     assert stored(session) == {}
 
 
-def test_import_refuses_other_media_and_malformed_json(client, verifier, reader):
+def test_import_refuses_other_media_and_malformed_json(client, agency_verifier, reader):
     assert_problem(
         client.post(
             "/api/v1/data-values/import",
-            headers={**verifier, "Content-Type": "application/xml"},
+            headers={**agency_verifier, "Content-Type": "application/xml"},
             content="<a/>",
         ),
         415,
@@ -258,14 +256,14 @@ def test_import_refuses_other_media_and_malformed_json(client, verifier, reader)
     assert_problem(
         client.post(
             "/api/v1/data-values/import",
-            headers={**verifier, "Content-Type": "application/json"},
+            headers={**agency_verifier, "Content-Type": "application/json"},
             content="{",
         ),
         422,
         "invalid_input",
     )
     assert_problem(
-        client.post("/api/v1/data-values/import", headers=verifier, json={"rows": "x"}),
+        client.post("/api/v1/data-values/import", headers=agency_verifier, json={"rows": "x"}),
         422,
         "invalid_input",
     )
@@ -276,7 +274,7 @@ def test_import_refuses_other_media_and_malformed_json(client, verifier, reader)
     )
 
 
-def test_csv_numbers_that_a_spreadsheet_may_garble_are_refused(client, session, verifier):
+def test_csv_numbers_that_a_spreadsheet_may_garble_are_refused(client, session, agency_verifier):
     csv_text = (
         "variable;year;quarter;value\n"
         "psks_terdata;2025;1;1.000\n"
@@ -286,7 +284,7 @@ def test_csv_numbers_that_a_spreadsheet_may_garble_are_refused(client, session, 
     )
     response = client.post(
         "/api/v1/data-values/import?atomic=false",
-        headers={**verifier, "Content-Type": "text/csv"},
+        headers={**agency_verifier, "Content-Type": "text/csv"},
         content=csv_text,
     )
     body = response.json()
@@ -323,8 +321,10 @@ def test_csv_numbers_that_a_spreadsheet_may_garble_are_refused(client, session, 
         (["psks_terdata", 2025, 1, 1], "invalid_row"),
     ],
 )
-def test_json_import_rows_of_the_wrong_type(client, session, verifier, row, code):
-    response = client.post("/api/v1/data-values/import", headers=verifier, json={"rows": [row]})
+def test_json_import_rows_of_the_wrong_type(client, session, agency_verifier, row, code):
+    response = client.post(
+        "/api/v1/data-values/import", headers=agency_verifier, json={"rows": [row]}
+    )
     body = assert_problem(response, 422, "import_rejected")
     assert [e["code"] for e in body["errors"]] == [code]
     assert stored(session) == {}

@@ -3,16 +3,11 @@
 import pytest
 from sqlmodel import select
 
-from app.models import Agency, DataValue, Role
+from app.models import Agency, DataValue
 from tests.api.helpers import assert_problem
 
 IMPORT = "/api/v1/data-values/import"
 HEADER = b"variable,year,quarter,value\n"
-
-
-@pytest.fixture
-def operator(make_key):
-    return make_key(Role.operator, units=("BID_PSM",))
 
 
 def post_csv(client, headers, body: bytes):
@@ -30,8 +25,8 @@ def post_csv(client, headers, body: bytes):
     ],
     ids=["undecodable", "bare-cr", "huge-field"],
 )
-def test_unreadable_csv(client, operator, body, field):
-    problem = assert_problem(post_csv(client, operator, body), 422, "invalid_input")
+def test_unreadable_csv(client, psm, body, field):
+    problem = assert_problem(post_csv(client, psm, body), 422, "invalid_input")
     assert problem["field"] == field
 
 
@@ -45,29 +40,29 @@ def test_unreadable_csv(client, operator, body, field):
     ],
     ids=["superscript", "arabic-indic", "long-value", "long-year"],
 )
-def test_csv_cells_that_are_not_plain_numbers(client, operator, line, code):
-    response = post_csv(client, operator, HEADER + line.encode() + b"\n")
+def test_csv_cells_that_are_not_plain_numbers(client, psm, line, code):
+    response = post_csv(client, psm, HEADER + line.encode() + b"\n")
     body = assert_problem(response, 422, "import_rejected")
     assert [e["code"] for e in body["errors"]] == [code]
 
 
-def test_deeply_nested_json(client, operator):
+def test_deeply_nested_json(client, psm):
     body = b"[" * 100_000 + b"]" * 100_000
     response = client.post(
-        IMPORT, headers={**operator, "Content-Type": "application/json"}, content=body
+        IMPORT, headers={**psm, "Content-Type": "application/json"}, content=body
     )
     assert_problem(response, 422, "invalid_input")
 
 
 @pytest.mark.parametrize("column", ["variable", "note"])
-def test_lone_surrogates(client, session, operator, column):
+def test_lone_surrogates(client, session, psm, column):
     row = {"variable": "psks_terdata", "year": 2025, "quarter": 1, "value": 7, "note": "ok"}
     raw = __import__("json").dumps({"rows": [row]}).replace(f'"{row[column]}"', '"\\ud800"')
     # An atomic import refuses the whole body (422); a non-atomic one answers 200 and reports
     # the row it skipped.
     for query, status in (("", 422), ("?atomic=false", 200)):
         response = client.post(
-            IMPORT + query, headers={**operator, "Content-Type": "application/json"}, content=raw
+            IMPORT + query, headers={**psm, "Content-Type": "application/json"}, content=raw
         )
         assert response.status_code == status, response.text
         errors = response.json()["errors"]
@@ -110,11 +105,9 @@ def test_authentication_comes_before_reading_the_body(client):
     assert_problem(response, 401, "unauthenticated")
 
 
-def test_lone_surrogate_agency_in_an_import(client, operator):
+def test_lone_surrogate_agency_in_an_import(client, psm):
     raw = '{"agency": "\\ud800", "rows": []}'
-    response = client.post(
-        IMPORT, headers={**operator, "Content-Type": "application/json"}, content=raw
-    )
+    response = client.post(IMPORT, headers={**psm, "Content-Type": "application/json"}, content=raw)
     assert_problem(response, 422, "invalid_input")
 
 
@@ -129,23 +122,23 @@ def test_lone_surrogate_agency_in_an_import(client, operator):
     ],
 )
 def test_import_notes_and_evidence_are_checked_like_single_writes(
-    client, session, operator, extra, code, field
+    client, session, psm, extra, code, field
 ):
     row = {"variable": "psks_terdata", "year": 2025, "quarter": 1, "value": 1, **extra}
     body = assert_problem(
-        client.post(IMPORT, headers=operator, json={"rows": [row]}), 422, "import_rejected"
+        client.post(IMPORT, headers=psm, json={"rows": [row]}), 422, "import_rejected"
     )
     assert [(e["code"], e["field"]) for e in body["errors"]] == [(code, field)]
     assert session.exec(select(DataValue)).all() == []
 
 
-def test_utf16_csv_gets_a_hint(client, operator):
+def test_utf16_csv_gets_a_hint(client, psm):
     body = "variable,year,quarter,value\n".encode("utf-16")
-    problem = assert_problem(post_csv(client, operator, body), 422, "invalid_input")
+    problem = assert_problem(post_csv(client, psm, body), 422, "invalid_input")
     assert "UTF-8" in problem["detail"]
 
 
-def test_unambiguous_decimals_with_three_places(client, operator):
+def test_unambiguous_decimals_with_three_places(client, psm):
     csv_text = HEADER + b"psks_terdata,2025,1,0.500\n"
-    body = post_csv(client, operator, csv_text).json()
+    body = post_csv(client, psm, csv_text).json()
     assert [e["code"] for e in body["errors"]] == ["not_an_integer"]  # a decimal, not 500

@@ -44,8 +44,7 @@ def test_successful_authentications_are_not_counted(client, reader, throttled):
         assert client.get(f"{API}/agencies", headers=reader).status_code == 200
 
 
-def test_a_lock_timeout_is_503_with_retry_after(client, session, make_key, monkeypatch):
-    from app.models import Role
+def test_a_lock_timeout_is_503_with_retry_after(client, session, psm, monkeypatch):
     from app.services import data_values
 
     def locked(*args, **kwargs):
@@ -53,9 +52,8 @@ def test_a_lock_timeout_is_503_with_retry_after(client, session, make_key, monke
 
     monkeypatch.setattr(data_values, "lock_agency_data", locked)
     monkeypatch.setattr("app.services.common.lock_agency_data", locked)
-    operator = make_key(Role.operator, units=("BID_PSM",))
     answer = client.put(
-        f"{API}/data-values/2025/1", headers=operator, json={"values": {"psks_terdata": 1}}
+        f"{API}/data-values/2025/1", headers=psm, json={"values": {"psks_terdata": 1}}
     )
     assert_problem(answer, 503, "busy")
     assert answer.headers["Retry-After"] == "2"

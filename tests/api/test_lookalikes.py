@@ -79,18 +79,15 @@ def test_one_broken_definition_does_not_fail_the_pull(client, session, admin, re
         "data:text/html,<b>x</b>",
     ],
 )
-def test_evidence_links_are_http_urls_with_a_host(client, session, make_key, link):
-    from app.models import Role
-
-    operator = make_key(Role.operator, units=("BID_PSM",))
+def test_evidence_links_are_http_urls_with_a_host(client, session, psm, link):
     ind = indicator_id(session, "KADIS.1.1")
     url = f"{API}/indicators/{ind}/realizations/2025/1"
     body = {"values": {"psks_terdata": 1}, "evidence": link}
-    refused = assert_problem(client.put(url, headers=operator, json=body), 422, "validation_error")
+    refused = assert_problem(client.put(url, headers=psm, json=body), 422, "validation_error")
     assert "http(s) URL with a host" in refused["detail"] + str(refused["errors"])
     rows = [{"variable": "psks_terdata", "year": 2025, "quarter": 1, "value": 1, "evidence": link}]
-    imported = client.post(f"{API}/data-values/import", headers=operator, json={"rows": rows})
+    imported = client.post(f"{API}/data-values/import", headers=psm, json={"rows": rows})
     assert assert_problem(imported, 422, "import_rejected")["errors"][0]["code"] == "unsafe_link"
     for fine in ("https://drive.example/bukti.pdf", "Arsip Bidang PSM", "Laporan: TW I"):
         body["evidence"] = fine
-        assert client.put(url, headers=operator, json=body).status_code == 200
+        assert client.put(url, headers=psm, json=body).status_code == 200

@@ -9,17 +9,6 @@ from tests.api.helpers import assert_problem, indicator_id
 YEAR = 2025
 
 
-@pytest.fixture
-def psm(make_key):
-    """An operator of Bidang Pemberdayaan Sosial dan Masyarakat."""
-    return make_key(Role.operator, units=("BID_PSM",))
-
-
-@pytest.fixture
-def rpjs(make_key):
-    return make_key(Role.operator, units=("BID_RPJS",))
-
-
 def put(client, headers, ind, quarter, values, **extra):
     return client.put(
         f"/api/v1/indicators/{ind}/realizations/{YEAR}/{quarter}",
@@ -138,7 +127,7 @@ def test_partial_write_keeps_other_values(client, session, psm):
     session.expire_all()
     rows = {r.value: r for r in stored(session)}
     assert rows[10.0].note is None and rows[10.0].evidence == "b"  # null: cleared
-    assert rows[10.0].updated_by.startswith("operator")
+    assert rows[10.0].updated_by == "psm-operator"  # the key that wrote it
 
 
 @pytest.mark.parametrize(

@@ -17,16 +17,6 @@ YEAR = 2025
 
 
 @pytest.fixture
-def operator(make_key):
-    return make_key(Role.operator, units=("BID_PSM",), name="psm-operator")
-
-
-@pytest.fixture
-def verifier(make_key):
-    return make_key(Role.verifier, name="kepala-dinas")
-
-
-@pytest.fixture
 def kadis_1_1(session):
     return indicator_id(session, "KADIS.1.1")  # psks_diberdayakan / psks_terdata, BID_PSM
 
@@ -40,7 +30,7 @@ def step(client, headers, action, quarter, unit="BID_PSM"):
 
 
 @pytest.fixture
-def verified(client, admin, operator, verifier, kadis_1_1):
+def verified(client, admin, psm, verifier, kadis_1_1):
     """BID_PSM's Q1 and Q2 verified (psks_terdata a stock: 200 then 150), Q3 submitted."""
     targets = f"{API}/indicators/{kadis_1_1}/targets/{YEAR}"
     assert client.put(targets, headers=admin, json={"annual": 40}).status_code == 200
@@ -51,11 +41,11 @@ def verified(client, admin, operator, verifier, kadis_1_1):
     ):
         written = client.put(
             f"{API}/indicators/{kadis_1_1}/realizations/{YEAR}/{quarter}",
-            headers=operator,
+            headers=psm,
             json={"values": values},
         )
         assert written.status_code == 200, written.text
-        assert step(client, operator, "submit", quarter).status_code == 200
+        assert step(client, psm, "submit", quarter).status_code == 200
     for quarter in (1, 2):
         assert step(client, verifier, "verify", quarter).status_code == 200
 

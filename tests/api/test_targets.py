@@ -33,17 +33,15 @@ def target_events(session):
     ).one()
 
 
-def verify_q1_of_psm(client, make_key, kadis_1_1):
+def verify_q1_of_psm(client, psm, verifier, kadis_1_1):
     """Data of KADIS.1.1 (BID_PSM) for Q1, submitted and verified."""
-    operator = make_key(Role.operator, units=("BID_PSM",))
-    head = make_key(Role.verifier)
     written = client.put(
         f"{API}/indicators/{kadis_1_1}/realizations/{YEAR}/1",
-        headers=operator,
+        headers=psm,
         json={"values": {"psks_diberdayakan": 3, "psks_terdata": 9}},
     )
     assert written.status_code == 200, written.text
-    for headers, step in ((operator, "submit"), (head, "verify")):
+    for headers, step in ((psm, "submit"), (verifier, "verify")):
         done = client.post(f"{API}/periods/{YEAR}/1/units/BID_PSM/{step}", headers=headers)
         assert done.status_code == 200, done.text
 
@@ -205,10 +203,10 @@ def test_at_most_ten_thousand_items(client, admin, session):
     assert_problem(client.put(BULK, headers=admin, json=items), 422, "validation_error")
 
 
-def test_a_verified_quarter_keeps_its_target(client, admin, reader, make_key, session):
+def test_a_verified_quarter_keeps_its_target(client, admin, reader, psm, verifier, session):
     k11, k12 = indicator_id(session, "KADIS.1.1"), indicator_id(session, "KADIS.1.2")
     client.put(BULK, headers=admin, json=[{"indicator_id": k11, "annual": 40, "quarters": {}}])
-    verify_q1_of_psm(client, make_key, k11)
+    verify_q1_of_psm(client, psm, verifier, k11)
     items = [
         {"indicator_id": k12, "annual": 10, "quarters": {}},
         {"indicator_id": k11, "annual": 50, "quarters": {}},
@@ -241,7 +239,7 @@ def test_admin_only(client, make_key, session):
     assert_problem(client.put(BULK, json=items), 401, "unauthenticated")
 
 
-def test_the_single_put_answers_its_own_errors(client, admin, make_key, session):
+def test_the_single_put_answers_its_own_errors(client, admin, psm, verifier, session):
     """The PUT of one indicator is the bulk write of one item, with its errors as before."""
     k11 = indicator_id(session, "KADIS.1.1")
     one = f"{API}/indicators/{{}}/targets/{{}}"
@@ -253,7 +251,7 @@ def test_the_single_put_answers_its_own_errors(client, admin, make_key, session)
     )
     assert body["field"] == "year"
     assert client.put(one.format(k11, YEAR), headers=admin, json={"annual": 40}).status_code == 200
-    verify_q1_of_psm(client, make_key, k11)
+    verify_q1_of_psm(client, psm, verifier, k11)
     body = assert_problem(
         client.put(one.format(k11, YEAR), headers=admin, json={"annual": 50}), 409, "verified_data"
     )

@@ -9,7 +9,7 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from sqlmodel import select
 
-from app.models import DataValue, Role, Variable
+from app.models import DataValue, Variable
 from app.services import imports
 from tests.api.helpers import assert_problem, indicator_id
 
@@ -25,12 +25,7 @@ PSM_VARIABLES = {
 
 
 @pytest.fixture
-def psm(make_key):
-    return make_key(Role.operator, units=("BID_PSM",))
-
-
-@pytest.fixture
-def reported(client, session, admin, psm, make_key):
+def reported(client, session, admin, psm, rpjs):
     """Targets for KADIS.1.1, 1.2, 1.5 and 2.1; BID_PSM reports Q1 and Q2, BID_RPJS Q1."""
     for code, annual in (("KADIS.1.1", 40), ("KADIS.1.2", 50), ("KADIS.1.5", 0)):
         ident = indicator_id(session, code)
@@ -53,7 +48,6 @@ def reported(client, session, admin, psm, make_key):
             f"/api/v1/data-values/{YEAR}/{quarter}", headers=psm, json={"values": values}
         )
         assert response.status_code == 200, response.text
-    rpjs = make_key(Role.operator, units=("BID_RPJS",))
     response = client.put(
         f"/api/v1/data-values/{YEAR}/1",
         headers=rpjs,

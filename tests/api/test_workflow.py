@@ -6,28 +6,11 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from app.models import AuditEvent, DataValue, Period, Role
+from app.models import AuditEvent, DataValue, Period
 from tests.api.helpers import assert_problem, indicator_id
 
 API = "/api/v1"
 YEAR = 2025
-
-
-@pytest.fixture
-def operator(make_key):
-    return make_key(Role.operator, units=("BID_PSM",), name="psm-operator")
-
-
-@pytest.fixture
-def checker(make_key):
-    """A verifier that is also scoped to BID_PSM as an operator, so it may enter data."""
-    return make_key(Role.verifier, units=("BID_PSM",), name="sekretaris")
-
-
-@pytest.fixture
-def head(make_key):
-    """A verifier with no unit: it checks, it never enters data."""
-    return make_key(Role.verifier, name="kepala-dinas")
 
 
 @pytest.fixture
@@ -82,15 +65,15 @@ def events(client, headers, **filters):
     return body.json()["items"]
 
 
-def test_a_whole_quarter(client, session, operator, checker, head, reader, admin, kadis_1_1):
+def test_a_whole_quarter(client, session, psm, psm_verifier, verifier, reader, admin, kadis_1_1):
     targets = f"{API}/indicators/{kadis_1_1}/targets/{YEAR}"
     assert client.put(targets, headers=admin, json={"annual": 40}).status_code == 200
-    # The operator reports, the checker (as an operator of BID_PSM) corrects one value.
-    assert realization(client, operator, kadis_1_1, 1, {"psks_diberdayakan": 30}).status_code == 200
-    assert realization(client, checker, kadis_1_1, 1, {"psks_terdata": 200}).status_code == 200
+    # The operator reports, the Sekretaris (a verifier scoped to BID_PSM) corrects one value.
+    assert realization(client, psm, kadis_1_1, 1, {"psks_diberdayakan": 30}).status_code == 200
+    assert realization(client, psm_verifier, kadis_1_1, 1, {"psks_terdata": 200}).status_code == 200
     assert period(client, reader)["state"] == "open"
 
-    submitted = step(client, operator, "submit", request_id="req-submit-1")
+    submitted = step(client, psm, "submit", request_id="req-submit-1")
     assert submitted.status_code == 200, submitted.text
     assert submitted.headers["X-Request-ID"] == "req-submit-1"
     assert (submitted.json()["state"], submitted.json()["changed_by"]) == (
@@ -101,7 +84,7 @@ def test_a_whole_quarter(client, session, operator, checker, head, reader, admin
     # Locked: a single write and an atomic import store nothing; a non-atomic one stores
     # only the rows of open quarters.
     body = assert_problem(
-        realization(client, operator, kadis_1_1, 1, {"psks_diberdayakan": 31}), 409, "period_locked"
+        realization(client, psm, kadis_1_1, 1, {"psks_diberdayakan": 31}), 409, "period_locked"
     )
     assert "BID_PSM 2025 Q1 is submitted" in body["detail"]
     rows = [
@@ -109,7 +92,7 @@ def test_a_whole_quarter(client, session, operator, checker, head, reader, admin
         {"variable": "psks_diberdayakan", "year": YEAR, "quarter": 2, "value": 33},
     ]
     body = assert_problem(
-        client.post(f"{API}/data-values/import", headers=operator, json={"rows": rows}),
+        client.post(f"{API}/data-values/import", headers=psm, json={"rows": rows}),
         422,
         "import_rejected",
     )
@@ -117,7 +100,7 @@ def test_a_whole_quarter(client, session, operator, checker, head, reader, admin
     assert values_of(session, quarter=2) == {}
     partial = client.post(
         f"{API}/data-values/import",
-        headers=operator,
+        headers=psm,
         params={"atomic": "false"},
         json={"rows": rows},
     )
@@ -126,24 +109,24 @@ def test_a_whole_quarter(client, session, operator, checker, head, reader, admin
     assert values_of(session) == {"psks_diberdayakan": 30, "psks_terdata": 200}
     assert values_of(session, quarter=2) == {"psks_diberdayakan": 33}
 
-    # The head returns it with a note the operator sees; the operator fixes and resubmits.
-    returned = step(client, head, "return", note="psks_terdata TW I belum sesuai SIKS-NG")
+    # Kepala Dinas returns it with a note the operator sees; the operator fixes and resubmits.
+    returned = step(client, verifier, "return", note="psks_terdata TW I belum sesuai SIKS-NG")
     assert returned.status_code == 200, returned.text
-    seen = period(client, operator)
+    seen = period(client, psm)
     assert (seen["state"], seen["note"]) == ("returned", "psks_terdata TW I belum sesuai SIKS-NG")
-    assert realization(client, operator, kadis_1_1, 1, {"psks_terdata": 240}).status_code == 200
-    assert step(client, operator, "submit").status_code == 200
+    assert realization(client, psm, kadis_1_1, 1, {"psks_terdata": 240}).status_code == 200
+    assert step(client, psm, "submit").status_code == 200
 
-    # Four eyes: the checker wrote data of this quarter, so it may not verify it; the
+    # Four eyes: the Sekretaris wrote data of this quarter, so it may not verify it; the
     # writers named are everyone whose values, targets or definitions it rests on (the
     # admin set KADIS.1.1's target).
-    body = assert_problem(step(client, checker, "verify"), 409, "self_verification")
+    body = assert_problem(step(client, psm_verifier, "verify"), 409, "self_verification")
     (admin_name,) = set(body["writers"]) - {"psm-operator", "sekretaris"}
     assert body["writers"] == sorted([admin_name, "psm-operator", "sekretaris"])
     assert admin_name.startswith("admin-")
     assert_problem(step(client, admin, "verify"), 409, "self_verification")
     assert period(client, reader)["state"] == "submitted"
-    verified = step(client, head, "verify", request_id="req-verify-1")
+    verified = step(client, verifier, "verify", request_id="req-verify-1")
     assert verified.status_code == 200, verified.text
     assert verified.json()["state"] == "verified"
 
@@ -159,16 +142,16 @@ def test_a_whole_quarter(client, session, operator, checker, head, reader, admin
     assert item["achievement"] == pytest.approx(31.25)
 
     # Each step is in the audit trail, with before and after and its request's id.
-    (verify,) = events(client, head, request_id="req-verify-1")
+    (verify,) = events(client, verifier, request_id="req-verify-1")
     assert (verify["action"], verify["entity"], verify["actor"]) == (
         "verify",
         "period",
         "kepala-dinas",
     )
     assert verify["before"]["state"] == "submitted" and verify["after"]["state"] == "verified"
-    (submit,) = events(client, head, request_id="req-submit-1")
+    (submit,) = events(client, verifier, request_id="req-submit-1")
     assert submit["action"] == "submit" and submit["after"]["state"] == "submitted"
-    actions = [e["action"] for e in events(client, head, entity="period")]
+    actions = [e["action"] for e in events(client, verifier, entity="period")]
     assert actions == ["verify", "submit", "return", "submit"]  # newest first
 
     # The history of the realization: every value, who set it, in which state.
@@ -184,9 +167,9 @@ def test_a_whole_quarter(client, session, operator, checker, head, reader, admin
     ]
 
     # Reopened with a reason, the quarter is open and writable again.
-    assert_problem(step(client, head, "reopen"), 422, "invalid_input")  # no reason
-    assert step(client, head, "reopen", note="Koreksi data BPS").json()["state"] == "open"
-    assert realization(client, operator, kadis_1_1, 1, {"psks_diberdayakan": 31}).status_code == 200
+    assert_problem(step(client, verifier, "reopen"), 422, "invalid_input")  # no reason
+    assert step(client, verifier, "reopen", note="Koreksi data BPS").json()["state"] == "open"
+    assert realization(client, psm, kadis_1_1, 1, {"psks_diberdayakan": 31}).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -202,42 +185,43 @@ def test_a_whole_quarter(client, session, operator, checker, head, reader, admin
     ],
 )
 def test_illegal_transitions_change_nothing(
-    client, session, operator, head, state_steps, action, allowed
+    client, session, psm, verifier, state_steps, action, allowed
 ):
     for earlier in state_steps:
-        assert step(client, head if earlier != "submit" else operator, earlier).status_code == 200
-    state = period(client, head)["state"]
-    count = len(events(client, head))
+        assert step(client, verifier if earlier != "submit" else psm, earlier).status_code == 200
+    state = period(client, verifier)["state"]
+    count = len(events(client, verifier))
     body = assert_problem(
-        step(client, head if action != "submit" else operator, action, note="x"),
+        step(client, verifier if action != "submit" else psm, action, note="x"),
         409,
         "invalid_transition",
     )
     assert (body["state"], body["allowed"]) == (state, allowed)
-    assert period(client, head)["state"] == state
-    assert len(events(client, head)) == count
+    assert period(client, verifier)["state"] == state
+    assert len(events(client, verifier)) == count
 
 
-def test_roles_of_the_workflow(client, session, operator, checker, head, reader, make_key):
-    other_unit = make_key(Role.operator, units=("BID_RPJS",))
+def test_roles_of_the_workflow(client, session, psm, psm_verifier, verifier, reader, rpjs):
     assert_problem(step(client, reader, "submit"), 403, "forbidden")
-    assert_problem(step(client, other_unit, "submit"), 403, "forbidden")
-    assert_problem(step(client, head, "submit"), 403, "forbidden")  # verifiers do not enter
-    assert step(client, operator, "submit").status_code == 200
-    assert_problem(step(client, operator, "verify"), 403, "forbidden")
-    assert_problem(step(client, operator, "return", note="x"), 403, "forbidden")
+    assert_problem(step(client, rpjs, "submit"), 403, "forbidden")
+    assert_problem(step(client, verifier, "submit"), 403, "forbidden")  # verifiers do not enter
+    assert step(client, psm, "submit").status_code == 200
+    assert_problem(step(client, psm, "verify"), 403, "forbidden")
+    assert_problem(step(client, psm, "return", note="x"), 403, "forbidden")
     assert period(client, reader)["state"] == "submitted"
     assert session.exec(select(Period)).one().changed_by == "psm-operator"
-    assert_problem(client.get(f"{API}/audit", headers=operator), 403, "forbidden")
+    assert_problem(client.get(f"{API}/audit", headers=psm), 403, "forbidden")
 
 
-def test_verifiers_enter_data_only_where_scoped(client, operator, checker, head, kadis_1_1):
-    assert_problem(realization(client, head, kadis_1_1, 1, {"psks_terdata": 1}), 403, "forbidden")
-    assert realization(client, checker, kadis_1_1, 1, {"psks_terdata": 1}).status_code == 200
+def test_verifiers_enter_data_only_where_scoped(client, psm, psm_verifier, verifier, kadis_1_1):
+    assert_problem(
+        realization(client, verifier, kadis_1_1, 1, {"psks_terdata": 1}), 403, "forbidden"
+    )
+    assert realization(client, psm_verifier, kadis_1_1, 1, {"psks_terdata": 1}).status_code == 200
 
 
-def test_unknown_unit_and_periods_list(client, operator, reader):
-    assert_problem(step(client, operator, "submit", unit="NOPE"), 422, "invalid_input")
+def test_unknown_unit_and_periods_list(client, psm, reader):
+    assert_problem(step(client, psm, "submit", unit="NOPE"), 422, "invalid_input")
     listed = client.get(f"{API}/periods", headers=reader, params={"year": YEAR}).json()
     assert listed["total"] == 6 * 4
     assert {p["state"] for p in listed["items"]} == {"open"}
@@ -245,18 +229,18 @@ def test_unknown_unit_and_periods_list(client, operator, reader):
 
 
 def test_verified_capaian_protect_their_definitions_and_targets(
-    client, session, operator, head, admin, kadis_1_1
+    client, session, psm, verifier, admin, kadis_1_1
 ):
     targets = f"{API}/indicators/{kadis_1_1}/targets/{YEAR}"
     assert client.put(targets, headers=admin, json={"annual": 40}).status_code == 200
     assert (
         realization(
-            client, operator, kadis_1_1, 1, {"psks_diberdayakan": 3, "psks_terdata": 9}
+            client, psm, kadis_1_1, 1, {"psks_diberdayakan": 3, "psks_terdata": 9}
         ).status_code
         == 200
     )
-    step(client, operator, "submit")
-    step(client, head, "verify")
+    step(client, psm, "submit")
+    step(client, verifier, "verify")
 
     indicator = f"{API}/indicators/{kadis_1_1}"
     body = assert_problem(
@@ -281,12 +265,12 @@ def test_verified_capaian_protect_their_definitions_and_targets(
         client.put(targets, headers=admin, json={"annual": 40, "quarters": {"2": 20}}).status_code
         == 200
     )
-    step(client, head, "reopen", note="Revisi target")
+    step(client, verifier, "reopen", note="Revisi target")
     assert client.put(targets, headers=admin, json={"annual": 50}).status_code == 200
 
 
 def test_a_failure_before_commit_leaves_no_change_and_no_event(
-    client, session, operator, kadis_1_1, monkeypatch
+    client, session, psm, kadis_1_1, monkeypatch
 ):
     from app.services import data_values
 
@@ -298,7 +282,7 @@ def test_a_failure_before_commit_leaves_no_change_and_no_event(
     from fastapi.testclient import TestClient
 
     with TestClient(client.app, raise_server_exceptions=False) as quiet:
-        answer = realization(quiet, operator, kadis_1_1, 1, {"psks_diberdayakan": 7}, "req-broken")
+        answer = realization(quiet, psm, kadis_1_1, 1, {"psks_diberdayakan": 7}, "req-broken")
     assert answer.status_code == 500
     assert answer.headers["X-Request-ID"] == "req-broken"
     assert values_of(session) == {}

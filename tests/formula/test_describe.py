@@ -1,5 +1,7 @@
 """describe() and to_latex(): the formula with the variables' Indonesian labels."""
 
+from collections.abc import Callable
+
 import pytest
 
 from app.formula import describe, parse, to_latex
@@ -13,21 +15,27 @@ LABELS = {
 }
 
 
-def test_the_example_from_the_design_in_words() -> None:
+@pytest.mark.parametrize(
+    ("write", "written"),
+    [
+        pytest.param(
+            describe,
+            "(Jumlah PSKS yang mendapatkan Pemberdayaan Sosial / Total Jumlah PSKS yang terdata)"
+            " x 100",
+            id="words",
+        ),
+        pytest.param(
+            to_latex,
+            r"\frac{\text{Jumlah PSKS yang mendapatkan Pemberdayaan Sosial}}"
+            r"{\text{Total Jumlah PSKS yang terdata}} \times 100",
+            id="latex",
+        ),
+    ],
+)
+def test_the_example_from_the_design(write: Callable[..., str], written: str) -> None:
     checked = parse("psks_diberdayakan / psks_terdata * 100")
 
-    assert describe(checked, LABELS) == (
-        "(Jumlah PSKS yang mendapatkan Pemberdayaan Sosial / Total Jumlah PSKS yang terdata) x 100"
-    )
-
-
-def test_the_example_from_the_design_in_latex() -> None:
-    checked = parse("psks_diberdayakan / psks_terdata * 100")
-
-    assert to_latex(checked, LABELS) == (
-        r"\frac{\text{Jumlah PSKS yang mendapatkan Pemberdayaan Sosial}}"
-        r"{\text{Total Jumlah PSKS yang terdata}} \times 100"
-    )
+    assert write(checked, LABELS) == written
 
 
 @pytest.mark.parametrize(

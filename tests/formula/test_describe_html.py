@@ -30,14 +30,21 @@ def test_a_percentage_is_a_fraction_times_hundred_percent() -> None:
     )
 
 
-def test_without_percent_the_hundred_stays_bare() -> None:
-    text = to_html(parse("a / b * 100"), LABELS)
-    assert text.endswith(" x 100</span>")
+@pytest.mark.parametrize(
+    ("expression", "percent", "ending"),
+    [
+        pytest.param("a / b * 100", False, " x 100</span>", id="hundred-without-percent"),
+        pytest.param("a / b * 10", True, " x 10</span>", id="times-ten"),
+        pytest.param("a / b", True, _frac(_var("A"), _var("B")) + "</span>", id="no-factor"),
+    ],
+)
+def test_percent_only_when_asked_and_after_a_final_times_hundred(
+    expression: str, percent: bool, ending: str
+) -> None:
+    text = to_html(parse(expression), LABELS, percent=percent)
 
-
-def test_percent_only_follows_a_final_times_hundred() -> None:
-    assert not to_html(parse("a / b * 10"), LABELS, percent=True).endswith("%</span>")
-    assert not to_html(parse("a / b"), LABELS, percent=True).endswith("%</span>")
+    assert text.endswith(ending)
+    assert "%" not in text
 
 
 @pytest.mark.parametrize(

@@ -174,9 +174,17 @@ def test_numbers_of_any_real_type_are_accepted(value: object) -> None:
     assert evaluate(parse("a / 2"), {"a": value}) == Evaluation(1.5)  # type: ignore[dict-item]
 
 
-def test_extra_values_are_ignored_and_a_formula_without_variables_evaluates() -> None:
-    assert value_of("a + 1", {"a": 1, "unused": None}) == 2.0
-    assert value_of("max(2, 3) ** 2", {}) == 9.0
+@pytest.mark.parametrize(
+    ("expression", "values", "expected"),
+    [
+        pytest.param("a + 1", {"a": 1, "unused": None}, 2.0, id="extra-values-ignored"),
+        pytest.param("max(2, 3) ** 2", {}, 9.0, id="no-variables"),
+    ],
+)
+def test_values_the_formula_does_not_name_are_not_needed(
+    expression: str, values: Mapping[str, float | None], expected: float
+) -> None:
+    assert value_of(expression, values) == expected
 
 
 def test_a_failure_leaves_the_interpreter_ready_for_the_next_formula() -> None:
@@ -192,14 +200,16 @@ def test_large_intermediate_ints_are_never_computed_as_big_integers() -> None:
     assert undefined("((a ** 10) ** 10) ** 10", {"a": 9}).reason == "overflow"
 
 
-def test_the_result_is_always_a_finite_float_or_none() -> None:
-    formulas = ["a / b", "a > b", "not a", "a and b", "round(a)", "big * big", "a / zero"]
-    for expression in formulas:
-        result = evaluate(parse(expression), VALUES)
-        assert (result.value is None) == (result.status == "undefined")
-        if result.value is not None:
-            assert type(result.value) is float
-            assert math.isfinite(result.value)
+@pytest.mark.parametrize(
+    "expression", ["a / b", "a > b", "not a", "a and b", "round(a)", "big * big", "a / zero"]
+)
+def test_the_result_is_always_a_finite_float_or_none(expression: str) -> None:
+    result = evaluate(parse(expression), VALUES)
+
+    assert (result.value is None) == (result.status == "undefined")
+    if result.value is not None:
+        assert type(result.value) is float
+        assert math.isfinite(result.value)
 
 
 def test_evaluation_is_a_frozen_consistent_value() -> None:

@@ -154,11 +154,17 @@ def test_refusals_have_a_code_an_offset_and_a_message(
     assert str(error) == error.message
 
 
-def test_offsets_are_characters_into_the_text_as_given() -> None:
-    assert refusal("  a.b").offset == 2
-    assert refusal("ab + + )").offset == 7
-    assert refusal("é + + )").offset == 0  # refused as not ASCII, before parsing
-    assert refusal("\n  (a +\n  b.c)").offset == 10
+@pytest.mark.parametrize(
+    ("expression", "offset"),
+    [
+        pytest.param("  a.b", 2, id="leading-blanks"),
+        pytest.param("ab + + )", 7, id="syntax-error"),
+        pytest.param("é + + )", 0, id="not-ascii-before-parsing"),
+        pytest.param("\n  (a +\n  b.c)", 10, id="line-breaks"),
+    ],
+)
+def test_offsets_are_characters_into_the_text_as_given(expression: str, offset: int) -> None:
+    assert refusal(expression).offset == offset
 
 
 def test_limits_are_the_documented_constants() -> None:
@@ -209,23 +215,38 @@ def test_validate_accepts_known_variables() -> None:
     assert checked.variables == ("psks_diberdayakan", "psks_terdata")
 
 
-def test_validate_refuses_an_unknown_variable_with_its_offset_and_a_suggestion() -> None:
+@pytest.mark.parametrize(
+    ("expression", "known", "name", "offset", "message"),
+    [
+        pytest.param(
+            "psks_diberdayakan / psks_terdatax * 100",
+            {"psks_diberdayakan", "psks_terdata"},
+            "psks_terdatax",
+            20,
+            "Unknown variable 'psks_terdatax'; did you mean 'psks_terdata'?",
+            id="with-a-suggestion",
+        ),
+        pytest.param(
+            "a + zzz + qqq",
+            {"a", "psks_terdata"},
+            "zzz",
+            4,
+            "Unknown variable 'zzz'",
+            id="the-first-without-a-far-fetched-suggestion",
+        ),
+    ],
+)
+def test_validate_refuses_an_unknown_variable_with_its_offset(
+    expression: str, known: set[str], name: str, offset: int, message: str
+) -> None:
     with pytest.raises(FormulaError) as caught:
-        validate("psks_diberdayakan / psks_terdatax * 100", {"psks_diberdayakan", "psks_terdata"})
+        validate(expression, known)
 
     error = caught.value
     assert error.code == "unknown_variable"
-    assert error.name == "psks_terdatax"
-    assert error.offset == 20
-    assert error.message == "Unknown variable 'psks_terdatax'; did you mean 'psks_terdata'?"
-
-
-def test_validate_reports_the_first_unknown_variable_without_a_far_fetched_suggestion() -> None:
-    with pytest.raises(FormulaError) as caught:
-        validate("a + zzz + qqq", {"a", "psks_terdata"})
-
-    assert caught.value.message == "Unknown variable 'zzz'"
-    assert caught.value.offset == 4
+    assert error.name == name
+    assert error.offset == offset
+    assert error.message == message
 
 
 def test_validate_checks_the_grammar_first() -> None:
