@@ -5,7 +5,6 @@ timestamps, and the schemas in `app/schemas/decrees.py` derive from the same bas
 """
 
 import datetime as dt
-from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict
@@ -15,6 +14,7 @@ from sqlalchemy import Text as TextColumn
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from app.achievement.polarity import Polarity
 from app.core.types import (
     Decimals,
     DecreeNumber,
@@ -28,14 +28,6 @@ from app.core.types import (
     Year,
 )
 from app.models.base import JSONValue, enum_column, timestamp_field
-
-
-class Polarity(StrEnum):
-    """Whether a higher realization is better, or a lower one (e.g. a rate of cases)."""
-
-    higher_is_better = "higher_is_better"
-    lower_is_better = "lower_is_better"
-
 
 Title = Annotated[str, Limits(max_length=500)]
 

@@ -17,10 +17,12 @@ from sqlmodel.sql.expression import SelectOfScalar
 from app.achievement import (
     DEFAULT_BANDS,
     AchievementStatus,
+    Aggregation,
     Band,
     IndicatorSpec,
     compute,
     quarters_needed,
+    target_for,
     verification,
 )
 from app.achievement.rating import sorted_bands
@@ -237,7 +239,7 @@ class _Variable(NamedTuple):
 
     id: int
     code: str
-    aggregation: str
+    aggregation: Aggregation
     owner_unit_id: int
     updated_at: Any  # as stored
 
@@ -369,7 +371,7 @@ def _indicator_rows(
     spec = IndicatorSpec(
         formula=checked,
         aggregations={v.code: v.aggregation for v in used},
-        lower_is_better=definition.polarity == Polarity.lower_is_better,
+        polarity=definition.polarity,
     )
     scale = facts.scales[definition.agency_id]
     targets = facts.targets.get(definition.id, {})
@@ -414,7 +416,7 @@ def _indicator_rows(
                 v.code: {q: value for q, (value, _) in by_quarter.items() if q <= quarter}
                 for v, by_quarter in series
             }
-        target = targets.get(quarter) or targets.get(0)
+        target = target_for(targets, quarter)
         result = compute(spec, data, quarter, target[0] if target else None, scale.bands)
         changed = max(
             (
