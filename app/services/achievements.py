@@ -20,6 +20,7 @@ from app.achievement import (
     Aggregation,
     Band,
     IndicatorSpec,
+    Polarity,
     compute,
     quarters_needed,
     target_for,
@@ -36,15 +37,15 @@ from app.models import (
     Objective,
     Period,
     PeriodState,
-    Polarity,
     Position,
     RatingScale,
     Target,
     Unit,
     Variable,
 )
-from app.schemas.achievements import AchievementPublic
+from app.schemas.achievements import AchievementIndicator, AchievementPosition, AchievementPublic
 from app.schemas.common import PageParams
+from app.schemas.rating_scales import Rating as RatingPublic
 from app.services import changes
 from app.services.changes import Cursor
 from app.services.common import paginate
@@ -89,53 +90,18 @@ def rating_scales(session: Session, scale_ids: Mapping[int, int | None]) -> dict
     return {agency: scales.get(scale, fallback) for agency, scale in scale_ids.items()}
 
 
-# An achievement as the API answers it: a JSON-ready mapping with the fields and order of
-# `AchievementPublic` (pulls of thousands are serialised from these directly; callers that
-# want models validate them with `compute_for`).
+# An achievement as the API answers it: a JSON-ready mapping with the fields of
+# `AchievementPublic`, in its order (pulls of thousands are serialised from these directly;
+# callers that want models validate them with `compute_for`).
 Row = dict[str, Any]
+FIELDS = tuple(AchievementPublic.model_fields)
+_RATING_FIELDS = tuple(RatingPublic.model_fields)
 
 
-class Definition(NamedTuple):
-    """What an achievement needs of an indicator, its position and its agency, read as plain
-    columns in one query (no ORM objects: a pull reads thousands). Times are as stored
-    (`StoredTime`): an achievement's `updated_at` is the latest of many, converted once."""
-
-    id: int
-    code: str
-    name: str
-    unit_of_measure: str
-    polarity: Polarity
-    decimals: int
-    formula: str
-    updated_at: Any
-    position_code: str
-    position_title: str
-    position_updated_at: Any
-    agency_id: int
-    agency_code: str
-    agency_updated_at: Any
-    rating_scale_id: int | None
-
-    @property
-    def stamp(self) -> Any:
-        """The latest change of the indicator, its position or its agency."""
-        return max(self.updated_at, self.position_updated_at, self.agency_updated_at)
-
-    def head(self, year: int) -> Row:
-        """The fields every achievement of the indicator starts with."""
-        return {
-            "indicator": {
-                "id": self.id,
-                "code": self.code,
-                "name": self.name,
-                "unit_of_measure": self.unit_of_measure,
-                "polarity": self.polarity.value,
-                "decimals": self.decimals,
-            },
-            "position": {"code": self.position_code, "title": self.position_title},
-            "agency": self.agency_code,
-            "year": year,
-        }
+def _row(**fields: Any) -> Row:
+    """An achievement from its fields, keyed and ordered as `AchievementPublic` (a field the
+    schema gains and the pull does not fill fails every pull, rather than go missing)."""
+    return {name: fields[name] for name in FIELDS}
 
 
 def _stored(column: Any) -> Any:
@@ -143,23 +109,55 @@ def _stored(column: Any) -> Any:
     return type_coerce(column, StoredTime())
 
 
+# What an achievement shows of its indicator and position: the fields of its nested models,
+# read from the columns of the same names.
+_SHOWN: tuple[tuple[str, Any, tuple[str, ...]], ...] = (
+    ("indicator", Indicator, tuple(AchievementIndicator.model_fields)),
+    ("position", Position, tuple(AchievementPosition.model_fields)),
+)
 _DEFINITION_COLUMNS = (
-    col(Indicator.id),
-    col(Indicator.code),
-    col(Indicator.name),
-    col(Indicator.unit_of_measure),
-    col(Indicator.polarity),
-    col(Indicator.decimals),
+    *(col(getattr(table, name)) for _, table, names in _SHOWN for name in names),
+    col(Agency.code),  # `agency`
     col(Indicator.formula),
     _stored(Indicator.updated_at),
-    col(Position.code),
-    col(Position.title),
     _stored(Position.updated_at),
-    col(Agency.id),
-    col(Agency.code),
     _stored(Agency.updated_at),
+    col(Agency.id),
     col(Agency.rating_scale_id),
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Definition:
+    """What an achievement needs of an indicator, its position and its agency, read as plain
+    columns in one query (no ORM objects: a pull reads thousands). Times are as stored
+    (`StoredTime`): an achievement's `updated_at` is the latest of many, converted once."""
+
+    shown: Row  # the fields every achievement of the indicator starts with
+    formula: str
+    stamp: Any  # the latest change of the indicator, its position or its agency
+    agency_id: int
+    rating_scale_id: int | None
+
+    @classmethod
+    def of(cls, row: Sequence[Any]) -> Definition:
+        """A definition from a row of `_DEFINITION_COLUMNS`."""
+        shown: Row = {}
+        at = 0
+        for field, _, names in _SHOWN:
+            shown[field] = dict(zip(names, row[at : at + len(names)], strict=True))
+            at += len(names)
+        agency, formula, *stamps, agency_id, rating_scale_id = row[at:]
+        shown["agency"] = agency
+        return cls(shown, formula, max(stamps), agency_id, rating_scale_id)
+
+    @property
+    def id(self) -> int:
+        return cast(int, self.shown["indicator"]["id"])
+
+    @property
+    def polarity(self) -> Polarity:
+        return cast(Polarity, self.shown["indicator"]["polarity"])
 
 
 def _rows(session: Session, statement: Executable, **parameters: Any) -> Sequence[Any]:
@@ -230,7 +228,7 @@ def definitions(session: Session, ids: Sequence[int]) -> list[Definition]:
     if not ids:
         return []
     rows = _rows(session, _DEFINITIONS, ids=list(set(ids)))
-    found = {row[0]: Definition(*row) for row in rows}
+    found = {definition.id: definition for definition in map(Definition.of, rows)}
     return [found[ident] for ident in ids if ident in found]
 
 
@@ -386,7 +384,6 @@ def _indicator_rows(
             facts.scale_times[definition.agency_id] or definition.stamp,
         )
     )
-    head = definition.head(year)
     rows = []
     # Most units' quarters never left open: then every state behind is open, and none of
     # the workflow's bookkeeping is needed (unless only verified data counts).
@@ -453,26 +450,25 @@ def _indicator_rows(
         state = verification(s.value for s in states.values())
         rating = result.rating
         rows.append(
-            head
-            | {
-                "quarter": quarter,
-                "values": result.values,
-                "quarter_values": result.quarter_values,
-                "quarter_realization": result.quarter_realization,
-                "realization": result.realization,
-                "target": result.target,
-                "achievement": result.achievement,
-                "rating": {"code": rating.code, "label": rating.label, "color": rating.color}
-                if rating
-                else None,
-                "status": status.value,
-                "reason": reason,
-                "missing_variables": missing,
-                "verified": state == _VERIFIED,
-                "verification": state,
-                "unverified": unverified,
-                "updated_at": facts.read_time(changed),
-            }
+            _row(
+                **definition.shown,
+                year=year,
+                quarter=quarter,
+                values=result.values,
+                quarter_values=result.quarter_values,
+                quarter_realization=result.quarter_realization,
+                realization=result.realization,
+                target=result.target,
+                achievement=result.achievement,
+                rating={name: getattr(rating, name) for name in _RATING_FIELDS} if rating else None,
+                status=status.value,
+                reason=reason,
+                missing_variables=missing,
+                verified=state == _VERIFIED,
+                verification=state,
+                unverified=unverified,
+                updated_at=facts.read_time(changed),
+            )
         )
     return rows
 
@@ -505,8 +501,9 @@ def _variables(formula: str) -> tuple[str, ...]:
 def _undefined(definition: Definition, year: int, quarter: int, changed: dt.datetime) -> Row:
     """The answer for an indicator whose achievement cannot be computed at all: its
     definition is broken (a formula that no longer parses, a variable gone)."""
-    row = definition.head(year)
-    row.update(
+    return _row(
+        **definition.shown,
+        year=year,
         quarter=quarter,
         values={},
         quarter_values={},
@@ -523,7 +520,6 @@ def _undefined(definition: Definition, year: int, quarter: int, changed: dt.date
         unverified=[],
         updated_at=changed,
     )
-    return row
 
 
 def _changed_indicator_ids(
