@@ -98,10 +98,11 @@ FIELDS = tuple(AchievementPublic.model_fields)
 _RATING_FIELDS = tuple(RatingPublic.model_fields)
 
 
-def _row(**fields: Any) -> Row:
-    """An achievement from its fields, keyed and ordered as `AchievementPublic` (a field the
-    schema gains and the pull does not fill fails every pull, rather than go missing)."""
-    return {name: fields[name] for name in FIELDS}
+def _shaped(row: Row) -> Row:
+    """`row` keyed and ordered as `AchievementPublic`: a field the schema gains and the pull
+    does not fill fails every pull (KeyError), rather than go missing. (Rows are built in
+    order: then this costs one comparison, not a copy.)"""
+    return row if tuple(row) == FIELDS else {name: row[name] for name in FIELDS}
 
 
 def _stored(column: Any) -> Any:
@@ -111,12 +112,13 @@ def _stored(column: Any) -> Any:
 
 # What an achievement shows of its indicator and position: the fields of its nested models,
 # read from the columns of the same names.
-_SHOWN: tuple[tuple[str, Any, tuple[str, ...]], ...] = (
-    ("indicator", Indicator, tuple(AchievementIndicator.model_fields)),
-    ("position", Position, tuple(AchievementPosition.model_fields)),
-)
+_INDICATOR = tuple(AchievementIndicator.model_fields)
+_POSITION = tuple(AchievementPosition.model_fields)
+_AT_POSITION = len(_INDICATOR)
+_AT_AGENCY = _AT_POSITION + len(_POSITION)
 _DEFINITION_COLUMNS = (
-    *(col(getattr(table, name)) for _, table, names in _SHOWN for name in names),
+    *(col(getattr(Indicator, name)) for name in _INDICATOR),
+    *(col(getattr(Position, name)) for name in _POSITION),
     col(Agency.code),  # `agency`
     col(Indicator.formula),
     _stored(Indicator.updated_at),
@@ -127,13 +129,12 @@ _DEFINITION_COLUMNS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Definition:
+class Definition(NamedTuple):
     """What an achievement needs of an indicator, its position and its agency, read as plain
     columns in one query (no ORM objects: a pull reads thousands). Times are as stored
     (`StoredTime`): an achievement's `updated_at` is the latest of many, converted once."""
 
-    shown: Row  # the fields every achievement of the indicator starts with
+    shown: Row  # its indicator, position and agency, as its achievements show them
     formula: str
     stamp: Any  # the latest change of the indicator, its position or its agency
     agency_id: int
@@ -142,14 +143,15 @@ class Definition:
     @classmethod
     def of(cls, row: Sequence[Any]) -> Definition:
         """A definition from a row of `_DEFINITION_COLUMNS`."""
-        shown: Row = {}
-        at = 0
-        for field, _, names in _SHOWN:
-            shown[field] = dict(zip(names, row[at : at + len(names)], strict=True))
-            at += len(names)
-        agency, formula, *stamps, agency_id, rating_scale_id = row[at:]
-        shown["agency"] = agency
-        return cls(shown, formula, max(stamps), agency_id, rating_scale_id)
+        agency, formula, *changed, agency_id, rating_scale_id = row[_AT_AGENCY:]
+        indicator = dict(zip(_INDICATOR, row[:_AT_POSITION], strict=True))
+        position = dict(zip(_POSITION, row[_AT_POSITION:_AT_AGENCY], strict=True))
+        shown = {"indicator": indicator, "position": position, "agency": agency}
+        return cls(shown, formula, max(changed), agency_id, rating_scale_id)
+
+    def head(self, year: int) -> Row:
+        """The fields every achievement of the indicator at `year` starts with."""
+        return self.shown | {"year": year}
 
     @property
     def id(self) -> int:
@@ -384,6 +386,7 @@ def _indicator_rows(
             facts.scale_times[definition.agency_id] or definition.stamp,
         )
     )
+    head = definition.head(year)
     rows = []
     # Most units' quarters never left open: then every state behind is open, and none of
     # the workflow's bookkeeping is needed (unless only verified data counts).
@@ -450,24 +453,27 @@ def _indicator_rows(
         state = verification(s.value for s in states.values())
         rating = result.rating
         rows.append(
-            _row(
-                **definition.shown,
-                year=year,
-                quarter=quarter,
-                values=result.values,
-                quarter_values=result.quarter_values,
-                quarter_realization=result.quarter_realization,
-                realization=result.realization,
-                target=result.target,
-                achievement=result.achievement,
-                rating={name: getattr(rating, name) for name in _RATING_FIELDS} if rating else None,
-                status=status.value,
-                reason=reason,
-                missing_variables=missing,
-                verified=state == _VERIFIED,
-                verification=state,
-                unverified=unverified,
-                updated_at=facts.read_time(changed),
+            _shaped(
+                head
+                | {
+                    "quarter": quarter,
+                    "values": result.values,
+                    "quarter_values": result.quarter_values,
+                    "quarter_realization": result.quarter_realization,
+                    "realization": result.realization,
+                    "target": result.target,
+                    "achievement": result.achievement,
+                    "rating": {name: getattr(rating, name) for name in _RATING_FIELDS}
+                    if rating
+                    else None,
+                    "status": status.value,
+                    "reason": reason,
+                    "missing_variables": missing,
+                    "verified": state == _VERIFIED,
+                    "verification": state,
+                    "unverified": unverified,
+                    "updated_at": facts.read_time(changed),
+                }
             )
         )
     return rows
@@ -501,24 +507,25 @@ def _variables(formula: str) -> tuple[str, ...]:
 def _undefined(definition: Definition, year: int, quarter: int, changed: dt.datetime) -> Row:
     """The answer for an indicator whose achievement cannot be computed at all: its
     definition is broken (a formula that no longer parses, a variable gone)."""
-    return _row(
-        **definition.shown,
-        year=year,
-        quarter=quarter,
-        values={},
-        quarter_values={},
-        quarter_realization=None,
-        realization=None,
-        target=None,
-        achievement=None,
-        rating=None,
-        status=AchievementStatus.undefined.value,
-        reason="invalid_definition",
-        missing_variables=[],
-        verified=False,
-        verification="open",
-        unverified=[],
-        updated_at=changed,
+    return _shaped(
+        definition.head(year)
+        | {
+            "quarter": quarter,
+            "values": {},
+            "quarter_values": {},
+            "quarter_realization": None,
+            "realization": None,
+            "target": None,
+            "achievement": None,
+            "rating": None,
+            "status": AchievementStatus.undefined.value,
+            "reason": "invalid_definition",
+            "missing_variables": [],
+            "verified": False,
+            "verification": "open",
+            "unverified": [],
+            "updated_at": changed,
+        }
     )
 
 
