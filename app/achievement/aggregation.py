@@ -72,7 +72,9 @@ def year_to_date(
     A stock (`last`) needs the value of `quarter` itself; every other aggregation needs each
     quarter 1..q, since a missing quarter would silently under- or over-state the year."""
     combining = rule(aggregation)
-    needed = combining.quarters(quarter)
+    if combining.stock:
+        return by_quarter.get(quarter)
+    needed = QUARTERS[:quarter]
     if any(q not in by_quarter for q in needed):
         return None
     return combining.combine([by_quarter[q] for q in needed])
