@@ -111,14 +111,6 @@ def _stored(column: Any) -> Any:
     return type_coerce(column, StoredTime())
 
 
-# What an achievement shows of its indicator and position: the fields of its nested models,
-# read from the columns of the same names.
-_INDICATOR = tuple(AchievementIndicator.model_fields)
-_POSITION = tuple(AchievementPosition.model_fields)
-_AT_POSITION = len(_INDICATOR)
-_AT_AGENCY = _AT_POSITION + len(_POSITION)
-
-
 def _shown(column: Any) -> Any:
     """A column as an achievement shows it: an enum read as its plain value (pydantic-core
     writes a str three times faster than an enum member)."""
@@ -126,17 +118,23 @@ def _shown(column: Any) -> Any:
     return type_coerce(column, String()) if isinstance(column.type, SAEnum) else column
 
 
+# What an achievement shows of its indicator and position: the fields of its nested models,
+# read from the columns of the same names, after what the pull needs of the definition.
+_INDICATOR = tuple(AchievementIndicator.model_fields)
+_POSITION = tuple(AchievementPosition.model_fields)
 _DEFINITION_COLUMNS = (
-    *(_shown(getattr(Indicator, name)) for name in _INDICATOR),
-    *(_shown(getattr(Position, name)) for name in _POSITION),
-    col(Agency.code),  # `agency`
     col(Indicator.formula),
     _stored(Indicator.updated_at),
     _stored(Position.updated_at),
     _stored(Agency.updated_at),
     col(Agency.id),
     col(Agency.rating_scale_id),
+    col(Agency.code),  # `agency`
+    *(_shown(getattr(Indicator, name)) for name in _INDICATOR),
+    *(_shown(getattr(Position, name)) for name in _POSITION),
 )
+_AT_INDICATOR = 7
+_AT_POSITION = _AT_INDICATOR + len(_INDICATOR)
 
 
 class Definition(NamedTuple):
@@ -155,12 +153,11 @@ class Definition(NamedTuple):
     @classmethod
     def of(cls, row: Sequence[Any]) -> Definition:
         """A definition from a row of `_DEFINITION_COLUMNS`."""
-        agency, formula, *changed, agency_id, rating_scale_id = row[_AT_AGENCY:]
-        indicator = dict(zip(_INDICATOR, row[:_AT_POSITION], strict=True))
-        position = dict(zip(_POSITION, row[_AT_POSITION:_AT_AGENCY], strict=True))
-        shown = {"indicator": indicator, "position": position, "agency": agency}
+        formula, *changed, agency_id, rating_scale_id, agency = row[:_AT_INDICATOR]
+        indicator = dict(zip(_INDICATOR, row[_AT_INDICATOR:_AT_POSITION], strict=True))
+        position = dict(zip(_POSITION, row[_AT_POSITION:], strict=True))
         return cls(
-            shown,
+            {"indicator": indicator, "position": position, "agency": agency},
             indicator["id"],
             Polarity(indicator["polarity"]),
             formula,
