@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TypeVar
 
+from app.achievement.aggregation import Aggregation, year_to_date
+from app.achievement.polarity import Polarity, achievement_percent
 from app.achievement.rating import Band, Rating, rate
 from app.formula import CheckedFormula, evaluate
 
-QUARTERS = (1, 2, 3, 4)
+ANNUAL = 0  # the quarter of an annual target
+T = TypeVar("T")
 
 
 class AchievementStatus(StrEnum):
@@ -27,8 +30,8 @@ class IndicatorSpec:
     each of its variables, and its polarity."""
 
     formula: CheckedFormula
-    aggregations: Mapping[str, str]
-    lower_is_better: bool = False
+    aggregations: Mapping[str, Aggregation]
+    polarity: Polarity = Polarity.higher_is_better
 
 
 @dataclass(frozen=True)
@@ -48,44 +51,11 @@ class Achievement:
     missing_variables: list[str] = field(default_factory=list)
 
 
-def aggregate(aggregation: str, values: Sequence[float]) -> float:
-    """Combine quarterly values (in quarter order) by a variable's aggregation."""
-    if aggregation == "sum":
-        return math.fsum(values)
-    if aggregation == "last":
-        return values[-1]
-    if aggregation == "max":
-        return max(values)
-    if aggregation == "min":
-        return min(values)
-    if aggregation == "avg":
-        return math.fsum(values) / len(values)
-    raise ValueError(f"unknown aggregation {aggregation!r}")
-
-
-def year_to_date(aggregation: str, by_quarter: Mapping[int, float], quarter: int) -> float | None:
-    """A variable's value for the year up to `quarter`, or None when data is missing.
-
-    A stock (`last`) needs the value of `quarter` itself; every other aggregation needs each
-    quarter 1..q, since a missing quarter would silently under- or over-state the year."""
-    if aggregation == "last":
-        return by_quarter.get(quarter)
-    needed = QUARTERS[:quarter]
-    if any(q not in by_quarter for q in needed):
-        return None
-    return aggregate(aggregation, [by_quarter[q] for q in needed])
-
-
-def achievement_percent(realization: float, target: float, lower_is_better: bool) -> float | None:
-    """Capaian in percent, not capped; None when the target is zero.
-
-    higher_is_better: R / T x 100; lower_is_better: (2T - R) / T x 100, floored at 0
-    (PermenPANRB 8/2021)."""
-    if target == 0:
-        return None
-    if lower_is_better:
-        return max(0.0, (2 * target - realization) / target * 100)
-    return realization / target * 100
+def target_for(targets: Mapping[int, T], quarter: int) -> T | None:
+    """The target a quarter is measured against, of an indicator's targets of a year by
+    quarter (`ANNUAL`: the annual one): the quarter's own if set, else the annual one."""
+    own = targets.get(quarter)
+    return own if own is not None else targets.get(ANNUAL)
 
 
 def _clean(value: float | None) -> float | None:
@@ -146,7 +116,7 @@ def compute(
     realization = evaluation.value
     if target is None:
         return build(AchievementStatus.no_target, realization, reason="no_target")
-    percent = achievement_percent(realization, target, spec.lower_is_better)
+    percent = achievement_percent(realization, target, spec.polarity)
     if percent is None:
         return build(AchievementStatus.undefined, realization, reason="zero_target")
     return build(AchievementStatus.ok, realization, percent=percent)

@@ -1,18 +1,10 @@
-"""Which quarters a figure rests on, and how verified it is (pure)."""
+"""How verified a figure is, from the states of the periods it rests on (pure)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from app.achievement.compute import QUARTERS
-
 MIXED = "mixed"
-
-
-def quarters_needed(aggregation: str, quarter: int) -> tuple[int, ...]:
-    """The quarters of a variable that its year-to-date value at `quarter` rests on: the
-    quarter itself for a stock (`last`), quarters 1..q for a flow."""
-    return (quarter,) if aggregation == "last" else QUARTERS[:quarter]
 
 
 def verification(states: Iterable[str]) -> str:

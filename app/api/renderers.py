@@ -4,14 +4,19 @@ conditional answers of the achievements list)."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
 
 from fastapi import Request, Response
+from pydantic import BaseModel
 from pydantic_core import to_json
 
 from app.core.etag import ETag
+from app.schemas.achievements import AchievementPublic
 from app.schemas.common import PageParams
 
 # A cell starting with one of these is read as a formula by spreadsheets (OWASP: CSV
@@ -33,62 +38,119 @@ def _pairs(values: dict[str, float | None]) -> str:
     return ";".join(f"{code}={_num(value)}" for code, value in values.items())
 
 
-# One CSV row per achievement: the JSON item flattened, column by column. Numeric columns
-# stay numbers (a negative one too); every other cell is text made safe for spreadsheets.
+# One CSV row per achievement: the JSON item (`AchievementPublic`) flattened, a column per
+# field, a nested model's fields as `<field>_<name>`. The first columns say which achievement
+# a row is; the rest follow the schema. The indicator's attributes outside that identity keep
+# their own names, as CSV readers have known them from the start.
 Row = Mapping[str, Any]
-CSV_FIELDS: tuple[tuple[str, Callable[[Row], object]], ...] = (
-    ("agency", lambda a: a["agency"]),
-    ("indicator_id", lambda a: a["indicator"]["id"]),
-    ("indicator_code", lambda a: a["indicator"]["code"]),
-    ("indicator_name", lambda a: a["indicator"]["name"]),
-    ("position_code", lambda a: a["position"]["code"]),
-    ("position_title", lambda a: a["position"]["title"]),
-    ("year", lambda a: a["year"]),
-    ("quarter", lambda a: a["quarter"]),
-    ("unit_of_measure", lambda a: a["indicator"]["unit_of_measure"]),
-    ("polarity", lambda a: a["indicator"]["polarity"]),
-    ("decimals", lambda a: a["indicator"]["decimals"]),
-    ("values", lambda a: _pairs(a["values"])),
-    ("quarter_values", lambda a: _pairs(a["quarter_values"])),
-    ("quarter_realization", lambda a: _num(a["quarter_realization"])),
-    ("realization", lambda a: _num(a["realization"])),
-    ("target", lambda a: _num(a["target"])),
-    ("achievement", lambda a: _num(a["achievement"])),
-    ("rating_code", lambda a: a["rating"]["code"] if a["rating"] else ""),
-    ("rating_label", lambda a: a["rating"]["label"] if a["rating"] else ""),
-    ("rating_color", lambda a: (a["rating"]["color"] or "") if a["rating"] else ""),
-    ("status", lambda a: a["status"]),
-    ("reason", lambda a: a["reason"] or ""),
-    ("missing_variables", lambda a: ";".join(a["missing_variables"])),
-    ("verified", lambda a: str(a["verified"]).lower()),
-    ("verification", lambda a: a["verification"]),
-    ("unverified", lambda a: ";".join(a["unverified"])),
-    ("updated_at", lambda a: a["updated_at"].isoformat() if a["updated_at"] else ""),
+Path = tuple[str, ...]
+_IDENTITY: tuple[Path, ...] = (
+    ("agency",),
+    ("indicator", "id"),
+    ("indicator", "code"),
+    ("indicator", "name"),
+    ("position", "code"),
+    ("position", "title"),
+    ("year",),
+    ("quarter",),
 )
+_NAMES: dict[Path, str] = {
+    ("indicator", "unit_of_measure"): "unit_of_measure",
+    ("indicator", "polarity"): "polarity",
+    ("indicator", "decimals"): "decimals",
+}
 
-NUMERIC_FIELDS = frozenset(
-    {
-        "indicator_id",
-        "year",
-        "quarter",
-        "decimals",
-        "quarter_realization",
-        "realization",
-        "target",
-        "achievement",
-    }
-)
+
+@dataclass(frozen=True)
+class Column:
+    """A CSV column: its name, where its value is in the JSON item, and how it is written.
+    Numbers stay numbers (a negative one too); every other cell is text made safe for
+    spreadsheets."""
+
+    name: str
+    path: Path
+    write: Callable[[Any], object]
+    numeric: bool
+
+    def cell(self, item: Row) -> object:
+        value: Any = item
+        for key in self.path:
+            value = value[key]
+            if value is None:
+                return ""
+        return self.write(value) if self.numeric else safe_text(str(self.write(value)))
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The model a field holds (`Model` or `Model | None`), if it holds one."""
+    for candidate in (annotation, *get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+def leaves(model: type[BaseModel], prefix: Path = ()) -> list[tuple[Path, Any]]:
+    """Every field of a model that holds no model, by its path, nested models' fields in
+    their place (the schema's order)."""
+    found: list[tuple[Path, Any]] = []
+    for name, field in model.model_fields.items():
+        nested = _model_of(field.annotation)
+        path = (*prefix, name)
+        found += leaves(nested, path) if nested else [(path, field.annotation)]
+    return found
+
+
+def _kind(annotation: Any) -> Any:
+    """The type a field's present values have: `X` of `X | None`, `dict` of `dict[K, V]`."""
+    present = [a for a in get_args(annotation) if a is not type(None)]
+    if get_origin(annotation) in (Union, UnionType) and len(present) == 1:
+        annotation = present[0]
+    return get_origin(annotation) or annotation
+
+
+def _writer(annotation: Any) -> tuple[Callable[[Any], object], bool]:
+    """How a present value of a field of this type is written, and whether it is a number."""
+    kind = _kind(annotation)
+    if kind is float:
+        return _num, True
+    if kind is int:
+        return _same, True
+    if kind is bool:
+        return lambda value: "true" if value else "false", False
+    if kind is dict:
+        return _pairs, False
+    if kind is list:
+        return ";".join, False
+    if kind is dt.datetime:
+        return dt.datetime.isoformat, False
+    return _same, False
+
+
+def _same(value: object) -> object:
+    return value
+
+
+def csv_columns(model: type[BaseModel]) -> tuple[Column, ...]:
+    """The CSV columns of a model's items: the identity first, then the schema's order."""
+    fields = dict(leaves(model))
+    unknown = [path for path in (*_IDENTITY, *_NAMES) if path not in fields]
+    if unknown:
+        raise LookupError(f"CSV columns name fields {model.__name__} lacks: {unknown}")
+    ordered = [*_IDENTITY, *(path for path in fields if path not in _IDENTITY)]
+    return tuple(
+        Column(_NAMES.get(path, "_".join(path)), path, *_writer(fields[path])) for path in ordered
+    )
+
+
+CSV_COLUMNS = csv_columns(AchievementPublic)
 
 
 def _csv(items: Sequence[Row]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(name for name, _ in CSV_FIELDS)
+    writer.writerow(column.name for column in CSV_COLUMNS)
     for item in items:
-        writer.writerow(
-            get(item) if name in NUMERIC_FIELDS else safe_text(str(get(item)))
-            for name, get in CSV_FIELDS
-        )
+        writer.writerow(column.cell(item) for column in CSV_COLUMNS)
     return buffer.getvalue()
 
 

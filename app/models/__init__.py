@@ -1,16 +1,18 @@
 """Tables and schemas. Importing this package registers every table on SQLModel.metadata."""
 
+from app.achievement.aggregation import Aggregation
+from app.achievement.polarity import Polarity
 from app.models.audit import AuditEvent
 from app.models.data import DataValue, Target
 from app.models.decrees import Decree
-from app.models.indicators import Indicator, IndicatorSourceUnit, Polarity
+from app.models.indicators import Indicator, IndicatorSourceUnit
 from app.models.objectives import Objective
 from app.models.organization import Agency, Position, Unit
 from app.models.rating_scales import RatingScale
 from app.models.seals import SealedFigure
 from app.models.security import ROLE_CAPABILITIES, ApiKey, ApiKeyUnit, Capability, Role
 from app.models.seed import SeedLoad
-from app.models.variables import Aggregation, ValueType, Variable
+from app.models.variables import ValueType, Variable
 from app.models.workflow import Period, PeriodState
 
 __all__ = [

@@ -5,6 +5,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, Column, Float, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from app.achievement import ANNUAL
 from app.core.types import Quarter, Year
 from app.models.base import timestamp_field
 
@@ -30,10 +31,6 @@ class DataValue(SQLModel, table=True):
     created_at: datetime = timestamp_field()
     updated_at: datetime = timestamp_field(index=True)
     updated_by: str | None = Field(default=None, max_length=100)
-
-
-ANNUAL = 0
-"""`Target.quarter` of the annual target."""
 
 
 class Target(SQLModel, table=True):

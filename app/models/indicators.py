@@ -5,21 +5,14 @@ the schemas in `app/schemas/indicators.py` derive from the same base.
 """
 
 import datetime as dt
-from enum import StrEnum
 
 from sqlalchemy import Text as TextColumn
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from app.achievement.polarity import Polarity
 from app.core.types import Decimals, FormulaText, FreeText, IndicatorCode, Measure, SkNumber, Text
 from app.models.base import enum_column, timestamp_field
-
-
-class Polarity(StrEnum):
-    """Whether a higher realization is better, or a lower one (e.g. a rate of cases)."""
-
-    higher_is_better = "higher_is_better"
-    lower_is_better = "lower_is_better"
 
 
 class IndicatorBase(SQLModel):

@@ -12,6 +12,7 @@ from sqlalchemy import CheckConstraint, Float, UniqueConstraint
 from sqlalchemy import Text as TextColumn
 from sqlmodel import Field, SQLModel
 
+from app.achievement.aggregation import Aggregation
 from app.core.types import Bound, FreeText, Label, Measure, VariableCode
 from app.models.base import enum_column, timestamp_field
 
@@ -21,16 +22,6 @@ class ValueType(StrEnum):
 
     integer = "integer"
     number = "number"
-
-
-class Aggregation(StrEnum):
-    """How a variable's quarterly values combine into a year-to-date value."""
-
-    sum = "sum"
-    last = "last"
-    max = "max"
-    min = "min"
-    avg = "avg"
 
 
 class VariableBase(SQLModel):

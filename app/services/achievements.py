@@ -10,7 +10,8 @@ from functools import cached_property, lru_cache
 from typing import Any, NamedTuple, cast
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import Executable, bindparam, or_, type_coerce
+from sqlalchemy import Enum as SAEnum
+from sqlalchemy import Executable, String, bindparam, or_, type_coerce
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -18,10 +19,13 @@ from sqlmodel.sql.expression import SelectOfScalar
 from app.achievement import (
     DEFAULT_BANDS,
     AchievementStatus,
+    Aggregation,
     Band,
     IndicatorSpec,
+    Polarity,
     compute,
     quarters_needed,
+    target_for,
     verification,
 )
 from app.achievement.rating import sorted_bands
@@ -35,7 +39,6 @@ from app.models import (
     Objective,
     Period,
     PeriodState,
-    Polarity,
     Position,
     RatingScale,
     SealedFigure,
@@ -43,8 +46,15 @@ from app.models import (
     Unit,
     Variable,
 )
-from app.schemas.achievements import AchievementPublic, SealDrift, SealDriftField
+from app.schemas.achievements import (
+    AchievementIndicator,
+    AchievementPosition,
+    AchievementPublic,
+    SealDrift,
+    SealDriftField,
+)
 from app.schemas.common import PageParams
+from app.schemas.rating_scales import Rating as RatingPublic
 from app.services import changes
 from app.services.changes import Cursor
 from app.services.common import paginate
@@ -89,53 +99,19 @@ def rating_scales(session: Session, scale_ids: Mapping[int, int | None]) -> dict
     return {agency: scales.get(scale, fallback) for agency, scale in scale_ids.items()}
 
 
-# An achievement as the API answers it: a JSON-ready mapping with the fields and order of
-# `AchievementPublic` (pulls of thousands are serialised from these directly; callers that
-# want models validate them with `compute_for`).
+# An achievement as the API answers it: a JSON-ready mapping with the fields of
+# `AchievementPublic`, in its order (pulls of thousands are serialised from these directly;
+# callers that want models validate them with `compute_for`).
 Row = dict[str, Any]
+FIELDS = tuple(AchievementPublic.model_fields)
+_RATING_FIELDS = tuple(RatingPublic.model_fields)
 
 
-class Definition(NamedTuple):
-    """What an achievement needs of an indicator, its position and its agency, read as plain
-    columns in one query (no ORM objects: a pull reads thousands). Times are as stored
-    (`StoredTime`): an achievement's `updated_at` is the latest of many, converted once."""
-
-    id: int
-    code: str
-    name: str
-    unit_of_measure: str
-    polarity: Polarity
-    decimals: int
-    formula: str
-    updated_at: Any
-    position_code: str
-    position_title: str
-    position_updated_at: Any
-    agency_id: int
-    agency_code: str
-    agency_updated_at: Any
-    rating_scale_id: int | None
-
-    @property
-    def stamp(self) -> Any:
-        """The latest change of the indicator, its position or its agency."""
-        return max(self.updated_at, self.position_updated_at, self.agency_updated_at)
-
-    def head(self, year: int) -> Row:
-        """The fields every achievement of the indicator starts with."""
-        return {
-            "indicator": {
-                "id": self.id,
-                "code": self.code,
-                "name": self.name,
-                "unit_of_measure": self.unit_of_measure,
-                "polarity": self.polarity.value,
-                "decimals": self.decimals,
-            },
-            "position": {"code": self.position_code, "title": self.position_title},
-            "agency": self.agency_code,
-            "year": year,
-        }
+def _shaped(row: Row) -> Row:
+    """`row` keyed and ordered as `AchievementPublic`: a field the schema gains and the pull
+    does not fill fails every pull (KeyError), rather than go missing. (Rows are built in
+    order: then this costs one comparison, not a copy.)"""
+    return row if tuple(row) == FIELDS else {name: row[name] for name in FIELDS}
 
 
 def _stored(column: Any) -> Any:
@@ -143,23 +119,64 @@ def _stored(column: Any) -> Any:
     return type_coerce(column, StoredTime())
 
 
+def _shown(column: Any) -> Any:
+    """A column as an achievement shows it: an enum read as its plain value (pydantic-core
+    writes a str three times faster than an enum member)."""
+    column = col(column)
+    return type_coerce(column, String()) if isinstance(column.type, SAEnum) else column
+
+
+# What an achievement shows of its indicator and position: the fields of its nested models,
+# read from the columns of the same names, after what the pull needs of the definition.
+_INDICATOR = tuple(AchievementIndicator.model_fields)
+_POSITION = tuple(AchievementPosition.model_fields)
 _DEFINITION_COLUMNS = (
-    col(Indicator.id),
-    col(Indicator.code),
-    col(Indicator.name),
-    col(Indicator.unit_of_measure),
-    col(Indicator.polarity),
-    col(Indicator.decimals),
     col(Indicator.formula),
     _stored(Indicator.updated_at),
-    col(Position.code),
-    col(Position.title),
     _stored(Position.updated_at),
-    col(Agency.id),
-    col(Agency.code),
     _stored(Agency.updated_at),
+    col(Agency.id),
     col(Agency.rating_scale_id),
+    col(Agency.code),  # `agency`
+    *(_shown(getattr(Indicator, name)) for name in _INDICATOR),
+    *(_shown(getattr(Position, name)) for name in _POSITION),
 )
+_AT_INDICATOR = 7
+_AT_POSITION = _AT_INDICATOR + len(_INDICATOR)
+
+
+class Definition(NamedTuple):
+    """What an achievement needs of an indicator, its position and its agency, read as plain
+    columns in one query (no ORM objects: a pull reads thousands). Times are as stored
+    (`StoredTime`): an achievement's `updated_at` is the latest of many, converted once."""
+
+    shown: Row  # its indicator, position and agency, as its achievements show them
+    id: int
+    polarity: Polarity
+    formula: str
+    stamp: Any  # the latest change of the indicator, its position or its agency
+    agency_id: int
+    rating_scale_id: int | None
+
+    @classmethod
+    def of(cls, row: Sequence[Any]) -> Definition:
+        """A definition from a row of `_DEFINITION_COLUMNS`."""
+        formula, *changed, agency_id, rating_scale_id, agency = row[:_AT_INDICATOR]
+        indicator = dict(zip(_INDICATOR, row[_AT_INDICATOR:_AT_POSITION], strict=True))
+        position = dict(zip(_POSITION, row[_AT_POSITION:], strict=True))
+        return cls(
+            {"indicator": indicator, "position": position, "agency": agency},
+            indicator["id"],
+            Polarity(indicator["polarity"]),
+            formula,
+            max(changed),
+            agency_id,
+            rating_scale_id,
+        )
+
+    def head(self, year: int) -> Row:
+        """The fields every achievement of the indicator at `year` starts with."""
+        return self.shown | {"year": year}
 
 
 def _rows(session: Session, statement: Executable, **parameters: Any) -> Sequence[Any]:
@@ -230,7 +247,7 @@ def definitions(session: Session, ids: Sequence[int]) -> list[Definition]:
     if not ids:
         return []
     rows = _rows(session, _DEFINITIONS, ids=list(set(ids)))
-    found = {row[0]: Definition(*row) for row in rows}
+    found = {definition.id: definition for definition in map(Definition.of, rows)}
     return [found[ident] for ident in ids if ident in found]
 
 
@@ -239,7 +256,7 @@ class _Variable(NamedTuple):
 
     id: int
     code: str
-    aggregation: str
+    aggregation: Aggregation
     owner_unit_id: int
     updated_at: Any  # as stored
 
@@ -413,7 +430,7 @@ def _indicator_rows(
     spec = IndicatorSpec(
         formula=checked,
         aggregations={v.code: v.aggregation for v in used},
-        lower_is_better=definition.polarity == Polarity.lower_is_better,
+        polarity=definition.polarity,
     )
     scale = facts.scales[definition.agency_id]
     targets = facts.targets.get(definition.id, {})
@@ -458,7 +475,7 @@ def _indicator_rows(
                 v.code: {q: value for q, (value, _) in by_quarter.items() if q <= quarter}
                 for v, by_quarter in series
             }
-        target = targets.get(quarter) or targets.get(0)
+        target = target_for(targets, quarter)
         result = compute(spec, data, quarter, target[0] if target else None, scale.bands)
         changed = max(
             (
@@ -495,26 +512,28 @@ def _indicator_rows(
         state = verification(s.value for s in states.values())
         rating = result.rating
         rows.append(
-            head
-            | {
-                "quarter": quarter,
-                "values": result.values,
-                "quarter_values": result.quarter_values,
-                "quarter_realization": result.quarter_realization,
-                "realization": result.realization,
-                "target": result.target,
-                "achievement": result.achievement,
-                "rating": {"code": rating.code, "label": rating.label, "color": rating.color}
-                if rating
-                else None,
-                "status": status.value,
-                "reason": reason,
-                "missing_variables": missing,
-                "verified": state == _VERIFIED,
-                "verification": state,
-                "unverified": unverified,
-                "updated_at": facts.read_time(changed),
-            }
+            _shaped(
+                head
+                | {
+                    "quarter": quarter,
+                    "values": result.values,
+                    "quarter_values": result.quarter_values,
+                    "quarter_realization": result.quarter_realization,
+                    "realization": result.realization,
+                    "target": result.target,
+                    "achievement": result.achievement,
+                    "rating": {name: getattr(rating, name) for name in _RATING_FIELDS}
+                    if rating
+                    else None,
+                    "status": status.value,
+                    "reason": reason,
+                    "missing_variables": missing,
+                    "verified": state == _VERIFIED,
+                    "verification": state,
+                    "unverified": unverified,
+                    "updated_at": facts.read_time(changed),
+                }
+            )
         )
     return rows
 
@@ -547,25 +566,26 @@ def _variables(formula: str) -> tuple[str, ...]:
 def _undefined(definition: Definition, year: int, quarter: int, changed: dt.datetime) -> Row:
     """The answer for an indicator whose achievement cannot be computed at all: its
     definition is broken (a formula that no longer parses, a variable gone)."""
-    row = definition.head(year)
-    row.update(
-        quarter=quarter,
-        values={},
-        quarter_values={},
-        quarter_realization=None,
-        realization=None,
-        target=None,
-        achievement=None,
-        rating=None,
-        status=AchievementStatus.undefined.value,
-        reason="invalid_definition",
-        missing_variables=[],
-        verified=False,
-        verification="open",
-        unverified=[],
-        updated_at=changed,
+    return _shaped(
+        definition.head(year)
+        | {
+            "quarter": quarter,
+            "values": {},
+            "quarter_values": {},
+            "quarter_realization": None,
+            "realization": None,
+            "target": None,
+            "achievement": None,
+            "rating": None,
+            "status": AchievementStatus.undefined.value,
+            "reason": "invalid_definition",
+            "missing_variables": [],
+            "verified": False,
+            "verification": "open",
+            "unverified": [],
+            "updated_at": changed,
+        }
     )
-    return row
 
 
 def _changed_indicator_ids(

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import Session, col, select
 
+from app.achievement import ANNUAL, target_for
 from app.core.db import utcnow
 from app.core.errors import AppError, Conflict, InvalidInput, WriteConflict
 from app.core.security import Principal
 from app.models import Agency, Decree, Indicator, Target
-from app.models.data import ANNUAL
 from app.schemas.targets import (
     IndicatorTargetsPut,
     TargetsItemError,
@@ -321,12 +321,6 @@ def _indicators(
     return [_Found(*row) for row in session.exec(query)]
 
 
-def _effective(targets: Mapping[int, float | None], quarter: int) -> float | None:
-    """The target a quarter is measured against: its own, else the annual one."""
-    own = targets.get(quarter)
-    return own if own is not None else targets.get(ANNUAL)
-
-
 def _refuse_rewriting_verified(
     session: Session,
     year: int,
@@ -338,7 +332,7 @@ def _refuse_rewriting_verified(
     changed: list[tuple[_Item, list[int]]] = []
     for item in items:
         before = {q: t.value for q, t in current[id_of(item.indicator)].items()}
-        quarters = [q for q in (1, 2, 3, 4) if _effective(before, q) != _effective(item.wanted, q)]
+        quarters = [q for q in (1, 2, 3, 4) if target_for(before, q) != target_for(item.wanted, q)]
         if quarters:
             changed.append((item, quarters))
     if not changed:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
+from app.achievement import ANNUAL
 from app.core.db import utcnow
 from app.core.errors import (
     AppError,
@@ -37,7 +38,6 @@ from app.models import (
     Unit,
     Variable,
 )
-from app.models.data import ANNUAL
 from app.schemas.common import PageParams
 from app.schemas.workflow import PeriodPublic, PeriodStep, Step
 from app.services import achievements, audit

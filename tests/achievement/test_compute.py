@@ -1,24 +1,37 @@
 """The achievement rules as pure functions, without a database."""
 
 import math
+import subprocess
+import sys
 
 import pytest
 
 from app.achievement import (
+    AGGREGATIONS,
+    ANNUAL,
     DEFAULT_BANDS,
+    POLARITIES,
     AchievementStatus,
+    Aggregation,
     IndicatorSpec,
+    Polarity,
     achievement_percent,
     aggregate,
     compute,
+    quarters_needed,
     rate,
+    target_for,
     year_to_date,
 )
 from app.achievement.rating import Band, sorted_bands
 from app.formula import parse
 
-RATIO = IndicatorSpec(parse("done / total * 100"), {"done": "sum", "total": "last"})
-SUMS = IndicatorSpec(parse("handled / received * 100"), {"handled": "sum", "received": "sum"})
+RATIO = IndicatorSpec(
+    parse("done / total * 100"), {"done": Aggregation.sum, "total": Aggregation.last}
+)
+SUMS = IndicatorSpec(
+    parse("handled / received * 100"), {"handled": Aggregation.sum, "received": Aggregation.sum}
+)
 
 
 @pytest.mark.parametrize(
@@ -58,19 +71,56 @@ def test_ratio_of_sums_not_average_of_ratios():
     assert result.quarter_values == {"handled": 90.0, "received": 100.0}
 
 
+HIGHER, LOWER = Polarity.higher_is_better, Polarity.lower_is_better
+
+
 @pytest.mark.parametrize(
-    ("realization", "target", "lower", "expected"),
+    ("realization", "target", "polarity", "expected"),
     [
-        (32, 40, False, 80.0),
-        (50, 40, False, 125.0),
-        (32, 40, True, 120.0),
-        (40, 40, True, 100.0),
-        (100, 40, True, 0.0),  # floored at 0
-        (0, 0, False, None),
+        (32, 40, HIGHER, 80.0),
+        (50, 40, HIGHER, 125.0),
+        (32, 40, LOWER, 120.0),
+        (40, 40, LOWER, 100.0),
+        (100, 40, LOWER, 0.0),  # floored at 0
+        (0, 0, HIGHER, None),
+        (0, 0, LOWER, None),
     ],
 )
-def test_achievement_by_polarity(realization, target, lower, expected):
-    assert achievement_percent(realization, target, lower) == expected
+def test_achievement_by_polarity(realization, target, polarity, expected):
+    assert achievement_percent(realization, target, polarity) == expected
+
+
+def test_every_aggregation_and_polarity_has_its_rule():
+    assert set(AGGREGATIONS) == set(Aggregation)
+    assert set(POLARITIES) == set(Polarity)
+    assert [a for a in Aggregation if AGGREGATIONS[a].stock] == [Aggregation.last]
+
+
+@pytest.mark.parametrize(
+    ("aggregation", "needed"),
+    [(Aggregation.sum, (1, 2, 3)), (Aggregation.avg, (1, 2, 3)), (Aggregation.last, (3,))],
+)
+def test_quarters_a_year_to_date_rests_on(aggregation, needed):
+    assert quarters_needed(aggregation, 3) == needed
+
+
+def test_unknown_polarity_is_refused():
+    with pytest.raises(ValueError):
+        achievement_percent(1, 2, "sideways")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("targets", "expected"),
+    [
+        ({2: 30.0, ANNUAL: 40.0}, 30.0),
+        ({1: 30.0, ANNUAL: 40.0}, 40.0),
+        ({2: 0.0, ANNUAL: 40.0}, 0.0),  # a zero target is set: it does not fall back
+        ({1: 30.0}, None),
+        ({}, None),
+    ],
+)
+def test_a_quarter_is_measured_against_its_own_target_else_the_annual_one(targets, expected):
+    assert target_for(targets, 2) == expected
 
 
 @pytest.mark.parametrize(
@@ -138,10 +188,24 @@ def test_status_without_an_achievement(data, target, status, reason, realization
 
 
 def test_status_ok_and_float_noise_is_cleaned():
-    spec = IndicatorSpec(parse("a + b"), {"a": "sum", "b": "sum"})
+    spec = IndicatorSpec(parse("a + b"), {"a": Aggregation.sum, "b": Aggregation.sum})
     result = compute(spec, {"a": {1: 0.1}, "b": {1: 0.2}}, 1, 0.3, DEFAULT_BANDS)
     assert result.status == AchievementStatus.ok
     assert result.realization == 0.3
     assert result.achievement == 100.0
     assert result.rating is not None and result.rating.code == "sangat_tinggi"
     assert math.isfinite(result.achievement)
+
+
+def test_the_package_stays_pure():
+    """`app.achievement` (and the enums it holds for the tables) imports no web or database
+    layer: a fresh interpreter that imports it has loaded none of them."""
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, app.achievement; print(*sorted(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    layers = ("fastapi", "starlette", "sqlmodel", "sqlalchemy", "pydantic")
+    assert [m for m in loaded if m.split(".")[0] in layers] == []
+    assert "app.achievement.aggregation" in loaded

@@ -5,9 +5,12 @@ import io
 import time
 
 import pytest
+from sqlmodel import select
 
 from app.core.db import utcnow
-from tests.api.helpers import assert_problem, indicator_id
+from app.models import Indicator
+from app.schemas.achievements import AchievementPublic
+from tests.api.helpers import assert_achievements, assert_problem, csv_columns, indicator_id
 
 YEAR = 2025
 
@@ -139,6 +142,72 @@ def test_csv(client, reader, reported):
     assert rows[0]["rating_code"] == "sangat_rendah"
     json_etag = get(client, reader, quarter=1).headers["etag"]
     assert response.headers["etag"] != json_etag
+
+
+# The CSV's columns as published, in their order (later fields may come in between).
+PUBLISHED_CSV = [
+    "agency",
+    "indicator_id",
+    "indicator_code",
+    "indicator_name",
+    "position_code",
+    "position_title",
+    "year",
+    "quarter",
+    "unit_of_measure",
+    "polarity",
+    "decimals",
+    "values",
+    "quarter_values",
+    "quarter_realization",
+    "realization",
+    "target",
+    "achievement",
+    "rating_code",
+    "rating_label",
+    "rating_color",
+    "status",
+    "reason",
+    "missing_variables",
+    "verified",
+    "verification",
+    "unverified",
+    "updated_at",
+]
+# The indicator's attributes outside a row's identity are named without their prefix.
+UNPREFIXED = {"indicator_unit_of_measure", "indicator_polarity", "indicator_decimals"}
+
+
+def test_a_pull_answers_the_schema_exactly(client, session, reader, reported):
+    broken = session.exec(select(Indicator).where(Indicator.code == "KADIS.2.1")).one()
+    broken.formula = "gone_variable * 100"  # a definition that cannot be computed
+    session.add(broken)
+    session.flush()
+    items = []
+    for verified_only in (False, True):
+        for quarter in (1, 4):
+            page = get(client, reader, quarter=quarter, verified_only=verified_only, limit=100)
+            items += page.json()["items"]
+    statuses = {(i["status"], i["reason"]) for i in items}
+    assert {("ok", None), ("undefined", "invalid_definition")} <= statuses
+    assert_achievements(items)
+    indicator = items[0]["indicator"]["id"]
+    per_indicator = client.get(
+        f"/api/v1/indicators/{indicator}/achievements", headers=reader, params={"year": YEAR}
+    )
+    assert_achievements(per_indicator.json())
+
+
+def test_csv_columns_are_the_schema_flattened(client, reader, reported):
+    answer = get(client, reader, quarter=1, format="csv")
+    header, *rows = list(csv.reader(io.StringIO(answer.text)))
+    flattened = [
+        c.removeprefix("indicator_") if c in UNPREFIXED else c
+        for c in csv_columns(AchievementPublic)
+    ]
+    assert sorted(header) == sorted(flattened) and len(header) == len(set(header))
+    assert [c for c in header if c in PUBLISHED_CSV] == PUBLISHED_CSV
+    assert len(rows) == 39 and {len(row) for row in rows} == {len(header)}
 
 
 def test_a_page_costs_a_fixed_number_of_statements(client, reader, reported, count_statements):

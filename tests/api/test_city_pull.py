@@ -15,10 +15,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+from pydantic import ConfigDict, TypeAdapter, create_model
 from sqlmodel import Session
 
+from app.models import Role
+from app.schemas.achievements import AchievementPublic
 from app.services.seed import load_seed
 from bench.city import YEAR, agency_code, city_seed_dir, target_items, value_rows
+from tests.api.helpers import assert_achievements
 
 API = "/api/v1"
 GOLDEN = Path(__file__).parent / "data" / "city_pull.json"
@@ -144,3 +148,35 @@ def test_city_pull_is_unchanged(client, session, admin, verifier, tmp_path):
         if answer[name] != expected[key][name]
     ]
     assert not differences, "\n".join(differences[:20])
+
+
+# The fields of an achievement that are not pinned: they vary between runs and databases, or
+# say which achievement it is (the key of the pinned figures).
+UNPINNED = {"indicator", "position", "agency", "year", "quarter", "updated_at"}
+
+
+def test_the_pinned_figures_are_the_schemas():
+    """Every field of `AchievementPublic` is pinned or said not to be (a new one is recorded
+    on purpose), and every pinned figure is valid as its field, with no other key."""
+    fields = AchievementPublic.model_fields
+    assert set(FIGURES) | UNPINNED == set(fields) and not set(FIGURES) & UNPINNED
+    figures = create_model(
+        "PinnedFigures",
+        __config__=ConfigDict(extra="forbid"),
+        **{name: (fields[name].annotation, fields[name]) for name in FIGURES},
+    )
+    pinned = list(json.loads(GOLDEN.read_text()).values())
+    assert pinned
+    TypeAdapter(list[figures]).validate_python(pinned, strict=True)
+
+
+def test_a_fresh_city_pull_answers_the_schema_exactly(client, session, make_key, tmp_path):
+    admin = make_key(Role.admin, name="city-admin")
+    verifier = make_key(Role.verifier, name="city-verifier")
+    build_city(client, session, tmp_path / "seed", admin)
+    walk_workflow(client, admin, verifier)
+    for verified_only in (False, True):
+        for quarter in (1, 2, 3, 4):
+            params = {"year": YEAR, "quarter": quarter, "verified_only": verified_only}
+            page = client.get(f"{API}/achievements", headers=admin, params=params | {"limit": 1000})
+            assert_achievements(page.json()["items"])
