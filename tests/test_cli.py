@@ -236,3 +236,26 @@ def test_migrations_of_another_project_are_not_used(tmp_path, monkeypatch):
         migrations.project_root()
     (tmp_path / "migrations" / "env.py").write_text("import app.models\n")
     assert migrations.project_root() == tmp_path
+
+
+def test_keys_of_every_role_and_lookalike_names(iki, database_url):
+    iki("migrate")
+    iki("seed")
+    for role in ("viewer", "auditor"):
+        secret = iki("keys", "create", "--name", f"Inspektorat {role}", "--role", role).stdout
+        principal = authenticate(database_url, secret.strip())
+        assert principal is not None
+        assert (principal.name, principal.role) == (f"inspektorat {role}", Role(role))
+    lookalike = iki(
+        "keys", "create", "--name", "ＩＮＳＰＥＫＴＯＲＡＴ viewer", "--role", "viewer", check=False
+    )
+    assert lookalike.returncode == 1 and "already exists" in lookalike.stderr
+    hidden = iki("keys", "create", "--name", "sekretaris\u200b", "--role", "verifier", check=False)
+    assert hidden.returncode == 1 and "U+200B" in hidden.stderr
+
+
+def test_seals_check(iki, database_url):
+    iki("migrate")
+    iki("seed")
+    checked = iki("seals", "check", "--year", "2025")
+    assert checked.stdout == "" and "0 sealed figures checked, 0 drifted" in checked.stderr
