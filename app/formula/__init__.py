@@ -11,6 +11,7 @@ from app.formula.grammar import (
     MAX_LITERAL,
     MAX_NODES,
     CheckedFormula,
+    names_in,
     parse,
     validate,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "Reason",
     "describe",
     "evaluate",
+    "names_in",
     "parse",
     "to_html",
     "to_latex",

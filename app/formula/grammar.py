@@ -495,3 +495,16 @@ def _refuse_operator(operator: ast.AST, offset: int) -> FormulaError:
         type(operator), f"Operator {type(operator).__name__} is not allowed"
     )
     return FormulaError("not_allowed", message, offset)
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def names_in(formula: str) -> set[str]:
+    """The variable names a stored formula uses, as it is read; a formula that no longer
+    parses (e.g. one stored before non-ASCII names were refused) still holds on to every
+    name it mentions, as Python would read them."""
+    try:
+        return set(parse(formula).variables)
+    except FormulaError:
+        return set(_NAME.findall(unicodedata.normalize("NFKC", formula)))

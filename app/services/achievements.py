@@ -58,7 +58,12 @@ from app.schemas.rating_scales import Rating as RatingPublic
 from app.services import changes
 from app.services.changes import Cursor
 from app.services.common import paginate
-from app.services.queries import INDICATOR_ORDER, indicator_in_year, indicator_query
+from app.services.queries import (
+    INDICATOR_ORDER,
+    indicator_in_year,
+    indicator_query,
+    indicators_over,
+)
 
 
 @dataclass(frozen=True)
@@ -751,18 +756,11 @@ def _resting_on(session: Session, unit_id: int, year: int) -> dict[int, set[int]
             )
         ).all()
     )
-    rows = session.exec(
-        select(Indicator.id, Indicator.formula)
-        .join(Decree, col(Decree.id) == col(Indicator.decree_id))
-        .where(Decree.agency_id == unit.agency_id, Decree.year == year)
-        .order_by(col(Indicator.id))
-    )
-    resting = {}
-    for ident, formula in rows:
-        units = {owners[code] for code in _variables(formula) if code in owners}
-        if ident is not None and unit_id in units:
-            resting[ident] = units
-    return resting
+    own = {code for code, owner in owners.items() if owner == unit_id}
+    return {
+        ident: {owners[code] for code in used if code in owners}
+        for ident, _, used in indicators_over(session, unit.agency_id, own, year)
+    }
 
 
 def seal(session: Session, unit_id: int, year: int, quarter: int) -> int:

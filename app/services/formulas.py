@@ -6,19 +6,23 @@ variables and turns its refusals into problems.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Mapping
 
 from sqlmodel import Session, col, select
 
 from app.core.errors import InvalidFormula, InvalidInput
-from app.formula import CheckedFormula, FormulaError, describe, evaluate, parse, to_latex, validate
+from app.formula import (
+    CheckedFormula,
+    FormulaError,
+    describe,
+    evaluate,
+    names_in,
+    to_latex,
+    validate,
+)
 from app.models import Decree, Indicator, Variable
 from app.schemas.formulas import FormulaCheck, FormulaCheckResult, FormulaTestResult
 from app.services.common import names, resolve_agency
-
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def invalid_formula(exc: FormulaError, field: str) -> InvalidFormula:
@@ -49,13 +53,8 @@ def checked_against(expression: str, codes: set[str], field: str) -> CheckedForm
         raise invalid_formula(exc, field) from None
 
 
-def formula_variables(formula: str) -> set[str]:
-    try:
-        return set(parse(formula).variables)
-    except FormulaError:
-        # A stored formula that no longer parses (e.g. one stored before non-ASCII names were
-        # refused) still holds on to every name it mentions, as Python would read them.
-        return set(_NAME.findall(unicodedata.normalize("NFKC", formula)))
+formula_variables = names_in
+"""The variable names a stored formula uses (`app.formula.names_in`)."""
 
 
 def indicators_using(session: Session, agency_id: int, code: str) -> list[str]:

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from app.core.errors import InvalidInput, NotFound
+from app.formula import names_in
 from app.models import (
     Agency,
     AuditEvent,
@@ -215,3 +216,25 @@ def events_of_records(
     return list(
         session.exec(select(AuditEvent).where(or_(*conditions)).order_by(col(AuditEvent.id)))
     )
+
+
+def indicators_over(
+    session: Session, agency_id: int, codes: Iterable[str], year: int | None = None
+) -> list[tuple[int, int, set[str]]]:
+    """The indicators of an agency's decrees (of `year`, if given) whose formulas use one of
+    the variable `codes`: (id, year, the variables each uses), read from each formula's
+    names (never a search of the text), in one query."""
+    wanted = set(codes)
+    query = (
+        select(Indicator.id, Decree.year, Indicator.formula)
+        .join(Decree, col(Decree.id) == col(Indicator.decree_id))
+        .where(Decree.agency_id == agency_id)
+    )
+    if year is not None:
+        query = query.where(Decree.year == year)
+    found = []
+    for ident, in_year, formula in session.exec(query.order_by(col(Indicator.id))):
+        used = names_in(formula)
+        if ident is not None and used & wanted:
+            found.append((ident, in_year, used))
+    return found

@@ -19,8 +19,9 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from app.core.errors import VerifiedData
-from app.models import Decree, Indicator, Period, PeriodState, Unit, Variable
+from app.models import Period, PeriodState, Unit, Variable
 from app.services.formulas import formula_variables
+from app.services.queries import indicators_over
 
 UNDER_SEAL = (PeriodState.submitted, PeriodState.verified)
 """The states in which a quarter's figures may not move: under review, or official."""
@@ -106,15 +107,7 @@ def held_quarters(session: Session, agency_id: int, formula: str, year: int) -> 
 def held_for_variable(session: Session, variable: Variable, unit_ids: Iterable[int]) -> list[Held]:
     """The submitted or verified quarters of these units (a variable's owner, before and
     after a move) in the years whose decree has an indicator over the variable."""
-    years = {
-        year
-        for formula, year in session.exec(
-            select(Indicator.formula, Decree.year)
-            .join(Decree, col(Decree.id) == col(Indicator.decree_id))
-            .where(Decree.agency_id == variable.agency_id)
-        )
-        if variable.code in formula_variables(formula)
-    }
+    years = {year for _, year, _ in indicators_over(session, variable.agency_id, [variable.code])}
     return [h for h in held_periods(session, unit_ids=unit_ids) if h.year in years]
 
 

@@ -29,8 +29,6 @@ from app.models import (
     Agency,
     Capability,
     DataValue,
-    Decree,
-    Indicator,
     Period,
     PeriodState,
     RatingScale,
@@ -42,8 +40,7 @@ from app.schemas.common import PageParams
 from app.schemas.workflow import PeriodPublic, PeriodStep, Step
 from app.services import achievements, audit
 from app.services.common import lock_agency_data, resolve_agency
-from app.services.formulas import formula_variables
-from app.services.queries import events_of_records
+from app.services.queries import events_of_records, indicators_over
 
 
 @dataclass(frozen=True)
@@ -157,15 +154,7 @@ def writers(session: Session, unit: Unit, year: int, quarter: int) -> Writers:
             DataValue.quarter == quarter,
         )
     ).all()
-    indicator_ids = [
-        indicator_id
-        for indicator_id, formula in session.exec(
-            select(Indicator.id, Indicator.formula)
-            .join(Decree, col(Decree.id) == col(Indicator.decree_id))
-            .where(Decree.agency_id == unit.agency_id, Decree.year == year)
-        )
-        if codes & formula_variables(formula)
-    ]
+    indicator_ids = [ident for ident, _, _ in indicators_over(session, unit.agency_id, codes, year)]
     target_ids = session.exec(
         select(Target.id).where(
             col(Target.indicator_id).in_(indicator_ids),
