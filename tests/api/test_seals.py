@@ -5,6 +5,9 @@ replayed through the API."""
 
 from __future__ import annotations
 
+import io
+
+import openpyxl
 import pytest
 from sqlalchemy import text
 from sqlmodel import func, select
@@ -64,8 +67,17 @@ def official(client, headers, quarter):
         params={"year": YEAR, "quarter": quarter, "verified_only": "true"},
     )
     assert report.status_code == 200
-    # The pull's items as served (its cursor moves with every change of anything).
-    return pulled.json()["items"], report.content
+    workbook = client.get(
+        f"{API}/reports/achievements.xlsx",
+        headers=headers,
+        params={"year": YEAR, "quarter": quarter, "verified_only": "true"},
+    )
+    assert workbook.status_code == 200
+    book = openpyxl.load_workbook(io.BytesIO(workbook.content))
+    cells = [[row for row in sheet.iter_rows(values_only=True)] for sheet in book.worksheets]
+    # The pull's items as served (its cursor moves with every change of anything), the
+    # report's bytes, and the workbook's cells (its file carries the time it was made).
+    return pulled.json()["items"], report.content, cells
 
 
 def event_count(session):
