@@ -7,10 +7,11 @@ import difflib
 import functools
 import re
 import unicodedata
+import warnings
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Final
+from typing import Any, Final
 
 from app.formula.errors import FormulaError
 
@@ -184,7 +185,7 @@ def _parse(expression: str) -> CheckedFormula:
         )
     _refuse_non_ascii(expression)
     try:
-        tree = ast.parse(text, mode="eval")
+        tree = _ast(text, "eval")
     except (SyntaxError, ValueError) as exc:
         raise _refuse_unparsable(source, exc) from None
     except (RecursionError, MemoryError):
@@ -284,10 +285,18 @@ def _refuse_unparsable(source: _Source, exc: SyntaxError | ValueError) -> Formul
     return FormulaError("syntax_error", f"The formula is not valid: {exc.msg}", offset)
 
 
+def _ast(text: str, mode: str) -> Any:
+    """`ast.parse`, silent: input such as `1_a` makes Python warn on stderr (a
+    SyntaxWarning) before refusing it, and refused input is ours to report, not to log."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)
+        return ast.parse(text, mode=mode)
+
+
 def _first_statement(text: str) -> ast.stmt | None:
     """The first part that makes the text a program rather than an expression, if it is one."""
     try:
-        module = ast.parse(text, mode="exec")
+        module = _ast(text, "exec")
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     for statement in module.body:
