@@ -385,7 +385,9 @@ def _sealed(
             col(SealedFigure.quarter).in_(set(quarters)),
         )
     )
-    return {(ident, quarter): dict(figure) for ident, quarter, figure in rows}
+    # Shaped like a fresh row: a field the schema gained since a figure was sealed fails
+    # loudly until a data migration gives the sealed figures their value.
+    return {(ident, quarter): _shaped(dict(figure)) for ident, quarter, figure in rows}
 
 
 def _computed_rows(
