@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Final
 
+from app.achievement.aggregation import Aggregation
 from app.lint.facts import Finding, IndicatorFacts, Severity, VariableFacts
 from app.lint.shape import Kind, Shape, dump, shape_of
 
@@ -194,9 +195,9 @@ def flow_over_annual_stock(
     variables = indicator.variables
     flows = [variables[c] for c in shape.numerator if c in variables]
     stocks = [variables[c] for c in shape.denominator if c in variables]
-    if not flows or any(v.aggregation != "sum" for v in flows):
+    if not flows or any(v.aggregation != Aggregation.sum for v in flows):
         return
-    if not stocks or any(v.aggregation != "last" for v in stocks):
+    if not stocks or any(v.aggregation != Aggregation.last for v in stocks):
         return
     wording = " ".join([indicator.name, *(v.label for v in (*flows, *stocks))])
     if not _COMPLIANCE.search(wording):
