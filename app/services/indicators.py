@@ -144,12 +144,7 @@ def _unknown_parent(decree: Decree, code: str) -> InvalidInput:
 
 def create_indicator(session: Session, data: IndicatorCreate) -> IndicatorPublic:
     objective = _objective_of(session, data)
-    decree = get_or_404(session, Decree, objective.decree_id, "Decree")
-    held = seals.held_quarters(session, decree.agency_id, data.formula, decree.year)
-    seals.refuse_under_seal(
-        f"Indicator {data.code}", held, what=f"cannot join the SK of {decree.year}"
-    )
-    new = NewIndicators(session, decree)
+    new = NewIndicators(session, get_or_404(session, Decree, objective.decree_id, "Decree"))
     new.add(data)
     return indicator_views(session, new.write())[0]
 
@@ -175,13 +170,35 @@ class NewIndicators(NewRows[IndicatorCreate, Indicator]):
         self.variables = variable_codes(session, id_of(self.agency))
         self.units = agency_units(session, self.agency)
         self.sources: dict[int, list[Unit]] = {}  # by id() of the new row
+        # No indicator joins a decree whose quarters it would rest on are under review or
+        # sealed (the seed's new indicators included): read once for the whole batch.
+        self.held: dict[str, list[seals.Held]] = {}
+        for held in seals.held_periods(session, agency_ids=[id_of(self.agency)], year=decree.year):
+            self.held.setdefault(held.unit, []).append(held)
+        self.owners = (
+            dict(
+                session.exec(
+                    select(Variable.code, Unit.code)
+                    .join(Unit, col(Unit.id) == col(Variable.owner_unit_id))
+                    .where(Variable.agency_id == id_of(self.agency))
+                ).all()
+            )
+            if self.held
+            else {}
+        )
 
     def check(self, data: IndicatorCreate) -> tuple[str, Indicator, Indicator | None]:
         decree = self.decree
         if _objective_of(self.session, data).decree_id != decree.id:
             raise ValueError(f"indicator of objective {data.objective_id} added to {decree.id}")
         self.claim(data.code)
-        checked_against(data.formula, self.variables, "formula")
+        checked = checked_against(data.formula, self.variables, "formula")
+        owners = {self.owners[c] for c in checked.variables if c in self.owners}
+        seals.refuse_under_seal(
+            f"Indicator {data.code}",
+            sorted(h for unit in owners for h in self.held.get(unit, [])),
+            what=f"cannot join the SK of {decree.year}",
+        )
         units = pick_units(self.units, self.agency, data.source_units, "source_units")
         parent: Indicator | None = None
         if data.parent is not None:

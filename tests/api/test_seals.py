@@ -305,3 +305,28 @@ def test_a_reopen_reseals_and_unseals(client, session, admin, verifier):
     assert step(client, verifier, "reopen", 1).status_code == 200
     count = session.exec(select(func.count()).select_from(SealedFigure)).one()
     assert count == 0  # nothing verified is left for any figure to rest on
+
+
+@pytest.mark.usefixtures("verified")
+def test_the_seed_adds_no_indicator_to_a_decree_under_seal(session):
+    """`iki seed --update` with a new indicator over BID_PSM's verified variables is refused
+    as the API's create is: the seed's new rows go through the same batch writer."""
+    from app.core.errors import VerifiedData
+    from app.models import Decree, Objective
+    from app.schemas.indicators import IndicatorCreate
+    from app.services.indicators import NewIndicators
+
+    decree = session.exec(select(Decree).where(Decree.year == YEAR)).one()
+    objective = session.exec(select(Objective).where(Objective.decree_id == decree.id)).first()
+    new = NewIndicators(session, decree)
+    data = IndicatorCreate(
+        objective_id=objective.id,
+        code="KADIS.1.9",
+        name="Persentase PSKS aktif",
+        formula="psks_diberdayakan / psks_terdata * 100",
+        unit_of_measure="%",
+    )
+    with pytest.raises(VerifiedData, match="BID_PSM 2025 Q1"):
+        new.add(data)
+    # An indicator over another unit's variables may still join.
+    new.add(data.model_copy(update={"formula": "ppks_rehabilitasi / ppks_terdata * 100"}))
