@@ -20,7 +20,7 @@ class Capability(StrEnum):
     read_data = "read_data"
     """The data values themselves, their history and a unit's fill-in template."""
     read_audit = "read_audit"
-    """The audit trail."""
+    """The audit trail, and the check of the sealed figures against their recomputation."""
     enter_data = "enter_data"
     """Write data values of the principal's units."""
     submit = "submit"
