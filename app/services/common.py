@@ -8,6 +8,7 @@ from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar, Generic, TypeVar
 
+from sqlalchemy import ColumnElement
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, func, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -392,5 +393,18 @@ def lock_agency_data(session: Session, agency: Agency) -> None:
     its own to lock, and an ETag covers several values, so a writer must hold the agency
     from before it compares an If-Match to after it writes. SQLite writers already hold the
     database's write lock (BEGIN IMMEDIATE)."""
-    if session.get_bind().dialect.name != "sqlite":
-        session.exec(select(Agency.id).where(Agency.id == agency.id).with_for_update()).all()
+    lock_agencies(session, [id_of(agency)])
+
+
+def lock_agencies(
+    session: Session, agency_ids: Iterable[int], *, unit_ids: Iterable[int] | None = None
+) -> None:
+    """`lock_agency_data` for several agencies (and the agencies of `unit_ids`), locked in
+    the order of their ids so that two writers never wait for each other crosswise."""
+    if session.get_bind().dialect.name == "sqlite":
+        return
+    wanted: ColumnElement[bool] = col(Agency.id).in_(set(agency_ids))
+    if unit_ids is not None:
+        owners = select(Unit.agency_id).where(col(Unit.id).in_(set(unit_ids)))
+        wanted = wanted | col(Agency.id).in_(owners)
+    session.exec(select(Agency.id).where(wanted).order_by(col(Agency.id)).with_for_update()).all()

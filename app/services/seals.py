@@ -7,7 +7,9 @@ measured against, the rating scale, an indicator added to or removed from the de
 refused with 409 `verified_data` while the quarter is submitted or verified, naming the
 quarters: the ways to change it are a return (submitted) or a reopen (verified).
 
-This module reads periods and definitions only.
+This module reads periods and definitions only. Every answer is held until the transaction
+ends: on PostgreSQL it locks the agencies it reads (as a workflow step does before it changes a
+quarter's state), so a verification cannot commit between the check and the write it allows.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sqlmodel import Session, col, select
 
 from app.core.errors import VerifiedData
 from app.models import Period, PeriodState, Unit, Variable
+from app.services.common import lock_agencies
 from app.services.formulas import formula_variables
 from app.services.queries import indicators_over
 
@@ -48,15 +51,20 @@ def held_periods(
     year: int | None = None,
 ) -> list[Held]:
     """The submitted or verified quarters of these units (or agencies), in one query."""
+    if agency_ids is not None:
+        agency_ids = set(agency_ids)
+    if unit_ids is not None:
+        unit_ids = set(unit_ids)
+    lock_agencies(session, agency_ids or (), unit_ids=unit_ids)
     query = (
         select(Period.year, Period.quarter, Unit.code, Period.state)
         .join(Unit, col(Unit.id) == col(Period.unit_id))
         .where(col(Period.state).in_(UNDER_SEAL))
     )
     if unit_ids is not None:
-        query = query.where(col(Period.unit_id).in_(set(unit_ids)))
+        query = query.where(col(Period.unit_id).in_(unit_ids))
     if agency_ids is not None:
-        query = query.where(col(Period.agency_id).in_(set(agency_ids)))
+        query = query.where(col(Period.agency_id).in_(agency_ids))
     if year is not None:
         query = query.where(Period.year == year)
     return sorted(Held(y, q, code, PeriodState(state)) for y, q, code, state in session.exec(query))
@@ -69,6 +77,7 @@ def held_quarters_of(
     units owning its variables: what a change of the formula, polarity or targets would
     rewrite. One query for them all."""
     codes = {key: formula_variables(key[1]) for key in set(formulas)}
+    lock_agencies(session, {agency_id for agency_id, _ in codes})
     wanted = set().union(*codes.values())
     if not wanted:
         return {key: [] for key in codes}

@@ -350,8 +350,9 @@ def test_seeding_an_agency_reads_a_fixed_number_of_queries(session, tmp_path, co
     load_seed(session, seed)
     reads = [s for s in count_statements.statements if s.lstrip().upper().startswith("SELECT")]
     # 181 rows: one query per entry would be well over a hundred (31: the decree's new
-    # indicators also read, once, which of its quarters are under review or sealed).
-    assert len(reads) <= 31, reads
+    # indicators also read, once, which of its quarters are under review or sealed; on
+    # PostgreSQL that read first locks the agency, one more).
+    assert len(reads) <= 32, reads
 
 
 def test_updating_from_the_seed_as_loaded_changes_nothing(session):
