@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from pydantic_core import to_json
 
 from app.core.etag import ETag
+from app.core.text import without_controls
 from app.schemas.achievements import AchievementPublic
 from app.schemas.common import PageParams
 
@@ -65,7 +66,8 @@ _NAMES: dict[Path, str] = {
 class Column:
     """A CSV column: its name, where its value is in the JSON item, and how it is written.
     Numbers stay numbers (a negative one too); every other cell is text made safe for
-    spreadsheets."""
+    spreadsheets, without the control characters that rows stored before they were refused
+    may hold."""
 
     name: str
     path: Path
@@ -78,7 +80,9 @@ class Column:
             value = value[key]
             if value is None:
                 return ""
-        return self.write(value) if self.numeric else safe_text(str(self.write(value)))
+        if self.numeric:
+            return self.write(value)
+        return safe_text(without_controls(str(self.write(value))))
 
 
 def _model_of(annotation: Any) -> type[BaseModel] | None:

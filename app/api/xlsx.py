@@ -4,6 +4,7 @@ every number is taken as the services answer it."""
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Sequence
 
 from fastapi import Response
@@ -15,9 +16,10 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
 from app.api.renderers import safe_text
+from app.core.text import without_controls
 from app.core.types import MAX_MAGNITUDE
 from app.models import Aggregation, PeriodState, ValueType
-from app.services.imports import COLUMNS, TEMPLATE_CONTEXT, XLSX_TYPE
+from app.services.imports import COLUMNS, TEMPLATE_CONTEXT, TEMPLATE_SHEET, XLSX_TYPE
 from app.services.workbooks import (
     AchievementReport,
     IndicatorRow,
@@ -60,14 +62,17 @@ CONTEXT_FILL = PatternFill(fill_type="solid", start_color="FFF2F2F2", end_color=
 WRAP = Alignment(wrap_text=True, vertical="top")
 MAX_WIDTH = 60
 SHEET_TITLE = 31  # Excel's limit on a sheet's name
+_UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._-]")
 
 
 def attachment(content: bytes, filename: str) -> Response:
-    """A workbook answered as a download."""
+    """A workbook answered as a download (its name of letters, digits, `.`, `-` and `_`: a
+    stored code may hold anything)."""
+    name = _UNSAFE_IN_FILENAME.sub("_", filename)
     return Response(
         content,
         media_type=XLSX_TYPE,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 
@@ -77,11 +82,12 @@ def number_format(decimals: int) -> str:
 
 
 def put(sheet: Worksheet, row: int, column: int, value: object, fmt: str | None = None) -> Cell:
-    """Write a cell: a number stays a number; text is always a string cell, made safe so no
-    spreadsheet reads it as a formula."""
+    """Write a cell: a number stays a number; text is always a string cell, without the
+    control characters a cell cannot hold (rows stored before they were refused may have
+    them), made safe so no spreadsheet reads it as a formula."""
     cell = sheet.cell(row=row, column=column)
     if isinstance(value, str):
-        cell.value = safe_text(value)
+        cell.value = safe_text(without_controls(value))
         cell.data_type = "s"
     else:
         cell.value = value
@@ -114,13 +120,18 @@ def _to_bytes(book: Workbook) -> bytes:
     return buffer.getvalue()
 
 
-def _unique_title(title: str, taken: set[str]) -> str:
-    clean = "".join("_" if c in "[]:*?/\\" else c for c in title)[:SHEET_TITLE] or "IKI"
-    candidate, n = clean, 2
+def _unique_title(title: str, taken: dict[str, int]) -> str:
+    """A sheet title Excel takes (no `[]:*?/\\` nor control characters, at most 31
+    characters), unique in the book: `taken` maps each title given (lowercase) to the next
+    number to try after it, so that n titles alike cost n tries, not n squared."""
+    text = "".join(" " if c in "\t\n\r" else c for c in without_controls(title))
+    clean = "".join("_" if c in "[]:*?/\\" else c for c in text)[:SHEET_TITLE] or "IKI"
+    candidate, n = clean, taken.get(clean.lower(), 2)
     while candidate.lower() in taken:
         suffix = f" ({n})"
         candidate, n = clean[: SHEET_TITLE - len(suffix)] + suffix, n + 1
-    taken.add(candidate.lower())
+    taken[clean.lower()] = n
+    taken.setdefault(candidate.lower(), 2)
     return candidate
 
 
@@ -140,7 +151,7 @@ def achievements_workbook(report: AchievementReport) -> bytes:
     assert summary is not None
     summary.title = "Ringkasan"
     _summary_sheet(summary, report)
-    taken = {"ringkasan"}
+    taken = {"ringkasan": 2}
     groups: dict[tuple[str, str], list[IndicatorRow]] = {}
     agencies = {row.latest.agency for row in report.rows}
     for row in report.rows:
@@ -252,7 +263,7 @@ def template_workbook(template: RealizationTemplate) -> bytes:
     book = Workbook()
     sheet = book.active
     assert sheet is not None
-    sheet.title = "Realisasi"
+    sheet.title = TEMPLATE_SHEET
     names = [*COLUMNS, *TEMPLATE_CONTEXT]
     _header(sheet, 1, names)
     for column in range(len(COLUMNS) + 1, len(names) + 1):

@@ -197,18 +197,23 @@ def problem(
     instance: str | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """A problem details object (RFC 9457) with the service's stable `code` member."""
+    """A problem details object (RFC 9457) with the service's stable `code` member.
+
+    Bounded whatever the input it names: the detail at most DETAIL_LIMIT characters, every
+    other text at most QUOTE_LIMIT, every list at most MAX_FIELD_ERRORS items (its full
+    length beside it as `<name>_total`), and the whole, once written, at most
+    MAX_PROBLEM_BYTES (longer lists are halved until it fits)."""
     body: dict[str, Any] = {
         "type": f"urn:iki:problem:{code.replace('_', '-')}",
         "title": title,
         "status": status,
         "code": code,
-        "detail": detail or title,
+        "detail": _short(detail or title, DETAIL_LIMIT),
     }
     if instance:
-        body["instance"] = instance
-    body.update({k: v for k, v in extra.items() if v is not None})
-    return body
+        body["instance"] = _short(instance)
+    body.update(_bounded({k: v for k, v in extra.items() if v is not None}))
+    return _within(body, MAX_PROBLEM_BYTES)
 
 
 class ProblemResponse(JSONResponse):
@@ -243,10 +248,48 @@ _HTTP_CODES = {
 
 MAX_FIELD_ERRORS = 50
 QUOTE_LIMIT = 200
+DETAIL_LIMIT = 1000
+MAX_PROBLEM_BYTES = 64 * 1024
+_MAX_DEPTH = 4
 
 
-def _short(text: str) -> str:
-    return text if len(text) <= QUOTE_LIMIT else f"{text[:QUOTE_LIMIT]}..."
+def _short(text: str, limit: int = QUOTE_LIMIT) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}..."
+
+
+def _bounded(value: Any, depth: int = 0) -> Any:
+    """`value` with every text cut to QUOTE_LIMIT and every list and mapping to
+    MAX_FIELD_ERRORS items; a list cut in a mapping gets its length beside it as
+    `<name>_total` (unless the mapping names one)."""
+    if isinstance(value, str):
+        return _short(value)
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json")
+    if depth >= _MAX_DEPTH and isinstance(value, dict | list | tuple | set | frozenset):
+        return _short(repr(value))
+    if isinstance(value, dict):
+        items = list(value.items())[:MAX_FIELD_ERRORS]
+        bounded = {_short(str(k)): _bounded(v, depth + 1) for k, v in items}
+        for key, item in items:
+            total = f"{_short(str(key))}_total"
+            if isinstance(item, list | tuple) and len(item) > MAX_FIELD_ERRORS:
+                bounded.setdefault(total, len(item))
+        return bounded
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_bounded(item, depth + 1) for item in list(value)[:MAX_FIELD_ERRORS]]
+    return value
+
+
+def _within(body: dict[str, Any], limit: int) -> dict[str, Any]:
+    """`body`, its longest lists halved until it is written in at most `limit` bytes."""
+    while len(json.dumps(body, ensure_ascii=True, separators=(",", ":"), default=str)) > limit:
+        lists = [(len(v), k) for k, v in body.items() if isinstance(v, list) and len(v) > 1]
+        if not lists:
+            break
+        length, key = max(lists)
+        body.setdefault(f"{key}_total", length)
+        body[key] = body[key][: length // 2]
+    return body
 
 
 def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:

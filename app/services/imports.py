@@ -10,20 +10,21 @@ import json
 import math
 import re
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from openpyxl import load_workbook
 from sqlmodel import Session
 
-from app.core.errors import AppError, InvalidInput
+from app.core.errors import MAX_FIELD_ERRORS, AppError, InvalidInput
 from app.core.security import Principal
+from app.core.text import control_characters
 from app.core.types import MAX_TEXT
 from app.schemas.data_values import is_unsafe_link
 from app.schemas.imports import MAX_ROWS, ImportRowError, ImportSummary
 from app.services import audit
-from app.services.common import is_text, quote, resolve_agency
+from app.services.common import NAMES_SHOWN, is_text, quote, resolve_agency
 from app.services.data_values import (
     KEEP,
     Rejection,
@@ -31,12 +32,16 @@ from app.services.data_values import (
     apply_writes,
 )
 from app.services.queries import load_agency_variables
+from app.services.xlsx_reader import Limits, Sheet, Workbook
 
 # Answers quote what was sent only briefly, and list a bounded number of refused rows (the
 # summary's `rejected` counts them all), so a large bad import gets a small answer.
 MAX_ERRORS = 1000
+NAME_QUOTE = 40  # a column or member named in an answer
+MESSAGE_QUOTE = 200
 COLUMNS = ("variable", "year", "quarter", "value", "note", "evidence")
 REQUIRED = ("variable", "year", "quarter", "value")
+_KNOWN = frozenset(COLUMNS)
 # The read-only columns the realization template writes beside COLUMNS: an import ignores
 # them (and only them: any other column is refused, as in a CSV).
 TEMPLATE_CONTEXT = (
@@ -64,8 +69,21 @@ CSV_TYPES = {"text/csv", "application/csv", "text/plain"}
 JSON_TYPES = {"application/json", ""}  # no content type: JSON, as the docs show it
 FORM_TYPE = "multipart/form-data"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-# A workbook whose parts inflate beyond this is refused before it is parsed (a zip bomb).
+# A workbook whose parts inflate beyond this is refused (a zip bomb): by the sizes the zip
+# declares before anything is read, and by what the parts read really inflate to, counted
+# as they are read. The parts that only list the sheets and parts are small.
 MAX_XLSX_BYTES = 100 * 1024 * 1024
+MAX_INDEX_BYTES = 4 * 1024 * 1024
+# An import reads at most six columns, and the realization template has 14 (COLUMNS and
+# TEMPLATE_CONTEXT): a sheet or CSV wider than this is not one to import.
+MAX_COLUMNS = 64
+# A workbook stores each distinct text once, as a shared string. An import of MAX_ROWS rows
+# reads at most six texts a row (COLUMNS), and the realization template holds a few per
+# variable: more than six per row of the largest import is text no import reads, and
+# would cost time and memory to hold.
+MAX_SHARED_STRINGS = MAX_ROWS * len(COLUMNS)
+# The realization template names its sheet so; an import reads the sheet of that name.
+TEMPLATE_SHEET = "Realisasi"
 
 
 class UnsupportedMedia(InvalidInput):
@@ -89,10 +107,12 @@ class ImportRejected(AppError):
     title = "Import rejected"
 
     def __init__(self, summary: ImportSummary) -> None:
-        super().__init__(
-            f"{summary.rejected} row(s) refused; nothing was stored",
-            **summary.model_dump(mode="json"),
-        )
+        # A problem lists a few rows (a dry run that is not atomic lists up to MAX_ERRORS).
+        found = summary.model_dump(mode="json")
+        found["errors"] = found["errors"][:MAX_FIELD_ERRORS]
+        if summary.rejected > len(found["errors"]):
+            found["errors_total"] = summary.rejected
+        super().__init__(f"{summary.rejected} row(s) refused; nothing was stored", **found)
 
 
 def media_type(content_type: str | None) -> str:
@@ -155,57 +175,82 @@ def is_xlsx(content: bytes) -> bool:
 
 
 def parse_xlsx(raw: bytes) -> ImportRows:
-    """The rows of a workbook's first sheet, its first row naming the columns. A row whose
-    value is blank is not reported: skipped, not refused. Numbers stay numbers; text cells
-    are read by the CSV rules."""
-    _refuse_zip_bomb(raw)
+    """The rows of a workbook's importable sheet (`_importable_sheet`), its first row naming
+    the columns. A row whose value is blank is not reported: skipped, not refused. Numbers
+    stay numbers; text cells are read by the CSV rules.
+
+    The workbook is read streaming, within `xlsx_limits()`: a workbook past a limit is
+    refused as soon as the reading meets it."""
+    book = Workbook(raw, xlsx_limits())
     try:
-        book = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises anything from KeyError to its own errors
-        raise InvalidInput(
-            f"The file is not an Excel workbook (.xlsx): {type(exc).__name__}: {exc}"[:300],
-            field="file",
-        ) from exc
-    try:
-        return _sheet_rows(book.worksheets[0]) if book.worksheets else _no_sheet()
+        sheet = _importable_sheet(book.sheets)
+        strings = book.shared_strings()
+        return _sheet_rows(book.rows(sheet, strings))
     finally:
         book.close()
 
 
-def _no_sheet() -> ImportRows:
-    raise InvalidInput("The workbook has no sheet", field="file")
+def xlsx_limits() -> Limits:
+    """What an imported workbook may hold. The sheet: the header and MAX_ROWS rows, of
+    MAX_COLUMNS columns. Its shared strings (each distinct text of the workbook, stored once):
+    MAX_SHARED_STRINGS. Its parts: MAX_XLSX_BYTES inflated together, MAX_INDEX_BYTES each
+    for those that only list the sheets and parts."""
+    return Limits(
+        inflated_bytes=MAX_XLSX_BYTES,
+        index_bytes=MAX_INDEX_BYTES,
+        shared_strings=MAX_SHARED_STRINGS,
+        rows=MAX_ROWS + 1,
+        columns=MAX_COLUMNS,
+    )
 
 
-def _refuse_zip_bomb(raw: bytes) -> None:
-    try:
-        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-            inflated = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise InvalidInput(
-            f"The file is not an Excel workbook (.xlsx): {exc}", field="file"
-        ) from exc
-    if inflated > MAX_XLSX_BYTES:
-        raise InvalidInput(
-            f"The workbook inflates to {inflated} bytes, more than {MAX_XLSX_BYTES}",
-            field="file",
-        )
+def _importable_sheet(sheets: Sequence[Sheet]) -> Sheet:
+    """The sheet an import reads: the one named as the realization template names it
+    (`Realisasi`, in any case), which must be visible; without one, the only visible
+    worksheet. A hidden sheet is never read: what the person who sends a workbook cannot see
+    is not imported."""
+    named = [s for s in sheets if s.name.strip().casefold() == TEMPLATE_SHEET.casefold()]
+    if named:
+        sheet = named[0]
+        if not sheet.visible:
+            raise InvalidInput(
+                f"The workbook's sheet {TEMPLATE_SHEET} is hidden ({quote(sheet.state)}): "
+                "unhide it, or send a workbook whose data is in sight",
+                field="file",
+            )
+        if not sheet.worksheet:
+            raise InvalidInput(f"The workbook's {TEMPLATE_SHEET} is not a worksheet", field="file")
+        return sheet
+    visible = [s for s in sheets if s.visible and s.worksheet]
+    if len(visible) == 1:
+        return visible[0]
+    if not visible:
+        raise InvalidInput("The workbook has no visible worksheet", field="file")
+    names = ", ".join(quote(s.name, 31) for s in visible[:5])
+    more = f" and {len(visible) - 5} more" if len(visible) > 5 else ""
+    raise InvalidInput(
+        f"The workbook has no sheet named {TEMPLATE_SHEET} and {len(visible)} visible sheets "
+        f"({names}{more}): name the sheet to import {TEMPLATE_SHEET}, or send it alone",
+        field="file",
+    )
 
 
-def _sheet_rows(sheet: Any) -> ImportRows:
-    cells = sheet.iter_rows(values_only=True)
-    first = next(cells, None) or ()
-    header = [str(h).strip().lower() if h is not None else "" for h in first]
-    _require_columns(header, "The first row of the workbook's first sheet")
-    _refuse_repeated_columns(header, "The first row of the workbook's first sheet")
+def _sheet_rows(cells: Iterator[tuple[int, dict[int, Any]]]) -> ImportRows:
+    number, first = next(cells, (0, {}))
+    if number != 1:  # the first row is empty: the sheet names no column
+        first = {}
+    width = max(first, default=0)
+    header = [_header_name(first.get(column)) for column in range(1, width + 1)]
+    where = "The first row of the workbook's sheet"
+    _require_columns(header, where)
+    _refuse_repeated_columns(header, where)
     context = {c.lower() for c in TEMPLATE_CONTEXT}
-    wanted = [(i, name) for i, name in enumerate(header) if name and name not in context]
+    wanted = [(i + 1, name) for i, name in enumerate(header) if name and name not in context]
     rows: list[dict[str, Any]] = []
     numbers: list[int] = []
     skipped = 0
-    for number, values in enumerate(cells, start=2):
-        if number - 1 > MAX_ROWS:
-            raise InvalidInput(f"At most {MAX_ROWS} rows per import", field="rows")
-        row = {name: _cell(name, values[i]) for i, name in wanted if i < len(values)}
+    for number, values in cells:
+        row = {name: _cell(name, values.get(column)) for column, name in wanted}
         if all(v is None for v in row.values()):
             continue  # an empty line
         if row.get("value") is None:
@@ -214,6 +259,10 @@ def _sheet_rows(sheet: Any) -> ImportRows:
         rows.append(row)
         numbers.append(number)
     return ImportRows(rows, csv_rules=True, numbers=numbers, skipped=skipped)
+
+
+def _header_name(value: Any) -> str:
+    return str(value).strip().lower() if value is not None else ""
 
 
 def _cell(column: str, value: Any) -> Any:
@@ -251,7 +300,9 @@ def _json_rows(raw: bytes) -> ImportRows:
         raise InvalidInput('The body must be {"agency": ..., "rows": [...]}', field="rows")
     extra = sorted(set(data) - {"agency", "rows"})
     if extra:
-        raise InvalidInput(f"Unknown members: {', '.join(extra)}", field=extra[0])
+        raise InvalidInput(
+            f"Unknown members ({len(extra)}): {_named(extra)}", field=quote(extra[0], NAME_QUOTE)
+        )
     agency = data.get("agency")
     if agency is not None and not isinstance(agency, str):
         raise InvalidInput("agency must be an agency code", field="agency")
@@ -293,6 +344,10 @@ def _parse_csv(text: str) -> list[dict[str, Any]]:
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
     reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
     header = [h.strip().lower() for h in reader.fieldnames or []]
+    if len(header) > MAX_COLUMNS:
+        raise InvalidInput(
+            f"At most {MAX_COLUMNS} columns: the CSV header names {len(header)}", field="columns"
+        )
     _require_columns(header, "The CSV header")
     _refuse_repeated_columns(header, "The CSV header")
     reader.fieldnames = header
@@ -304,12 +359,19 @@ def _parse_csv(text: str) -> list[dict[str, Any]]:
     return rows
 
 
+def _named(items: Sequence[str]) -> str:
+    """The first few of `items`, each quoted briefly, and how many more there are."""
+    shown = ", ".join(quote(item, NAME_QUOTE) for item in items[:NAMES_SHOWN])
+    more = len(items) - NAMES_SHOWN
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
 def _refuse_repeated_columns(header: Sequence[str], where: str) -> None:
     """Two columns of the same name: which one holds the value is not clear."""
-    twice = sorted({name for name in header if name and header.count(name) > 1})
+    twice = sorted(name for name, count in Counter(header).items() if name and count > 1)
     if twice:
         raise InvalidInput(
-            f"{where} names {', '.join(twice)} more than once; keep one column of each",
+            f"{where} names {_named(twice)} more than once; keep one column of each",
             field="header",
         )
 
@@ -383,11 +445,19 @@ def to_writes(
             rejections.append(Rejection("invalid_text", message, broken[0], unreadable))
             continue
         blank = Write(str(row.get("variable") or ""), 0, 0, row.get("value"), row=number)
-        unknown = sorted(set(row) - set(COLUMNS))
+        code = row.get("variable")
+        found = control_characters(code) if isinstance(code, str) else []
+        if found:
+            message = f"variable holds control characters ({', '.join(found[:NAMES_SHOWN])})"
+            rejections.append(Rejection("control_character", message, "variable", blank))
+            continue
+        unknown = sorted(set(row) - _KNOWN)
         missing = [c for c in REQUIRED if row.get(c) in (None, "")]
         if unknown or missing:
             problem = (
-                f"missing {', '.join(missing)}" if missing else f"unknown {', '.join(unknown)}"
+                f"missing {', '.join(missing)}"
+                if missing
+                else f"unknown ({len(unknown)}): {_named(unknown)}"
             )
             column = (missing or unknown)[0]
             rejections.append(
@@ -453,7 +523,8 @@ def _text(row: Mapping[str, Any], column: str, csv_rules: bool) -> Any:
 
 def _text_problem(write: Write) -> tuple[str, str, str] | None:
     """Why a row's note or evidence cannot be stored, as (code, message, column)."""
-    for column, value in (("note", write.note), ("evidence", write.evidence)):
+    texts = (("note", write.note), ("evidence", write.evidence))
+    for column, value in texts:
         if value is KEEP or value is None:
             continue
         if not isinstance(value, str):
@@ -462,6 +533,13 @@ def _text_problem(write: Write) -> tuple[str, str, str] | None:
             return "too_long", f"{column} is longer than {MAX_TEXT} characters", column
     if isinstance(write.evidence, str) and is_unsafe_link(write.evidence):
         return "unsafe_link", "a link must be an http(s) URL with a host", "evidence"
+    for column, value in texts:
+        # A note may run over lines; a link is one line.
+        text = value if isinstance(value, str) else ""
+        found = control_characters(text, multiline=column == "note")
+        if found:
+            shown = ", ".join(found[:NAMES_SHOWN])
+            return "control_character", f"{column} holds control characters ({shown})", column
     return None
 
 
@@ -546,9 +624,9 @@ def run_import(
                 row=r.write.row or 0,
                 variable=quote(r.write.variable) if r.write.variable else None,
                 value=_echo(r.write.value),
-                field=_COLUMN_OF.get(r.code, r.field.split(".")[0]),
+                field=quote(_COLUMN_OF.get(r.code, r.field.split(".")[0]), NAME_QUOTE),
                 code=r.code,
-                message=r.message,
+                message=quote(r.message, MESSAGE_QUOTE),
             )
             for r in rejections[:MAX_ERRORS]
         ],

@@ -163,11 +163,12 @@ async def import_data_values(
 ) -> ImportSummary:
     """Import rows `variable, year, quarter, value, note, evidence` as JSON
     (`{"agency": ..., "rows": [...]}`), as a CSV body (`text/csv`, comma or semicolon
-    separated, with a header), as an Excel workbook (`.xlsx`: its first sheet, the first row
-    naming the columns, e.g. the unit's realization template; a blank value skips the row)
-    or as a CSV or `.xlsx` file upload (`file`). Answers the import summary;
+    separated, with a header), as an Excel workbook (`.xlsx`: its sheet named `Realisasi`,
+    else its only visible sheet, never a hidden one; the first row naming the columns, e.g.
+    the unit's realization template; a blank value skips the row) or as a CSV or `.xlsx`
+    file upload (`file`). At most 50,000 rows and 64 columns. Answers the import summary;
     when `atomic` and a row is refused, nothing is stored and the answer is a 422 carrying
-    the same summary."""
+    the same summary (its first 50 refused rows, and `errors_total`)."""
     upload = await _upload(request)
     # The database work is synchronous: keep it off the event loop.
     return await run_in_threadpool(
