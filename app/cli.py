@@ -2,20 +2,117 @@
 
 from __future__ import annotations
 
+import sys
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from sqlalchemy.exc import IntegrityError
+from alembic.util import CommandError
+from pydantic import ValidationError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, InterfaceError, OperationalError
 from sqlmodel import Session
+
+# typer carries its own copy of click: its errors are these, not the click package's.
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+from typer.core import TyperGroup
 
 from app.core.config import get_settings
 from app.core.db import get_engine
 from app.core.errors import AppError
 from app.models import Role
 
-cli = typer.Typer(help="IKI service administration.", no_args_is_help=True)
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _database() -> str:
+    try:
+        return make_url(get_settings().database_url).render_as_string(hide_password=True)
+    except Exception:
+        return "the database"
+
+
+def expected_error(exc: BaseException) -> str | None:
+    """What an expected failure (bad input, a missing row, a database that cannot be used, a
+    file that cannot be read, bad settings) says to the user, in one line; None for a bug."""
+    if isinstance(exc, AppError):
+        return exc.detail
+    if isinstance(exc, IntegrityError):
+        return f"the change conflicts with the database: {str(exc.orig).splitlines()[0]}"
+    if isinstance(exc, OperationalError | InterfaceError):
+        reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else "unknown"
+        return f"cannot use the database {_database()}: {reason}"
+    if isinstance(exc, ArgumentError):
+        return f"DATABASE_URL cannot be used: {exc}"
+    if isinstance(exc, CommandError):
+        return f"migration: {exc}"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    if isinstance(exc, ValidationError):
+        return "invalid settings: " + "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
+        )
+    return None
+
+
+class OneLineErrors(TyperGroup):
+    """The `iki` command: an expected error (bad input, a missing row, a database that cannot
+    be reached) prints one line, `error: ...`, on stderr and exits non-zero (1; 2 for a
+    misused command line); only a bug prints a traceback."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        try:
+            code = super().main(
+                args,
+                prog_name,
+                complete_var,
+                standalone_mode=False,
+                windows_expand_args=windows_expand_args,
+                **extra,
+            )
+        except NoArgsIsHelpError as exc:
+            exc.show()  # the help, as asked for
+            code = exc.exit_code
+        except ClickException as exc:
+            hint = (
+                f" (see '{exc.ctx.command_path} --help')"
+                if isinstance(exc, UsageError) and exc.ctx
+                else ""
+            )
+            typer.echo(f"error: {_one_line(exc.format_message())}{hint}", err=True)
+            code = exc.exit_code
+        except typer.Abort:
+            typer.echo("error: aborted", err=True)
+            code = 1
+        except Exception as exc:
+            message = expected_error(exc)
+            if message is None:
+                raise
+            typer.echo(f"error: {_one_line(message)}", err=True)
+            code = 1
+        if not standalone_mode:
+            return code
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+cli = typer.Typer(
+    help="IKI service administration.",
+    no_args_is_help=True,
+    cls=OneLineErrors,
+    pretty_exceptions_enable=False,
+)
 keys_cli = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 cli.add_typer(keys_cli, name="keys")
 seals_cli = typer.Typer(help="Check the sealed (verified) figures.", no_args_is_help=True)
@@ -31,17 +128,15 @@ def _session(actor: str) -> Session:
     return session
 
 
-def _fail(exc: AppError) -> typer.Exit:
-    typer.echo(f"error: {exc.detail}", err=True)
-    return typer.Exit(code=1)
-
-
 @cli.command()
 def migrate() -> None:
     """Migrate the database to the latest schema."""
     from app.core.migrations import upgrade
 
-    upgrade(get_engine())
+    try:
+        upgrade(get_engine())
+    except RuntimeError as exc:  # a migration refusing (it says why), or no migrations found
+        raise AppError(str(exc)) from exc
     typer.echo("database migrated to head", err=True)
 
 
@@ -61,11 +156,9 @@ def seed(
         try:
             report = load_seed(session, folder, update_existing=update)
             session.commit()
-        except AppError as exc:
-            raise _fail(exc) from exc
         except IntegrityError as exc:
-            typer.echo(f"error: the seed conflicts with the database: {exc.orig}", err=True)
-            raise typer.Exit(code=1) from exc
+            first = str(exc.orig).splitlines()[0]
+            raise AppError(f"the seed conflicts with the database: {first}") from exc
     created, updated = sum(report.created.values()), sum(report.updated.values())
     files = ", ".join(report.loaded) or "none (all loaded before; --update loads them again)"
     typer.echo(
@@ -127,10 +220,7 @@ def keys_create(
     from app.services.keys import create_key
 
     with _session("cli") as session:
-        try:
-            _, secret = create_key(session, name, role, unit or [], agency)
-        except AppError as exc:
-            raise _fail(exc) from exc
+        _, secret = create_key(session, name, role, unit or [], agency)
         session.commit()
     typer.echo(secret)
 
@@ -165,10 +255,7 @@ def keys_revoke(name: Annotated[str, typer.Argument(help="The key's name")]) -> 
     from app.services.keys import revoke_key
 
     with _session("cli") as session:
-        try:
-            revoke_key(session, name)
-        except AppError as exc:
-            raise _fail(exc) from exc
+        revoke_key(session, name)
         session.commit()
     typer.echo(f"key '{name}' revoked", err=True)
 

@@ -95,9 +95,9 @@ def iki(tmp_path, database_url, monkeypatch):
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
 
-    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def run(*args: str, check: bool = True, **environment: str) -> subprocess.CompletedProcess[str]:
         with settings_of_the_environment():
-            result = runner.invoke(cli, list(args), env=env)
+            result = runner.invoke(cli, list(args), env={**env, **environment})
         if result.exception is not None and not isinstance(result.exception, SystemExit):
             raise result.exception
         done = subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
@@ -259,3 +259,54 @@ def test_seals_check(iki, database_url):
     iki("seed")
     checked = iki("seals", "check", "--year", "2025")
     assert checked.stdout == "" and "0 sealed figures checked, 0 drifted" in checked.stderr
+
+
+def one_line_error(done: subprocess.CompletedProcess[str], code: int = 1) -> str:
+    """The single line an expected error printed (and nothing on stdout)."""
+    assert done.returncode == code, (done.returncode, done.stderr)
+    assert done.stdout == "" and "Traceback" not in done.stderr, done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    return lines[0]
+
+
+def test_expected_errors_are_one_line_messages(iki, tmp_path):
+    unmigrated = one_line_error(iki("keys", "list", check=False))
+    assert "cannot use the database sqlite:///" in unmigrated and "no such table" in unmigrated
+    unreachable = one_line_error(
+        iki(
+            "keys",
+            "list",
+            check=False,
+            DATABASE_URL="postgresql+psycopg://iki:secret@127.0.0.1:1/iki",
+        )
+    )
+    assert "cannot use the database postgresql+psycopg://iki:***@127.0.0.1:1/iki" in unreachable
+    assert "secret" not in unreachable
+    assert "DATABASE_URL" in one_line_error(
+        iki("keys", "list", check=False, DATABASE_URL="not a url")
+    )
+
+    iki("migrate")
+    iki("seed")
+    for args, code, says in (
+        (("keys", "create", "--name", "x", "--role", "boss"), 2, "Invalid value for '--role'"),
+        (("seals", "check", "--year", "abc"), 2, "Invalid value for '--year'"),
+        (("keys", "create", "--name", "x", "--role", "operator", "--unit", "NOPE"), 1, "NOPE"),
+        (("keys", "revoke", "nobody"), 1, "No key named 'nobody'"),
+        (("seed", "--seed-dir", str(tmp_path / "nowhere")), 1, "does not exist"),
+        (("nosuch",), 2, "No such command"),
+    ):
+        assert says in one_line_error(iki(*args, check=False), code), args
+
+
+def test_a_key_name_too_long_is_refused_alike_on_both_databases(iki, databases):
+    url = databases.new_url("cli")
+    iki("migrate", DATABASE_URL=url)
+    refused = iki(
+        "keys", "create", "--name", "k" * 150, "--role", "reader", check=False, DATABASE_URL=url
+    )
+    assert one_line_error(refused) == "error: A name has at most 100 characters"
+    assert row_counts(url, ("api_key",)) == {"api_key": 0}
+    created = iki("keys", "create", "--name", "k" * 100, "--role", "reader", DATABASE_URL=url)
+    assert created.stdout.startswith("iki_")

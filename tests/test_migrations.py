@@ -1,5 +1,6 @@
 """The schema exists only through Alembic: upgrade from empty, match the models, downgrade."""
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
@@ -72,5 +73,61 @@ def test_every_enum_check_constraint_allows_exactly_its_enum(databases):
                 assert allowed == set(column.type.enums), (table.name, column.name)
                 compared.append(name)
         assert len(compared) >= 6  # role (twice), polarity, value type, aggregation, state
+    finally:
+        engine.dispose()
+
+
+def test_0008_refuses_stored_text_that_breaks_the_new_limits(databases):
+    """A definition stored before 0008 that is too long for its field, or holds a control
+    character, would fail every read of it: the upgrade refuses, naming each one, and goes
+    through once they are corrected."""
+    from pathlib import Path
+
+    from sqlalchemy import text
+    from sqlmodel import Session
+
+    from app.services.seed import load_seed
+
+    engine = make_engine(databases.new_url("limits"))
+    try:
+        upgrade(engine, "0007")
+        with Session(engine) as session:
+            load_seed(session, Path(__file__).resolve().parents[1] / "seed")
+            session.commit()
+        broken = {
+            "UPDATE indicator SET name = :text WHERE code = 'KADIS.1.1'": "A" * 20_000,
+            "UPDATE unit SET name = :text WHERE code = 'BID_PSM'": "Bidang\x1fPSM",
+            "UPDATE position SET duties = :text WHERE code = 'KADIS'": '["ok", "a\\u0007b"]',
+        }
+        with engine.begin() as conn:
+            for statement, value in broken.items():
+                conn.execute(text(statement), {"text": value})
+            ids = {
+                table: conn.execute(
+                    text(f"SELECT id FROM {table} WHERE code = :c"), {"c": code}
+                ).scalar_one()
+                for table, code in (
+                    ("indicator", "KADIS.1.1"),
+                    ("unit", "BID_PSM"),
+                    ("position", "KADIS"),
+                )
+            }
+        with pytest.raises(RuntimeError) as refused:
+            upgrade(engine)
+        message = str(refused.value)
+        assert message.startswith("3 stored text(s) break the input rules")
+        assert f"indicator {ids['indicator']} name: 20000 characters, at most 600" in message
+        assert f"unit {ids['unit']} name: holds control characters (U+001F)" in message
+        assert f"position {ids['position']} duties[1]: holds control characters (U+0007)" in message
+        with engine.connect() as conn:
+            assert current_revision(conn) == "0007"  # nothing was done
+
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE indicator SET name = 'Persentase' WHERE code = 'KADIS.1.1'"))
+            conn.execute(text("UPDATE unit SET name = 'Bidang PSM' WHERE code = 'BID_PSM'"))
+            conn.execute(text("UPDATE position SET duties = '[\"ok\"]' WHERE code = 'KADIS'"))
+        upgrade(engine)
+        with engine.connect() as conn:
+            assert current_revision(conn) == head_revision()
     finally:
         engine.dispose()

@@ -13,15 +13,17 @@ from sqlmodel import Session
 from app.core.db import get_write_session
 from app.core.errors import InvalidInput, problem_schema_responses
 from app.core.security import Principal
-from app.core.types import MAX_ID, MAX_YEAR, MIN_YEAR, IsoDateTime, Quarter, Year
+from app.core.types import MAX_ID, Id, IsoDateTime, Quarter, WholeNumber, Year
 from app.schemas.common import PageParams
 from app.services import audit
 from app.services.imports import FORM_TYPE, XLSX_TYPE
 
 
 async def page_params(
-    limit: Annotated[int, Query(ge=1, le=1000, description="Page size (1-1000)")] = 100,
-    offset: Annotated[int, Query(ge=0, le=MAX_ID, description="Items to skip")] = 0,
+    limit: Annotated[
+        int, WholeNumber, Query(ge=1, le=1000, description="Page size (1-1000)")
+    ] = 100,
+    offset: Annotated[int, WholeNumber, Query(ge=0, le=MAX_ID, description="Items to skip")] = 0,
 ) -> PageParams:
     # Dependencies that do no I/O are async: FastAPI runs a sync one in the thread pool, a
     # hop that costs more than the work.
@@ -65,8 +67,8 @@ def set_location(request: Request, response: Response, route: str, **path_params
 
 
 def id_path(label: str) -> Any:
-    """A path parameter naming a row by id."""
-    return Path(ge=1, le=MAX_ID, description=f"{label} id", examples=[1])
+    """A path parameter naming a row by id (an `Id`: ASCII digits only)."""
+    return Path(description=f"{label} id", examples=[1])
 
 
 # Bodies that may hold NUL bytes: a workbook, or a form carrying one (the import checks the
@@ -92,8 +94,8 @@ async def refuse_nul_characters(request: Request) -> None:
 
 # Parameters shared by several routes -----------------------------------------------------------
 
-IndicatorId = Annotated[int, id_path("Indicator")]
-AgencyId = Annotated[int, id_path("Agency")]
+IndicatorId = Annotated[Id, id_path("Indicator")]
+AgencyId = Annotated[Id, id_path("Agency")]
 _YEAR_RULE = (
     "Year (2000-2100). For an indicator it must be the year of the indicator's decree (SK), "
     "for a unit's data one the agency has a decree for; another year answers 422 (a list of "
@@ -103,8 +105,8 @@ YearPath = Annotated[Year, Path(description=_YEAR_RULE)]
 QuarterPath = Annotated[Quarter, Path()]
 YearQuery = Annotated[Year, Query(description=_YEAR_RULE)]
 # Optional period filters of a list of values (undocumented beyond their limits).
-ValueYearFilter = Annotated[int | None, Query(ge=MIN_YEAR, le=MAX_YEAR)]
-QuarterFilter = Annotated[int | None, Query(ge=1, le=4)]
+ValueYearFilter = Annotated[Year | None, Query()]
+QuarterFilter = Annotated[Quarter | None, Query()]
 VerifiedOnly = Annotated[bool, Query(description="Compute only from verified data")]
 IfMatch = Annotated[
     str | None,
@@ -130,13 +132,11 @@ SourceUnitFilter = Annotated[
     str | None, Query(description="Unit code (Sumber Data)", examples=["BID_PSM"])
 ]
 PositionFilter = Annotated[str | None, Query(description="Position code", examples=["KADIS"])]
-YearFilter = Annotated[
-    int | None, Query(ge=MIN_YEAR, le=MAX_YEAR, description="Year of the SK", examples=[2025])
-]
+YearFilter = Annotated[Year | None, Query(description="Year of the SK", examples=[2025])]
 TextFilter = Annotated[
     str | None, Query(max_length=200, description="Text in the code, name or label")
 ]
-DecreeId = Annotated[int, id_path("Decree")]
+DecreeId = Annotated[Id, id_path("Decree")]
 
 # The errors of a create (a code taken) and of a change or delete (missing, or in use).
 CREATED = problem_schema_responses(409)

@@ -12,6 +12,7 @@ from fastapi import Query, Request, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from app.core.errors import PdfUnavailable, problem_schema_responses
+from app.core.text import printed
 
 HTML = "text/html"
 PDF = "application/pdf"
@@ -23,6 +24,7 @@ _templates = Environment(
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    finalize=printed,
 )
 
 

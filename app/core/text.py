@@ -26,3 +26,33 @@ def without_controls(text: str) -> str:
     """`text` with the control characters that an export cannot carry removed (tab, line
     feed and carriage return are kept): for rows stored before they were refused at write."""
     return _CONTROLS_BUT_LINES.sub("", text)
+
+
+# Printing: a long unbroken run of characters (a 600-character name without a space, a URL)
+# gets an invisible break opportunity every few characters. WeasyPrint lays a line out from
+# the text up to the next break opportunity it finds; without one, it lays out the whole rest
+# of the text for every line, so the time to print one such word grows with its square.
+ZERO_WIDTH_SPACE = "\u200b"
+LONG_RUN = 30  # characters without a space: longer than any word of the SK
+RUN_PIECE = 10  # characters between the break opportunities of a long run
+_LONG_RUN = re.compile(rf"\S{{{LONG_RUN},}}")
+
+
+def _pieces(match: re.Match[str]) -> str:
+    run = match.group(0)
+    return ZERO_WIDTH_SPACE.join(run[i : i + RUN_PIECE] for i in range(0, len(run), RUN_PIECE))
+
+
+def breakable(text: str) -> str:
+    """`text` with a zero-width space every few characters of each run of `LONG_RUN` or more
+    characters without a space: it prints (and reads) the same, and a line may break there.
+    Linear in the text."""
+    return _LONG_RUN.sub(_pieces, text)
+
+
+def printed(value: object) -> object:
+    """A template's `finalize`: every text it prints is `breakable`; markup (HTML already
+    made, or an attribute escaped with `|e`) is printed as it is."""
+    if isinstance(value, str) and not hasattr(value, "__html__"):
+        return breakable(value)
+    return value

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BeforeValidator, Field, PlainValidator
 
+from app.core.text import control_characters
 from app.formula import FUNCTIONS
 from app.formula import MAX_LENGTH as MAX_FORMULA_LENGTH
 
@@ -24,11 +25,23 @@ MAX_ID = 2_147_483_647
 MIN_YEAR, MAX_YEAR = 2000, 2100
 # Values and bounds: a float holds every integer up to 2**53 exactly; 1e15 leaves room.
 MAX_MAGNITUDE = 1e15
-MAX_TEXT = 2000  # a data value's note or evidence
+
+# Text limits, from the longest texts of the seeded SK (seed/, and the SK itself) with room to
+# spare: a text longer than these is a mistake (a paste gone wrong), not a definition, and
+# would make every page, PDF and workbook that prints it slow and unreadable.
+MAX_NAME = 255  # an agency's, unit's or position's name: longest 75 (the agency)
+MAX_LABEL = 500  # a variable's label: longest 105
+MAX_MEASURE = 50  # a unit of measure: longest 9
+MAX_STATEMENT = 600  # an indicator's name (longest 183), an objective's statement (136)
+MAX_FREE_TEXT = 1000  # explanation (longest 324), data source (125), description (242)
+MAX_LINE = 1000  # a Tugas, Fungsi or Butir Kegiatan item: longest 245
+MAX_LINES = 50  # Tugas, Fungsi or Butir Kegiatan items of a position: most 16
+MAX_PARAGRAPH = 1500  # a Menimbang, Mengingat or Diktum paragraph: longest 440
+MAX_TEXT = 2000  # notes: an indicator's (longest 736), a data value's, a workflow step's
 
 ORG_CODE_PATTERN = r"^[A-Z][A-Z0-9_]{0,31}$"
 VARIABLE_CODE_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
-INDICATOR_CODE_PATTERN = r"^[A-Z][A-Z0-9_]*\.\d+\.\d+$"
+INDICATOR_CODE_PATTERN = r"^[A-Z][A-Z0-9_]*\.[0-9]+\.[0-9]+$"
 SCALE_CODE_PATTERN = r"^[A-Z][A-Z0-9_]{0,63}$"
 
 if TYPE_CHECKING:
@@ -71,14 +84,46 @@ def _json_number(value: Any) -> float:
     return float(value)
 
 
+def _refuse_non_numbers(value: Any) -> Any:
+    # Before pydantic's lax float, which reads `false` as 0.0 and "1" as 1.0.
+    problem = number_problem(value)
+    if problem:
+        raise ValueError(problem[1])
+    return value
+
+
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def _whole_number(value: Any) -> Any:
+    """An integer as sent: a JSON integer, or a text of ASCII digits (a path or query
+    parameter, a JSON object's key). Pydantic's lax int would read `true` as 1 and `1_0`,
+    ` 1`, `+1` or a full-width `１` as numbers."""
+    if isinstance(value, bool):
+        raise ValueError("must be a whole number, not true or false")
+    if isinstance(value, str):
+        if not _DIGITS.fullmatch(value):
+            raise ValueError("must be a whole number written with the digits 0-9 only")
+        if len(value.lstrip("0")) > 18:  # beyond any limit here (and int() of huge text is slow)
+            raise ValueError("is too large")
+        return int(value)
+    return value
+
+
+WholeNumber = BeforeValidator(_whole_number)
+"""What every integer of the API is read through (ids, years, quarters, paging, decimals)."""
+
+
 # Periods and ids -----------------------------------------------------------------------------
 
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
-Year = Annotated[int, Field(ge=MIN_YEAR, le=MAX_YEAR, description="Year", examples=[2025])]
-Quarter = Annotated[int, Field(ge=1, le=4, description="Triwulan, 1-4", examples=[1])]
+Id = Annotated[int, WholeNumber, Field(ge=1, le=MAX_ID)]
+Year = Annotated[
+    int, WholeNumber, Field(ge=MIN_YEAR, le=MAX_YEAR, description="Year", examples=[2025])
+]
+Quarter = Annotated[int, WholeNumber, Field(ge=1, le=4, description="Triwulan, 1-4", examples=[1])]
 MAX_SK_NUMBER = 999
 SkNumber = Annotated[
-    int, Field(ge=1, le=MAX_SK_NUMBER, description="Number in the SK", examples=[1])
+    int, WholeNumber, Field(ge=1, le=MAX_SK_NUMBER, description="Number in the SK", examples=[1])
 ]
 
 # Codes ---------------------------------------------------------------------------------------
@@ -141,20 +186,57 @@ ScaleCode = Annotated[
 
 # Text ----------------------------------------------------------------------------------------
 
-Name = Annotated[str, Field(min_length=1, max_length=255)]
-Label = Annotated[str, Field(min_length=1, max_length=500)]
+
+def _one_line(text: str) -> str:
+    found = control_characters(text)
+    if found:
+        raise ValueError(
+            f"must be one line without control characters (it holds {', '.join(found[:5])})"
+        )
+    return text
+
+
+def _several_lines(text: str) -> str:
+    found = control_characters(text, multiline=True)
+    if found:
+        raise ValueError(
+            "must not hold control characters other than tab and line breaks (it holds "
+            f"{', '.join(found[:5])})"
+        )
+    return text
+
+
+OneLine = AfterValidator(_one_line)
+"""A text of one line: no control character at all (`app.core.text`)."""
+SeveralLines = AfterValidator(_several_lines)
+"""A text that may run over several lines: tab, line feed and carriage return only."""
+
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME), OneLine]
+Label = Annotated[str, Field(min_length=1, max_length=MAX_LABEL), OneLine]
 Measure = Annotated[
-    str, Field(min_length=1, max_length=50, description="Satuan", examples=["orang"])
+    str,
+    Field(min_length=1, max_length=MAX_MEASURE, description="Satuan", examples=["orang"]),
+    OneLine,
 ]
-Text = Annotated[str, Field(min_length=1, max_length=20_000)]
-FreeText = Annotated[str, Field(max_length=20_000)]
-"""Text that may be empty: explanations, notes, descriptions."""
-Lines = Annotated[list[Annotated[str, Field(min_length=1)]], Field(max_length=200)]
+Text = Annotated[str, Field(min_length=1, max_length=MAX_STATEMENT), OneLine]
+"""A name or statement as the SK words it: an indicator's name, an objective's statement."""
+FreeText = Annotated[str, Field(max_length=MAX_FREE_TEXT), SeveralLines]
+"""Text that may be empty and run over lines: explanations, data sources, descriptions."""
+Notes = Annotated[str, Field(max_length=MAX_TEXT), SeveralLines]
+"""Notes that may be empty and run over lines."""
+Lines = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=MAX_LINE), OneLine]],
+    Field(max_length=MAX_LINES),
+]
+"""Items of a list (Tugas, Fungsi, Butir Kegiatan), one line each."""
+Paragraph = Annotated[str, Field(min_length=1, max_length=MAX_PARAGRAPH), SeveralLines]
+"""A paragraph of an SK's text, verbatim."""
 DecreeNumber = Annotated[
     str,
     Field(
         min_length=1, max_length=100, description="Nomor SK", examples=["000.8.6.3/06/425.109/2025"]
     ),
+    OneLine,
 ]
 FormulaText = Annotated[
     str,
@@ -164,6 +246,7 @@ FormulaText = Annotated[
         description="Expression over the agency's variable codes; see `POST /formulas/check`",
         examples=["psks_diberdayakan / psks_terdata * 100"],
     ),
+    SeveralLines,
 ]
 
 # Numbers -------------------------------------------------------------------------------------
@@ -201,5 +284,11 @@ IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
 IsoDateTime = Annotated[dt.datetime, BeforeValidator(_iso_datetime)]
 """A time written as ISO 8601 (never a number read as a Unix time)."""
 """A finite JSON number (not a boolean nor a numeric string) of at most 1e15 in size."""
-Bound = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE)]
-Decimals = Annotated[int, Field(ge=0, le=6, description="Decimals to show", examples=[2])]
+Bound = Annotated[
+    float,
+    BeforeValidator(_refuse_non_numbers),
+    Field(allow_inf_nan=False, ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE),
+]
+Decimals = Annotated[
+    int, WholeNumber, Field(ge=0, le=6, description="Decimals to show", examples=[2])
+]

@@ -14,32 +14,29 @@ from pydantic import Field as PydanticField
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from app.core.types import DecreeNumber, IsoDate, Year
+from app.core.types import DecreeNumber, IsoDate, OneLine, Paragraph, Year
 from app.models.base import JSONValue, timestamp_field
 
-Title = Annotated[str, Limits(max_length=500)]
+Title = Annotated[str, Limits(max_length=500), OneLine]
 
 
 class Signatory(SQLModel):
     """Who signed an SK."""
 
-    signatory: Annotated[str, Limits(max_length=255)] | None = Field(
+    signatory: Annotated[str, Limits(max_length=255), OneLine] | None = Field(
         default=None,
         description="Who signed the SK",
         schema_extra={"examples": ["Dr. REY SUWIGTYO, S.Sos., M.Si."]},
     )
-    signatory_title: Annotated[str, Limits(max_length=255)] | None = Field(
+    signatory_title: Annotated[str, Limits(max_length=255), OneLine] | None = Field(
         default=None, description="The signatory's position"
     )
-    signatory_rank: Annotated[str, Limits(max_length=100)] | None = Field(
+    signatory_rank: Annotated[str, Limits(max_length=100), OneLine] | None = Field(
         default=None, description="Pangkat/golongan", schema_extra={"examples": ["Pembina"]}
     )
-    signatory_nip: Annotated[str, Limits(max_length=50)] | None = Field(
+    signatory_nip: Annotated[str, Limits(max_length=50), OneLine] | None = Field(
         default=None, description="NIP of the signatory"
     )
-
-
-Paragraph = Annotated[str, Limits(min_length=1, max_length=20_000)]
 
 
 class Clause(BaseModel):
@@ -47,7 +44,7 @@ class Clause(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    label: Annotated[str, Limits(min_length=1, max_length=32)] = PydanticField(
+    label: Annotated[str, Limits(min_length=1, max_length=32), OneLine] = PydanticField(
         description="KESATU, KEDUA ...", examples=["KESATU"]
     )
     text: Paragraph = PydanticField(description="The clause, verbatim")
@@ -59,7 +56,7 @@ class Clause(BaseModel):
 class DecreeText(SQLModel):
     """The body of an SK, verbatim: what the decision considers, rests on and decides."""
 
-    heading: str | None = Field(
+    heading: Annotated[str, OneLine] | None = Field(
         default=None,
         max_length=1000,
         description="KEPUTUSAN ... (who decides)",
@@ -89,7 +86,7 @@ class DecreeText(SQLModel):
         description="MEMUTUSKAN, Menetapkan: the Diktum KESATU, KEDUA ... (the last one is "
         "usually when it takes effect)",
     )
-    place: str | None = Field(
+    place: Annotated[str, OneLine] | None = Field(
         default=None,
         max_length=100,
         description="Ditetapkan di",

@@ -11,7 +11,16 @@ from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.achievement.polarity import Polarity
-from app.core.types import Decimals, FormulaText, FreeText, IndicatorCode, Measure, SkNumber, Text
+from app.core.types import (
+    Decimals,
+    FormulaText,
+    FreeText,
+    IndicatorCode,
+    Measure,
+    Notes,
+    SkNumber,
+    Text,
+)
 from app.models.base import enum_column, timestamp_field
 
 
@@ -42,7 +51,7 @@ class IndicatorBase(SQLModel):
     data_source: FreeText | None = Field(
         default=None, sa_type=TextColumn, description="The SK's Sumber Data, verbatim"
     )
-    notes: FreeText | None = Field(
+    notes: Notes | None = Field(
         default=None,
         sa_type=TextColumn,
         description="Notes, e.g. discrepancies in the SK and their encoding",

@@ -12,14 +12,23 @@ from pydantic import Field as Limits
 from sqlalchemy import JSON, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from app.core.types import AgencyCode, Lines, Name, PositionCode, UnitCode
+from app.core.types import (
+    AgencyCode,
+    Lines,
+    Name,
+    OneLine,
+    PositionCode,
+    SeveralLines,
+    UnitCode,
+)
 from app.models.base import timestamp_field
 
-Address = Annotated[str, Limits(max_length=500, description="Postal address")]
-Phone = Annotated[str, Limits(max_length=100, description="Telephone")]
-Email = Annotated[str, Limits(max_length=255, description="E-mail")]
-Website = Annotated[str, Limits(max_length=255, description="Website")]
-Echelon = Annotated[str, Limits(max_length=16)]
+# A postal address may be written on several lines; the rest are one line each.
+Address = Annotated[str, Limits(max_length=500, description="Postal address"), SeveralLines]
+Phone = Annotated[str, Limits(max_length=100, description="Telephone"), OneLine]
+Email = Annotated[str, Limits(max_length=255, description="E-mail"), OneLine]
+Website = Annotated[str, Limits(max_length=255, description="Website"), OneLine]
+Echelon = Annotated[str, Limits(max_length=16), OneLine]
 
 
 class AgencyBase(SQLModel):

@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from app.core.types import MAX_TEXT, Number
+from app.core.types import MAX_TEXT, Number, OneLine, SeveralLines
 from app.schemas.common import Strict
 
 # Something a browser or a spreadsheet would follow: a scheme (`x:` not followed by a space,
@@ -71,8 +72,10 @@ class DataValuesPut(Strict):
         description="Variable code -> value. Counts must be whole numbers; values must be "
         "within the variable's range (>= 0 unless it says otherwise).",
     )
-    note: str | None = Field(default=None, max_length=MAX_TEXT, description="Keterangan")
-    evidence: str | None = Field(
+    note: Annotated[str, SeveralLines] | None = Field(
+        default=None, max_length=MAX_TEXT, description="Keterangan"
+    )
+    evidence: Annotated[str, OneLine] | None = Field(
         default=None,
         max_length=MAX_TEXT,
         description="Bukti dukung: a reference or an http(s) URL",

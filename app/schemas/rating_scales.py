@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from app.core.types import Number
+from app.core.types import Number, OneLine
 from app.schemas.common import Strict
 
 
@@ -13,7 +15,7 @@ class RatingBand(Strict):
 
     min: Number | None = Field(description="Inclusive lower bound in percent; null = the rest")
     code: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$", examples=["sangat_tinggi"])
-    label: str = Field(min_length=1, max_length=100, examples=["Sangat Tinggi"])
+    label: Annotated[str, OneLine] = Field(min_length=1, max_length=100, examples=["Sangat Tinggi"])
     color: str | None = Field(default=None, pattern=r"^#[0-9a-fA-F]{6}$", examples=["#1a9850"])
 
 
@@ -41,7 +43,9 @@ class RatingScalePut(Strict):
         },
     )
 
-    name: str = Field(min_length=1, max_length=255, description="Name of the scale")
+    name: Annotated[str, OneLine] = Field(
+        min_length=1, max_length=255, description="Name of the scale"
+    )
     bands: list[RatingBand] = Field(min_length=1, max_length=20)
     is_default: bool = Field(default=False, description="Make it the installation's default scale")
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.core.types import MAX_TEXT
+from app.core.types import MAX_TEXT, SeveralLines
 from app.models import PeriodState, Role
 from app.schemas.common import Strict
 
@@ -34,7 +35,7 @@ class PeriodStep(Strict):
         json_schema_extra={"example": {"note": "Jumlah PSKS TW I belum sesuai data SIKS-NG"}}
     )
 
-    note: str | None = Field(
+    note: Annotated[str, SeveralLines] | None = Field(
         default=None,
         min_length=1,
         max_length=MAX_TEXT,

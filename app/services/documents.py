@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
+from app.core.text import breakable
 from app.formula import parse, to_html
 from app.models import DataValue, Decree, Indicator, Objective, Position, Variable
 from app.schemas.data_values import web_link
@@ -148,7 +149,8 @@ def _lampiran(doc: IkiDocument) -> Lampiran:
     for objective in doc.objectives:
         rows = []
         for ind in objective.indicators:
-            labels = {v.code: v.label for v in ind.variables}
+            # The fraction is markup the templates print as it is: its labels break here.
+            labels = {v.code: breakable(v.label) for v in ind.variables}
             formula = to_html(parse(ind.formula), labels, percent=ind.unit_of_measure == "%")
             rows.append(SheetIndicator(ind.code, ind.number, ind.name, formula, ind.data_source))
         objectives.append(SheetObjective(objective.number, objective.statement, rows))

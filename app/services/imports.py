@@ -18,6 +18,7 @@ from typing import Any
 from sqlmodel import Session
 
 from app.core.errors import MAX_FIELD_ERRORS, AppError, InvalidInput
+from app.core.jsonbody import unique_members
 from app.core.security import Principal
 from app.core.text import control_characters
 from app.core.types import MAX_TEXT
@@ -276,22 +277,9 @@ def _cell(column: str, value: Any) -> Any:
     return value
 
 
-def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """A JSON object whose members are named once: `{"value": 1, "value": 2}` is ambiguous."""
-    names = [name for name, _ in pairs]
-    twice = sorted({name for name in names if names.count(name) > 1})
-    if twice:
-        raise InvalidInput(
-            f"A JSON object names {', '.join(twice)} more than once; which one is meant is "
-            "not clear",
-            field=twice[0],
-        )
-    return dict(pairs)
-
-
 def _json_rows(raw: bytes) -> ImportRows:
     try:
-        data = json.loads(raw, object_pairs_hook=_unique_members)
+        data = json.loads(raw, object_pairs_hook=unique_members)
     except InvalidInput:
         raise
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError

@@ -61,6 +61,7 @@ from app.services import decrees, indicators, objectives, organization, rating_s
 from app.services.common import NewRows, agency_positions, id_of
 
 M = TypeVar("M", bound=BaseModel)
+MAX_SOURCE = 255  # SeedLoad.source
 
 
 class SeedReport(BaseModel):
@@ -82,7 +83,13 @@ _YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 def _read_yaml(path: Path) -> Any:
     with path.open(encoding="utf-8") as handle:
-        return yaml.load(handle, Loader=_YamlLoader)
+        try:
+            return yaml.load(handle, Loader=_YamlLoader)
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" (line {mark.line + 1})" if mark is not None else ""
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise InvalidInput(f"Seed {path.name}: not valid YAML{where}: {problem}") from exc
 
 
 def _entries(data: Any, key: str, source: str) -> list[dict[str, Any]]:
@@ -167,6 +174,12 @@ class _Loader:
 
     def mark(self, source: str) -> None:
         """Record a seed file as loaded."""
+        if len(source) > MAX_SOURCE:
+            # Checked here, not left to the column: PostgreSQL would refuse it, SQLite keep it.
+            raise InvalidInput(
+                f"Seed {source[:100]}...: a seed file's path below the seed folder has at most "
+                f"{MAX_SOURCE} characters"
+            )
         row = self.loaded.get(source) or SeedLoad(source=source)
         row.loaded_at = utcnow()
         self.session.add(row)
@@ -255,6 +268,8 @@ def load_seed(session: Session, seed_dir: Path, *, update_existing: bool = False
     A file is loaded once: running the seed at every start never undoes an admin's edit nor
     brings back a code an admin renamed. `update_existing` loads every file again and applies
     its values over the rows that exist."""
+    if not seed_dir.is_dir():
+        raise InvalidInput(f"The seed folder {str(seed_dir)[:200]} does not exist")
     report = SeedReport()
     loader = _Loader(session, report, update_existing)
     scale_file = seed_dir / "rating_scale.yaml"

@@ -284,6 +284,24 @@ def _copy_of_the_seed(tmp_path, edit) -> object:
             "max_value: Value error, must not be less than min_value",
             id="a range the API refuses",
         ),
+        pytest.param(
+            lambda f: f["variables.yaml"]["variables"][0].update(max_value=False),
+            "max_value: Value error, must be a number",
+            id="a boolean as a number",
+        ),
+        pytest.param(
+            lambda f: f["organization.yaml"]["units"][1].update(name="Bidang\x1fPSM"),
+            "unit BID_PSM: name: Value error, must be one line without control characters "
+            "(it holds U+001F)",
+            id="a control character",
+        ),
+        pytest.param(
+            lambda f: f["decree-2025.yaml"]["objectives"][0]["indicators"][0].update(
+                name="A" * 20_000
+            ),
+            "indicator KADIS.1.1: name: String should have at most 600 characters",
+            id="a name longer than its field",
+        ),
     ],
 )
 def test_the_seed_gets_every_check_of_the_api(session, tmp_path, edit, message):
@@ -358,3 +376,20 @@ def test_seeding_an_agency_reads_a_fixed_number_of_queries(session, tmp_path, co
 def test_updating_from_the_seed_as_loaded_changes_nothing(session):
     report = load_seed(session, SEED_DIR, update_existing=True)
     assert not report.updated, report.updated
+
+
+def test_a_seed_that_cannot_be_read_is_refused_in_words(session, tmp_path):
+    with pytest.raises(InvalidInput, match="does not exist"):
+        load_seed(session, tmp_path / "nowhere")
+    broken = _copy_of_the_seed(tmp_path, lambda files: None)
+    (broken / "baru" / "variables.yaml").write_text("variables: [\n  - code: x\n")
+    with pytest.raises(InvalidInput, match=r"variables\.yaml: not valid YAML"):
+        load_seed(session, broken)
+
+
+def test_a_seed_path_longer_than_its_column_is_refused(session, tmp_path):
+    # PostgreSQL would refuse it with a database error, SQLite store it: refused alike, first.
+    seed = _copy_of_the_seed(tmp_path, lambda files: None)
+    (seed / "baru").rename(seed / ("b" * 240))
+    with pytest.raises(InvalidInput, match="at most 255 characters"):
+        load_seed(session, seed)

@@ -8,13 +8,17 @@ from app.api import renderers
 from app.api.deps import IndicatorId, Page, Since, VerifiedOnly, YearQuery
 from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
+from app.core.jsonbody import JSONRoute
 from app.core.security import AchievementsReader
+from app.core.types import Quarter
 from app.schemas.achievements import AchievementPublic
 from app.schemas.common import CursorPage
 from app.services import achievements
 from app.services.changes import Cursor
 
-router = APIRouter(tags=["achievements"], responses=problem_schema_responses(401, 403, 422))
+router = APIRouter(
+    route_class=JSONRoute, tags=["achievements"], responses=problem_schema_responses(401, 403, 422)
+)
 
 
 @router.get(
@@ -33,7 +37,7 @@ def list_achievements(
     page: Page,
     year: YearQuery,
     quarter: Annotated[
-        int, Query(ge=1, le=4, description="s.d. triwulan; 4 (default) is the annual view")
+        Quarter, Query(description="s.d. triwulan; 4 (default) is the annual view")
     ] = 4,
     agency: Annotated[str | None, Query(description="Agency code")] = None,
     unit: Annotated[str | None, Query(description="Data-source unit code")] = None,

@@ -7,20 +7,23 @@ from fastapi import APIRouter, Request, Response
 from app.api.deps import CHANGED, CREATED, Page, WriteSessionDep, id_path, set_location
 from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
+from app.core.jsonbody import JSONRoute
 from app.core.security import Administrator, requires
+from app.core.types import Id
 from app.models import Capability
 from app.schemas.common import ListPage
 from app.schemas.organization import AgencyCreate, AgencyPublic, AgencyUpdate
 from app.services import organization
 
 router = APIRouter(
+    route_class=JSONRoute,
     prefix="/agencies",
     tags=["agencies"],
     responses=problem_schema_responses(401, 403, 422),
     dependencies=[requires(Capability.read_definitions)],
 )
 
-AgencyId = Annotated[int, id_path("Agency")]
+AgencyId = Annotated[Id, id_path("Agency")]
 
 
 @router.get("", summary="List agencies", response_model=ListPage[AgencyPublic])

@@ -7,13 +7,17 @@ from fastapi import APIRouter, Query
 from app.api.deps import Page, Since
 from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
+from app.core.jsonbody import JSONRoute
 from app.core.security import AuditReader
 from app.schemas.audit import AuditEventPublic
 from app.schemas.common import ListPage
 from app.services import audit
 
 router = APIRouter(
-    prefix="/audit", tags=["audit"], responses=problem_schema_responses(401, 403, 422)
+    route_class=JSONRoute,
+    prefix="/audit",
+    tags=["audit"],
+    responses=problem_schema_responses(401, 403, 422),
 )
 
 

@@ -19,6 +19,7 @@ from app.api.deps import (
 )
 from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
+from app.core.jsonbody import JSONRoute
 from app.core.security import DataEntry, DataReader
 from app.schemas.common import CursorPage
 from app.schemas.data_values import DataValuePublic, DataValuesPut, DataValuesWritten
@@ -28,6 +29,7 @@ from app.services.changes import Cursor
 from app.services.data_values import QuarterValues
 
 router = APIRouter(
+    route_class=JSONRoute,
     prefix="/data-values",
     tags=["data values"],
     responses=problem_schema_responses(401, 403, 422),

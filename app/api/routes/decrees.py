@@ -16,6 +16,7 @@ from app.api.deps import (
 from app.api.documents import DocumentFormat, FormatQuery, document, document_responses, negotiate
 from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
+from app.core.jsonbody import JSONRoute
 from app.core.security import Administrator, requires
 from app.models import Capability
 from app.schemas.common import ListPage
@@ -24,6 +25,7 @@ from app.schemas.lint import LintReport
 from app.services import decrees, documents, lint
 
 router = APIRouter(
+    route_class=JSONRoute,
     prefix="/decrees",
     tags=["decrees"],
     responses=problem_schema_responses(401, 403, 422),

@@ -4,12 +4,14 @@ from fastapi import APIRouter
 
 from app.core.db import SessionDep
 from app.core.errors import PROBLEM_JSON, problem_schema_responses
+from app.core.jsonbody import JSONRoute
 from app.core.security import requires
 from app.models import Capability
 from app.schemas.formulas import FormulaCheck, FormulaCheckResult, FormulaProblem
 from app.services import formulas
 
 router = APIRouter(
+    route_class=JSONRoute,
     tags=["formulas"],
     responses=problem_schema_responses(401, 403),
     dependencies=[requires(Capability.read_definitions)],

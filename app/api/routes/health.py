@@ -6,9 +6,10 @@ from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from app.core.db import SessionDep
+from app.core.jsonbody import JSONRoute
 from app.core.migrations import current_revision, head_revision
 
-router = APIRouter(tags=["health"])
+router = APIRouter(route_class=JSONRoute, tags=["health"])
 
 
 class Health(BaseModel):

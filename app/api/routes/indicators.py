@@ -19,6 +19,7 @@ from app.api.deps import (
 )
 from app.core.db import SessionDep
 from app.core.errors import PROBLEM_JSON, problem_schema_responses
+from app.core.jsonbody import JSONRoute
 from app.core.security import Administrator, requires
 from app.models import Capability
 from app.schemas.common import ListPage
@@ -27,6 +28,7 @@ from app.schemas.indicators import IndicatorCreate, IndicatorPublic, IndicatorUp
 from app.services import indicators
 
 router = APIRouter(
+    route_class=JSONRoute,
     prefix="/indicators",
     tags=["indicators"],
     responses=problem_schema_responses(401, 403, 422),

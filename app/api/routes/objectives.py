@@ -17,20 +17,22 @@ from app.api.deps import (
 )
 from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
+from app.core.jsonbody import JSONRoute
 from app.core.security import Administrator, requires
-from app.core.types import MAX_ID
+from app.core.types import Id
 from app.models import Capability
 from app.schemas.common import ListPage
 from app.schemas.objectives import ObjectiveCreate, ObjectivePublic, ObjectiveUpdate
 from app.services import objectives
 
 router = APIRouter(
+    route_class=JSONRoute,
     prefix="/objectives",
     tags=["objectives"],
     responses=problem_schema_responses(401, 403, 422),
     dependencies=[requires(Capability.read_definitions)],
 )
-ObjectiveId = Annotated[int, id_path("Objective")]
+ObjectiveId = Annotated[Id, id_path("Objective")]
 
 
 @router.get(
@@ -41,7 +43,7 @@ ObjectiveId = Annotated[int, id_path("Objective")]
 def list_objectives(
     session: SessionDep,
     page: Page,
-    decree_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Decree id")] = None,
+    decree_id: Annotated[Id | None, Query(description="Decree id")] = None,
     agency: AgencyFilter = None,
     year: YearFilter = None,
     position: PositionFilter = None,

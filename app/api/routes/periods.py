@@ -15,6 +15,7 @@ from app.api.deps import (
 )
 from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
+from app.core.jsonbody import JSONRoute
 from app.core.security import AchievementsReader, CurrentKey, requires
 from app.core.types import UnitCode
 from app.models import PeriodState
@@ -23,7 +24,10 @@ from app.schemas.workflow import PeriodPublic, PeriodStep, Step
 from app.services import workflow
 
 router = APIRouter(
-    prefix="/periods", tags=["workflow"], responses=problem_schema_responses(401, 403, 422)
+    route_class=JSONRoute,
+    prefix="/periods",
+    tags=["workflow"],
+    responses=problem_schema_responses(401, 403, 422),
 )
 
 UnitPath = Annotated[UnitCode, Path(description="Unit code", examples=["BID_PSM"])]

@@ -26,8 +26,9 @@ from app.api.documents import (
 )
 from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
+from app.core.jsonbody import JSONRoute
 from app.core.security import AchievementsReader, Administrator, requires
-from app.core.types import MAX_YEAR, MIN_YEAR
+from app.core.types import Id, Quarter, Year
 from app.models import Capability
 from app.schemas.common import ListPage
 from app.schemas.documents import IkiDocument
@@ -35,12 +36,13 @@ from app.schemas.organization import PositionCreate, PositionPublic, PositionUpd
 from app.services import documents, organization
 
 router = APIRouter(
+    route_class=JSONRoute,
     prefix="/positions",
     tags=["positions"],
     responses=problem_schema_responses(401, 403, 422),
     dependencies=[requires(Capability.read_definitions)],
 )
-PositionId = Annotated[int, id_path("Position")]
+PositionId = Annotated[Id, id_path("Position")]
 
 
 @router.get(
@@ -76,9 +78,7 @@ def get_position_iki(
     request: Request,
     session: SessionDep,
     position_id: PositionId,
-    year: Annotated[
-        int, Query(ge=MIN_YEAR, le=MAX_YEAR, description="Year of the SK", examples=[2025])
-    ],
+    year: Annotated[Year, Query(description="Year of the SK", examples=[2025])],
     format: FormatQuery = None,
 ) -> Response:
     """The position's IKI for a year as the SK lampiran lays it out: the Jabatan with its
@@ -109,7 +109,7 @@ def get_position_report(
     session: SessionDep,
     position_id: PositionId,
     year: YearQuery,
-    quarter: Annotated[int, Query(ge=1, le=4, description="s.d. triwulan (1-4)", examples=[2])],
+    quarter: Annotated[Quarter, Query(description="s.d. triwulan (1-4)", examples=[2])],
     format: FormatQuery = None,
     verified_only: VerifiedOnly = False,
 ) -> Response:

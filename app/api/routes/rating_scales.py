@@ -7,6 +7,7 @@ from fastapi import APIRouter, Path
 from app.api.deps import AgencyId, WriteSessionDep
 from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
+from app.core.jsonbody import JSONRoute
 from app.core.security import Administrator, requires
 from app.core.types import SCALE_CODE_PATTERN
 from app.models import Capability
@@ -14,6 +15,7 @@ from app.schemas.rating_scales import AgencyScalePut, RatingScalePublic, RatingS
 from app.services import rating_scales
 
 router = APIRouter(
+    route_class=JSONRoute,
     tags=["rating scales"],
     responses=problem_schema_responses(401, 403, 422),
     dependencies=[requires(Capability.read_definitions)],

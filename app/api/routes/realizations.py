@@ -5,6 +5,7 @@ from fastapi import APIRouter, Response
 from app.api.deps import IfMatch, IndicatorId, QuarterPath, WriteSessionDep, YearPath
 from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
+from app.core.jsonbody import JSONRoute
 from app.core.security import DataEntry, DataReader
 from app.schemas.achievements import AchievementPublic
 from app.schemas.data_values import DataValuesPut, ValueChange
@@ -12,6 +13,7 @@ from app.services import data_values
 from app.services.data_values import QuarterValues
 
 router = APIRouter(
+    route_class=JSONRoute,
     prefix="/indicators/{indicator_id}/realizations",
     tags=["realizations"],
     responses=problem_schema_responses(401, 403, 422),

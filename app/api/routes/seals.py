@@ -5,12 +5,16 @@ from fastapi import APIRouter
 from app.api.deps import AgencyFilter, YearFilter
 from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
+from app.core.jsonbody import JSONRoute
 from app.core.security import AuditReader
 from app.schemas.achievements import SealCheck
 from app.services import achievements
 
 router = APIRouter(
-    prefix="/seals", tags=["workflow"], responses=problem_schema_responses(401, 403, 422)
+    route_class=JSONRoute,
+    prefix="/seals",
+    tags=["workflow"],
+    responses=problem_schema_responses(401, 403, 422),
 )
 
 

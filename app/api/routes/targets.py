@@ -7,6 +7,7 @@ from fastapi import APIRouter, Body
 from app.api.deps import IndicatorId, WriteSessionDep, YearPath
 from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
+from app.core.jsonbody import JSONRoute
 from app.core.security import Administrator, DefinitionsReader
 from app.schemas.targets import (
     MAX_INDICATORS,
@@ -17,7 +18,9 @@ from app.schemas.targets import (
 )
 from app.services import targets
 
-router = APIRouter(tags=["targets"], responses=problem_schema_responses(401, 403, 422))
+router = APIRouter(
+    route_class=JSONRoute, tags=["targets"], responses=problem_schema_responses(401, 403, 422)
+)
 
 
 @router.get(

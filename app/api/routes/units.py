@@ -15,19 +15,22 @@ from app.api.deps import (
 )
 from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
+from app.core.jsonbody import JSONRoute
 from app.core.security import Administrator, requires
+from app.core.types import Id
 from app.models import Capability
 from app.schemas.common import ListPage
 from app.schemas.organization import UnitCreate, UnitPublic, UnitUpdate
 from app.services import organization
 
 router = APIRouter(
+    route_class=JSONRoute,
     prefix="/units",
     tags=["units"],
     responses=problem_schema_responses(401, 403, 422),
     dependencies=[requires(Capability.read_definitions)],
 )
-UnitId = Annotated[int, id_path("Unit")]
+UnitId = Annotated[Id, id_path("Unit")]
 
 
 @router.get("", summary="List units", response_model=ListPage[UnitPublic])

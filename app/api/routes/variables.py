@@ -16,19 +16,22 @@ from app.api.deps import (
 )
 from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
+from app.core.jsonbody import JSONRoute
 from app.core.security import Administrator, requires
+from app.core.types import Id
 from app.models import Capability
 from app.schemas.common import ListPage
 from app.schemas.variables import VariableCreate, VariablePublic, VariableUpdate
 from app.services import variables
 
 router = APIRouter(
+    route_class=JSONRoute,
     prefix="/variables",
     tags=["variables"],
     responses=problem_schema_responses(401, 403, 422),
     dependencies=[requires(Capability.read_definitions)],
 )
-VariableId = Annotated[int, id_path("Variable")]
+VariableId = Annotated[Id, id_path("Variable")]
 
 
 @router.get(

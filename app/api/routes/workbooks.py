@@ -8,12 +8,16 @@ from app.api import xlsx
 from app.api.deps import AgencyFilter, VerifiedOnly, YearQuery
 from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
+from app.core.jsonbody import JSONRoute
 from app.core.security import AchievementsReader, DataReader
+from app.core.types import Quarter
 from app.services import workbooks
 from app.services.achievements import AchievementFilters
 from app.services.imports import XLSX_TYPE
 
-router = APIRouter(tags=["reports"], responses=problem_schema_responses(401, 403, 422))
+router = APIRouter(
+    route_class=JSONRoute, tags=["reports"], responses=problem_schema_responses(401, 403, 422)
+)
 
 
 def _workbook(description: str) -> dict[int | str, dict[str, Any]]:
@@ -25,7 +29,7 @@ def _workbook(description: str) -> dict[int | str, dict[str, Any]]:
     }
 
 
-QuarterQuery = Annotated[int, Query(ge=1, le=4, description="s.d. triwulan (1-4)")]
+QuarterQuery = Annotated[Quarter, Query(description="s.d. triwulan (1-4)")]
 
 
 @router.get(
@@ -70,7 +74,7 @@ def realization_template(
     session: SessionDep,
     code: Annotated[str, Path(max_length=32, description="Unit code", examples=["BID_PSM"])],
     year: YearQuery,
-    quarter: Annotated[int, Query(ge=1, le=4, description="Triwulan (1-4)")],
+    quarter: Annotated[Quarter, Query(description="Triwulan (1-4)")],
     agency: Annotated[
         str | None, Query(description="Agency code; optional when only one agency exists")
     ] = None,
