@@ -38,7 +38,8 @@ def main() -> None:
 
     # Errors come back typed too: a problem, not an untyped body.
     refused = put_realization.sync(1, 2001, 1, client=client, body=body)
-    assert isinstance(refused, ProblemDetail) and refused.status == 422, refused
+    assert isinstance(refused, ProblemDetail) and refused.status == 404, refused
+    assert refused.code == "year_not_in_decree", refused.code
     print(f"put_realization (2001): {refused.status} {refused.code}")
 
 

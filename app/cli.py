@@ -265,7 +265,8 @@ def seals_check(
     year: Annotated[int | None, typer.Option(help="Only this year")] = None,
     agency: Annotated[str | None, typer.Option(help="Only this agency (code)")] = None,
 ) -> None:
-    """Recompute every sealed (verified) figure and report those that drifted; exit 1 if any."""
+    """Recompute every sealed (verified) figure, page after page, and report those that
+    drifted; exit 1 if any."""
     from app.services.achievements import drift
 
     with Session(get_engine()) as session:

@@ -27,7 +27,13 @@ aggregation over quarters and polarity, and serves it to e-SAKIP.
 `Authorization: Bearer <key>` (use the *Authorize* button). Roles, each allowed what the ones
 before it are: `reader` < `operator` (scoped to units) < `verifier` < `admin`.
 
-**Lists** answer `{"items": [...], "total": N, "limit": L, "offset": O}`.
+**Lists** answer `{"items": [...], "total": N, "limit": L, "offset": O}`; a filter only
+narrows a list (one naming nothing gives an empty list).
+
+**Years and units.** A year that a route is of (in its path, or the `year` of a pull, a
+document, a workbook) must be one a decree (SK) defines: another answers 404
+`year_not_in_decree`. A unit named in a path that the agency does not have answers 404
+`not_found`. In a body, either is invalid input (422).
 
 **Errors** are RFC 9457 `application/problem+json` objects with a stable `code`.
 """

@@ -13,17 +13,29 @@ from sqlmodel import Session
 from app.core.db import get_write_session
 from app.core.errors import InvalidInput, problem_schema_responses
 from app.core.security import Principal
-from app.core.types import MAX_ID, Id, IsoDateTime, Quarter, WholeNumber, Year
-from app.schemas.common import PageParams
+from app.core.types import (
+    MAX_ID,
+    AgencyCode,
+    Id,
+    IndicatorCode,
+    IsoDateTime,
+    PositionCode,
+    Quarter,
+    UnitCode,
+    VariableKey,
+    WholeNumber,
+    Year,
+)
+from app.schemas.common import CURSOR_PATTERN, PageParams
 from app.services import audit
 from app.services.imports import FORM_TYPE, XLSX_TYPE
 
 
 async def page_params(
     limit: Annotated[
-        int, WholeNumber, Query(ge=1, le=1000, description="Page size (1-1000)")
+        int, Query(ge=1, le=1000, description="Page size (1-1000)"), WholeNumber
     ] = 100,
-    offset: Annotated[int, WholeNumber, Query(ge=0, le=MAX_ID, description="Items to skip")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID, description="Items to skip"), WholeNumber] = 0,
 ) -> PageParams:
     # Dependencies that do no I/O are async: FastAPI runs a sync one in the thread pool, a
     # hop that costs more than the work.
@@ -97,16 +109,24 @@ async def refuse_nul_characters(request: Request) -> None:
 IndicatorId = Annotated[Id, id_path("Indicator")]
 AgencyId = Annotated[Id, id_path("Agency")]
 _YEAR_RULE = (
-    "Year (2000-2100). For an indicator it must be the year of the indicator's decree (SK), "
-    "for a unit's data one the agency has a decree for; another year answers 422 (a list of "
-    "such a year is empty)"
+    "Year (2000-2100) of a decree (SK): of the indicator, of the agency the request is of "
+    "(a unit's data or quarter, a position's document), or, for what spans every agency (a "
+    "pull, a workbook, the quarters' states), of any agency. A year of no decree answers "
+    "404 `year_not_in_decree`"
 )
 YearPath = Annotated[Year, Path(description=_YEAR_RULE)]
 QuarterPath = Annotated[Quarter, Path()]
 YearQuery = Annotated[Year, Query(description=_YEAR_RULE)]
-# Optional period filters of a list of values (undocumented beyond their limits).
-ValueYearFilter = Annotated[Year | None, Query()]
-QuarterFilter = Annotated[Quarter | None, Query()]
+# Optional period filters of a list of values: filters only narrow a list (see README).
+ValueYearFilter = Annotated[Year | None, Query(description="Only values of this year")]
+QuarterFilter = Annotated[Quarter | None, Query(description="Only this quarter (1-4)")]
+UnitPath = Annotated[
+    UnitCode,
+    Path(
+        description="Unit code; a unit the agency does not have answers 404 `not_found`",
+        examples=["BID_PSM"],
+    ),
+]
 VerifiedOnly = Annotated[bool, Query(description="Compute only from verified data")]
 IfMatch = Annotated[
     str | None,
@@ -125,19 +145,55 @@ def _assume_utc(moment: dt.datetime) -> dt.datetime:
 Since = Annotated[IsoDateTime, AfterValidator(_assume_utc)]
 """A point in time (ISO 8601) for `updated_since` filters; without an offset it is UTC."""
 
-# Filters of the definitions.
-AgencyFilter = Annotated[str | None, Query(description="Agency code", examples=["DINSOSP3A"])]
-UnitFilter = Annotated[str | None, Query(description="Unit code", examples=["BID_PSM"])]
-SourceUnitFilter = Annotated[
-    str | None, Query(description="Unit code (Sumber Data)", examples=["BID_PSM"])
+# Filters of lists: a code that names nothing (a unit the agency lacks, a year of no decree)
+# gives an empty list; a value that cannot be a code at all is refused (422).
+AgencyFilter = Annotated[AgencyCode | None, Query(description="Agency code")]
+AgencyOfRequest = Annotated[
+    AgencyCode | None,
+    Query(description="Agency code; may be left out when the service holds one agency"),
 ]
-PositionFilter = Annotated[str | None, Query(description="Position code", examples=["KADIS"])]
+"""The agency a request is of (not a filter): an unknown one is invalid input (422)."""
+UnitFilter = Annotated[UnitCode | None, Query(description="Unit code")]
+OwnerUnitFilter = Annotated[UnitCode | None, Query(description="Owner unit code")]
+SourceUnitFilter = Annotated[UnitCode | None, Query(description="Unit code (Sumber Data)")]
+PositionFilter = Annotated[PositionCode | None, Query(description="Position code")]
+IndicatorFilter = Annotated[IndicatorCode | None, Query(description="Indicator code")]
+VariableFilter = Annotated[VariableKey | None, Query(description="Variable code")]
 YearFilter = Annotated[Year | None, Query(description="Year of the SK", examples=[2025])]
 TextFilter = Annotated[
     str | None, Query(max_length=200, description="Text in the code, name or label")
+]
+CursorQuery = Annotated[
+    str | None,
+    Query(
+        pattern=CURSOR_PATTERN,
+        max_length=21,
+        description="The `cursor` of your last pull (an opaque token, `c1-` and up to 18 "
+        "digits, as an answer gave it): only what changed since, in commit order; a change "
+        "may come twice, none is missed. A token this service did not give answers 422 "
+        "`validation_error`",
+        examples=["c1-7342"],
+    ),
 ]
 DecreeId = Annotated[Id, id_path("Decree")]
 
 # The errors of a create (a code taken) and of a change or delete (missing, or in use).
 CREATED = problem_schema_responses(409)
 CHANGED = problem_schema_responses(404, 409)
+
+# What a 404 names: the one rule for years and units (README: "Years and units").
+NO_SUCH_ROW = "`not_found`: no row of that id"
+NO_DECREE_OF_INDICATOR = (
+    "`year_not_in_decree`: the indicator belongs to another year's decree (SK); `years` "
+    "names its year"
+)
+NO_DECREE_OF_AGENCY = (
+    "`year_not_in_decree`: the agency has no decree (SK) of that year; `years` names those it has"
+)
+NO_DECREE_AT_ALL = "`year_not_in_decree`: no agency has a decree (SK) of that year"
+NO_SUCH_UNIT = "`not_found`: the agency has no unit of that code"
+
+
+def missing(*what: str) -> dict[int | str, dict[str, Any]]:
+    """The documented 404 of a route: each thing that may be missing, with its `code`."""
+    return problem_schema_responses(404, descriptions={404: "; or ".join(what)})

@@ -85,6 +85,14 @@ class NotFound(AppError):
     title = "Not found"
 
 
+class NoDecree(NotFound):
+    """A year that no decree (SK) defines: of the agency the request is of, or of the
+    indicator it names (`years`: the years that there are)."""
+
+    code = "year_not_in_decree"
+    title = "No decree for that year"
+
+
 class Conflict(AppError):
     status_code = 409
     code = "conflict"

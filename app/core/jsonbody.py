@@ -19,16 +19,23 @@ from app.core.errors import InvalidInput
 
 MAX_NAMED = 10  # members named in the answer; each quoted briefly
 _QUOTE = 100
+_TOLD, _TOLD_QUOTE = 3, 40
+
+
+def _quote(name: str, limit: int) -> str:
+    return name if len(name) <= limit else f"{name[:limit]}..."
 
 
 class DuplicateMembers(InvalidInput):
     """A JSON object naming a member more than once."""
 
     def __init__(self, names: list[str]) -> None:
-        shown = [n if len(n) <= _QUOTE else f"{n[:_QUOTE]}..." for n in names[:MAX_NAMED]]
-        more = f" and {len(names) - len(shown)} more" if len(names) > len(shown) else ""
+        shown = [_quote(n, _QUOTE) for n in names[:MAX_NAMED]]
+        # The detail names a few, briefly (a problem's detail is at most 1000 characters).
+        told = [_quote(n, _TOLD_QUOTE) for n in names[:_TOLD]]
+        more = f" and {len(names) - len(told)} more" if len(names) > len(told) else ""
         super().__init__(
-            f"A JSON object names {', '.join(shown)}{more} more than once; which one is meant "
+            f"A JSON object names {', '.join(told)}{more} more than once; which one is meant "
             "is not clear",
             field="body",
             members=shown,

@@ -10,9 +10,18 @@ import datetime as dt
 import keyword
 import math
 import re
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeVar
 
-from pydantic import AfterValidator, BeforeValidator, Field, PlainValidator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    GetJsonSchemaHandler,
+    PlainValidator,
+    WithJsonSchema,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from app.core.text import control_characters
 from app.formula import FUNCTIONS
@@ -111,19 +120,21 @@ def _whole_number(value: Any) -> Any:
 
 
 WholeNumber = BeforeValidator(_whole_number)
-"""What every integer of the API is read through (ids, years, quarters, paging, decimals)."""
+"""What every integer of the API is read through (ids, years, quarters, paging, decimals).
+Written after the bounds (`Annotated[int, Field(ge=1), WholeNumber]`): before them it hides
+them from the OpenAPI document, which would state `ge` instead of `minimum`."""
 
 
 # Periods and ids -----------------------------------------------------------------------------
 
-Id = Annotated[int, WholeNumber, Field(ge=1, le=MAX_ID)]
+Id = Annotated[int, Field(ge=1, le=MAX_ID), WholeNumber]
 Year = Annotated[
-    int, WholeNumber, Field(ge=MIN_YEAR, le=MAX_YEAR, description="Year", examples=[2025])
+    int, Field(ge=MIN_YEAR, le=MAX_YEAR, description="Year", examples=[2025]), WholeNumber
 ]
-Quarter = Annotated[int, WholeNumber, Field(ge=1, le=4, description="Triwulan, 1-4", examples=[1])]
+Quarter = Annotated[int, Field(ge=1, le=4, description="Triwulan, 1-4", examples=[1]), WholeNumber]
 MAX_SK_NUMBER = 999
 SkNumber = Annotated[
-    int, WholeNumber, Field(ge=1, le=MAX_SK_NUMBER, description="Number in the SK", examples=[1])
+    int, Field(ge=1, le=MAX_SK_NUMBER, description="Number in the SK", examples=[1]), WholeNumber
 ]
 
 # Codes ---------------------------------------------------------------------------------------
@@ -251,7 +262,41 @@ FormulaText = Annotated[
 
 # Numbers -------------------------------------------------------------------------------------
 
-Number = Annotated[float, PlainValidator(_json_number, json_schema_input_type=float)]
+
+class _NumberSchema:
+    """The JSON Schema of a `Number`: its magnitude, and its bounds by their JSON Schema names.
+
+    Pydantic states the bounds of a type with a validator of its own (`ge`, `le`, `gt`, `lt`
+    of `Annotated[Number, Field(ge=0)]`) under those names, which JSON Schema does not know:
+    a client or a fuzzer reading the document would not see them. Applied to the outermost
+    schema of the type (pydantic moves an annotation's JSON Schema function there), this
+    renames them."""
+
+    KEYWORDS: ClassVar[dict[str, str]] = {
+        "ge": "minimum",
+        "le": "maximum",
+        "gt": "exclusiveMinimum",
+        "lt": "exclusiveMaximum",
+    }
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        rendered = handler(schema)
+        rendered.setdefault("minimum", -MAX_MAGNITUDE)
+        rendered.setdefault("maximum", MAX_MAGNITUDE)
+        for name, standard in self.KEYWORDS.items():
+            if name in rendered:
+                rendered[standard] = rendered.pop(name)
+        return rendered
+
+
+Number = Annotated[
+    float, PlainValidator(_json_number, json_schema_input_type=float), _NumberSchema()
+]
+"""A finite JSON number (not a boolean nor a numeric string) of at most 1e15 in size. Bounds
+go in an `Annotated[Number, Field(ge=0)]`: a field's own `x: Number = Field(ge=0)` would be
+dropped by pydantic, unchecked."""
 
 # Dates and times ------------------------------------------------------------------------------
 
@@ -286,9 +331,56 @@ IsoDateTime = Annotated[dt.datetime, BeforeValidator(_iso_datetime)]
 """A finite JSON number (not a boolean nor a numeric string) of at most 1e15 in size."""
 Bound = Annotated[
     float,
-    BeforeValidator(_refuse_non_numbers),
     Field(allow_inf_nan=False, ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE),
+    BeforeValidator(_refuse_non_numbers),
 ]
 Decimals = Annotated[
-    int, WholeNumber, Field(ge=0, le=6, description="Decimals to show", examples=[2])
+    int, Field(ge=0, le=6, description="Decimals to show", examples=[2]), WholeNumber
 ]
+
+# Keys of objects -----------------------------------------------------------------------------
+# A JSON object's keys are strings. Where they are constrained (quarters, variable codes), the
+# document states it as `propertyNames`, and the server checks the same pattern.
+
+QUARTER_KEY_PATTERN = r"^[1-4]$"
+_QUARTER_KEY = re.compile(QUARTER_KEY_PATTERN)
+
+
+def _quarter_key(value: Any) -> Any:
+    # A quarter key is "1".."4" exactly: not "01", " 1", "+1" or "1.0", which an integer key
+    # would read as 1 too (two of them in one object would name one quarter twice).
+    if isinstance(value, str) and not _QUARTER_KEY.fullmatch(value):
+        raise ValueError('must be a quarter, "1" to "4"')
+    return value
+
+
+QuarterKey = Annotated[
+    Quarter,
+    BeforeValidator(_quarter_key),
+    WithJsonSchema({"type": "string", "pattern": QUARTER_KEY_PATTERN}),
+]
+"""A quarter as the key of an object: "1".."4"."""
+VariableKey = Annotated[str, Field(pattern=VARIABLE_CODE_PATTERN)]
+"""A variable's code as the key of an object."""
+
+
+class _PropertyNames:
+    """States the pattern of a dict's keys as `propertyNames`, its values as
+    `additionalProperties`. Pydantic writes them as `patternProperties`, which constrains the
+    keys that match and leaves every other key free: not what the server accepts."""
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        rendered = handler(schema)
+        patterns = rendered.pop("patternProperties", None)
+        if patterns:
+            ((pattern, values),) = patterns.items()
+            rendered["propertyNames"] = {"pattern": pattern}
+            rendered["additionalProperties"] = values
+        return rendered
+
+
+KEYS_BY_PATTERN = _PropertyNames()
+"""Annotate a dict whose keys are a `QuarterKey` or a `VariableKey` with it:
+`Annotated[dict[VariableKey, Number], KEYS_BY_PATTERN]`."""

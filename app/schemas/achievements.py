@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
+from app.core.types import KEYS_BY_PATTERN, VariableKey
 from app.models import Polarity
 from app.schemas.rating_scales import Rating
 
@@ -39,11 +40,11 @@ class AchievementPublic(BaseModel):
     agency: str = Field(examples=["DINSOSP3A"])
     year: int = Field(examples=[2025])
     quarter: int = Field(description="s.d. triwulan: 4 is the annual view", examples=[4])
-    values: dict[str, float | None] = Field(
+    values: Annotated[dict[VariableKey, float | None], KEYS_BY_PATTERN] = Field(
         description="Year-to-date value of each variable (aggregated over quarters 1..q)",
         examples=[{"psks_diberdayakan": 90, "psks_terdata": 120}],
     )
-    quarter_values: dict[str, float | None] = Field(
+    quarter_values: Annotated[dict[VariableKey, float | None], KEYS_BY_PATTERN] = Field(
         description="Each variable's value for this quarter alone"
     )
     quarter_realization: float | None = Field(description="The formula over this quarter's values")
@@ -85,20 +86,19 @@ class SealDriftField(BaseModel):
     current: Any = Field(description="As the current data and definitions compute it")
 
 
-class SealDrift(BaseModel):
-    """A sealed figure whose recomputation differs from it."""
-
-    indicator: str = Field(examples=["KADIS.1.1"])
-    year: int = Field(examples=[2025])
-    quarter: int = Field(examples=[2])
-    fields: dict[str, SealDriftField] = Field(description="The fields that differ")
+FieldName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+"""The name of a field of `AchievementPublic`, as the key of an object."""
 
 
 class SealCheck(BaseModel):
-    """The sealed figures recomputed from the current data and definitions."""
+    """A sealed figure recomputed from the current data and definitions: the fields in which
+    the two differ (none when the official figure holds)."""
 
-    checked: int = Field(description="Sealed figures recomputed", examples=[78])
-    drifted: list[SealDrift] = Field(
-        description="Those that differ; empty when every official figure is what it was "
-        "when verified"
+    indicator: str = Field(description="Indicator code", examples=["KADIS.1.1"])
+    indicator_id: int = Field(description="Indicator id", examples=[1])
+    year: int = Field(examples=[2025])
+    quarter: int = Field(description="s.d. triwulan", examples=[2])
+    drifted: bool = Field(description="Whether the recomputed figure differs from the sealed one")
+    fields: Annotated[dict[FieldName, SealDriftField], KEYS_BY_PATTERN] = Field(
+        description="The fields that differ, by name; empty when none does"
     )

@@ -12,6 +12,9 @@ from sqlmodel.main import SQLModelConfig
 
 T = TypeVar("T")
 
+CURSOR_PATTERN = r"^c1-[0-9]{1,18}$"
+"""A cursor of an incremental pull (`app/services/changes.py`)."""
+
 
 @dataclass(frozen=True)
 class PageParams:
@@ -48,8 +51,12 @@ class CursorPage(ListPage[T], Generic[T]):
     )
 
     cursor: str = Field(
-        description="Send it back as `cursor` in the next pull to get what changed since this "
-        "one (take it from the first page of a pull of several pages)",
+        pattern=CURSOR_PATTERN,
+        max_length=21,
+        description="Where the next pull starts: an opaque token (`c1-` and up to 18 digits) "
+        "to send back as the `cursor` parameter, to get only what changed since this pull "
+        "(a change may come twice, none is missed). Of a pull of several pages, keep the "
+        "first page's cursor",
         examples=["c1-7342"],
     )
 

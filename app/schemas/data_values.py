@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from app.core.types import MAX_TEXT, Number, OneLine, SeveralLines
+from app.core.types import KEYS_BY_PATTERN, MAX_TEXT, Number, OneLine, SeveralLines, VariableKey
 from app.schemas.common import Strict
 
 # Something a browser or a spreadsheet would follow: a scheme (`x:` not followed by a space,
@@ -66,7 +66,7 @@ class DataValuesPut(Strict):
         },
     )
 
-    values: dict[str, Number] = Field(
+    values: Annotated[dict[VariableKey, Number], KEYS_BY_PATTERN] = Field(
         min_length=1,
         max_length=1000,
         description="Variable code -> value. Counts must be whole numbers; values must be "

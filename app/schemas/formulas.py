@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.errors import ProblemDetail
-from app.core.types import AgencyCode, Number
+from app.core.types import KEYS_BY_PATTERN, AgencyCode, Number, VariableKey
 
 
 class FormulaCheck(BaseModel):
@@ -31,7 +31,7 @@ class FormulaCheck(BaseModel):
         description="Code of the agency whose variables the formula may use; may be left out "
         "when the service holds a single agency",
     )
-    values: dict[str, Number] | None = Field(
+    values: Annotated[dict[VariableKey, Number], KEYS_BY_PATTERN] | None = Field(
         default=None,
         max_length=200,
         description="Values of the formula's variables, by code, to test-evaluate it",

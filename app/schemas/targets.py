@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.core.types import AgencyCode, Id, IndicatorCode, Number, Quarter
+from app.core.types import KEYS_BY_PATTERN, AgencyCode, Id, IndicatorCode, Number, QuarterKey
 from app.schemas.common import Strict
 
 TargetValue = Annotated[Number, Field(ge=0)]
@@ -22,7 +22,7 @@ class TargetsPut(Strict):
     )
 
     annual: TargetValue | None = Field(description="The target for the whole year")
-    quarters: dict[Quarter, TargetValue] = Field(
+    quarters: Annotated[dict[QuarterKey, TargetValue], KEYS_BY_PATTERN] = Field(
         default_factory=dict,
         description="Targets for the year to date at the end of a quarter, by quarter 1-4; "
         "a quarter without one is measured against the annual target",
@@ -36,7 +36,10 @@ class TargetsPublic(BaseModel):
     indicator_code: str = Field(examples=["KADIS.1.1"])
     year: int = Field(examples=[2025])
     annual: float | None = Field(examples=[80])
-    quarters: dict[int, float] = Field(examples=[{"1": 20, "2": 40}])
+    quarters: Annotated[dict[QuarterKey, float], KEYS_BY_PATTERN] = Field(
+        description="Targets for the year to date at the end of a quarter, by quarter 1-4",
+        examples=[{"1": 20, "2": 40}],
+    )
     updated_at: dt.datetime | None = Field(description="When they were last set")
     updated_by: str | None = Field(description="Name of the key that last set them")
 

@@ -50,7 +50,7 @@ from app.schemas.achievements import (
     AchievementIndicator,
     AchievementPosition,
     AchievementPublic,
-    SealDrift,
+    SealCheck,
     SealDriftField,
 )
 from app.schemas.common import PageParams
@@ -63,6 +63,7 @@ from app.services.queries import (
     indicator_in_year,
     indicator_query,
     indicators_over,
+    require_decree,
 )
 
 
@@ -703,6 +704,7 @@ def list_achievements(
 ) -> tuple[tuple[list[Row], int], Cursor]:
     """One page of achievements at `quarter`, in SK order, and the cursor to resume from
     (taken before anything is read)."""
+    require_decree(session, filters.year)
     resume = changes.current(session)
     query = _base_query(filters)
     if filters.cursor is not None:
@@ -812,12 +814,14 @@ def seal(session: Session, unit_id: int, year: int, quarter: int) -> int:
     return sealed
 
 
-def drift(
-    session: Session, *, year: int | None = None, agency: str | None = None
-) -> tuple[int, list[SealDrift]]:
-    """Each sealed figure recomputed from the current data and definitions: how many were
-    checked, and those that differ (a change under a seal that nothing refused)."""
-    query = select(SealedFigure.indicator_id, SealedFigure.year, SealedFigure.quarter)
+def check_seals(
+    session: Session, page: PageParams, *, year: int | None = None, agency: str | None = None
+) -> tuple[list[SealCheck], int]:
+    """One page of the sealed figures (by year, indicator and quarter), each recomputed from
+    the current data and definitions, with the fields that differ (a change under a seal
+    that nothing refused); and how many sealed figures there are. The work is bounded by the
+    page: its figures are recomputed per year, in a fixed number of queries."""
+    query = select(SealedFigure)
     if year is not None:
         query = query.where(SealedFigure.year == year)
     if agency is not None:
@@ -827,32 +831,59 @@ def drift(
             .join(Agency, col(Agency.id) == col(Decree.agency_id))
             .where(Agency.code == agency)
         )
-    wanted: dict[int, set[tuple[int, int]]] = {}
-    for ident, in_year, quarter in session.exec(query):
-        wanted.setdefault(in_year, set()).add((ident, quarter))
-    checked, drifted = 0, []
-    for in_year, keys in sorted(wanted.items()):
-        ids = sorted({ident for ident, _ in keys})
-        quarters = sorted({quarter for _, quarter in keys})
-        seals = _sealed(session, ids, in_year, quarters)
-        now = {
-            (row["indicator"]["id"], row["quarter"]): row
-            for row in _computed_rows(session, ids, in_year, quarters, verified_only=True)
+    order = (col(SealedFigure.year), col(SealedFigure.indicator_id), col(SealedFigure.quarter))
+    figures, total = paginate(session, query, page, *order)
+    by_year: dict[int, list[SealedFigure]] = {}
+    for figure in figures:
+        by_year.setdefault(figure.year, []).append(figure)
+    now: dict[tuple[int, int, int], Row] = {}
+    for in_year, sealed in by_year.items():
+        ids = sorted({f.indicator_id for f in sealed})
+        quarters = sorted({f.quarter for f in sealed})
+        for row in _computed_rows(session, ids, in_year, quarters, verified_only=True):
+            now[(in_year, row["indicator"]["id"], row["quarter"])] = row
+    checks = []
+    for figure in figures:
+        # Shaped like a fresh row (see `_sealed`).
+        before = _shaped(dict(figure.figure))
+        after = now.get((figure.year, figure.indicator_id, figure.quarter), {})
+        fields = {
+            name: SealDriftField(sealed=before.get(name), current=after.get(name))
+            for name in sorted(set(before) | set(after))
+            if name not in DRIFT_IGNORED and before.get(name) != _jsonable(after.get(name))
         }
-        for key in sorted(keys):
-            checked += 1
-            before, after = seals[key], now.get(key, {})
-            fields = {
-                name: SealDriftField(sealed=before.get(name), current=after.get(name))
-                for name in sorted(set(before) | set(after))
-                if name not in DRIFT_IGNORED and before.get(name) != _jsonable(after.get(name))
-            }
-            if fields:
-                code = before.get("indicator", {}).get("code", str(key[0]))
-                drifted.append(
-                    SealDrift(indicator=code, year=in_year, quarter=key[1], fields=fields)
-                )
-    return checked, drifted
+        checks.append(
+            SealCheck(
+                indicator=before.get("indicator", {}).get("code", str(figure.indicator_id)),
+                indicator_id=figure.indicator_id,
+                year=figure.year,
+                quarter=figure.quarter,
+                drifted=bool(fields),
+                fields=fields,
+            )
+        )
+    return checks, total
+
+
+SEAL_CHECK_PAGE = 500
+"""Sealed figures recomputed at once by `drift`."""
+
+
+def drift(
+    session: Session, *, year: int | None = None, agency: str | None = None
+) -> tuple[int, list[SealCheck]]:
+    """Every sealed figure checked, page after page (`check_seals`): how many were checked,
+    and those that drifted. For the command line, which may take its time."""
+    checked, drifted, offset = 0, [], 0
+    while True:
+        checks, total = check_seals(
+            session, PageParams(SEAL_CHECK_PAGE, offset), year=year, agency=agency
+        )
+        checked += len(checks)
+        drifted += [check for check in checks if check.drifted]
+        offset += len(checks)
+        if not checks or offset >= total:
+            return checked, drifted
 
 
 def _jsonable(value: Any) -> Any:

@@ -345,6 +345,15 @@ def pick_units(
     return [found[code] for code in wanted]
 
 
+def unit_of_path(session: Session, agency: Agency, code: str, field: str = "unit") -> Unit:
+    """The agency's unit that a route's path names by code: 404 `not_found` when there is
+    none. (A unit named in a body is invalid input, 422; a `unit` filter only filters.)"""
+    unit = session.exec(select(Unit).where(Unit.agency_id == agency.id, Unit.code == code)).first()
+    if unit is None:
+        raise NotFound(f"Unit {quote(code)!r} does not exist in agency {agency.code}", field=field)
+    return unit
+
+
 def unit_id(session: Session, agency: Agency, code: str, field: str) -> int:
     """The id of the agency's unit with this code (422 if there is none)."""
     return id_of(units_by_code(session, agency, [code], field)[0])

@@ -58,6 +58,7 @@ from app.services.queries import (
     indicator_in_year,
     load_agency_variables,
     locked_periods,
+    require_decree,
 )
 
 
@@ -438,6 +439,7 @@ def write_quarter(
     ETag of the agency's data sheet for that quarter (see `sheet_etag`)."""
     year, quarter = sent.year, sent.quarter
     agency = resolve_agency(session, agency_code)
+    require_decree(session, year, agency)
     scope = load_agency_variables(session, agency)
     keys = [
         (scope.variables[c].id or 0, year, quarter)

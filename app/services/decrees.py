@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlmodel import Session, SQLModel, col, select
 
-from app.core.errors import Conflict, NotFound
+from app.core.errors import Conflict
 from app.models import Agency, Decree, Indicator, IndicatorSourceUnit, Objective, Position, Target
 from app.models.decrees import DecreeText, Signatory
 from app.models.indicators import IndicatorBase
@@ -31,6 +31,7 @@ from app.services.common import (
     savepoint,
     target_label,
 )
+from app.services.queries import no_decree
 
 
 def decree_views(session: Session, decrees: Sequence[Decree]) -> list[DecreePublic]:
@@ -44,12 +45,13 @@ def decree_views(session: Session, decrees: Sequence[Decree]) -> list[DecreePubl
 
 
 def decree_of_position(session: Session, position: Position, year: int) -> Decree:
-    """The decree of `year` of the position's agency; 404 when there is none."""
-    decree = session.exec(
-        select(Decree).where(Decree.agency_id == position.agency_id, Decree.year == year)
-    ).first()
+    """The decree of `year` of the position's agency; 404 `year_not_in_decree` when there
+    is none."""
+    decrees = session.exec(select(Decree).where(Decree.agency_id == position.agency_id)).all()
+    decree = next((d for d in decrees if d.year == year), None)
     if decree is None:
-        raise NotFound(f"No decree of year {year} for the agency of position {position.code}")
+        whose = f"the agency of position {position.code}"
+        raise no_decree(year, (d.year for d in decrees), whose)
     return decree
 
 

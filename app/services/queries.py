@@ -17,7 +17,7 @@ from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from app.core.errors import InvalidInput, NotFound
+from app.core.errors import NoDecree, NotFound
 from app.formula import names_in
 from app.models import (
     Agency,
@@ -87,8 +87,34 @@ INDICATOR_ORDER: tuple[Any, ...] = (
 )
 
 
+# Years: the one rule --------------------------------------------------------------------------
+
+
+def no_decree(year: int, years: Iterable[int], whose: str) -> NoDecree:
+    """The refusal of a year that no decree (SK) of `whose` defines: 404
+    `year_not_in_decree`, naming the years there are. Every route that is of a year (in
+    its path, or the `year` a list, document or report is of) answers it alike."""
+    known = sorted(set(years))
+    listed = ", ".join(str(y) for y in known) or "none"
+    return NoDecree(
+        f"No decree (SK) of {year} for {whose} (years: {listed})", field="year", years=known
+    )
+
+
+def require_decree(session: Session, year: int, agency: Agency | None = None) -> None:
+    """404 `year_not_in_decree` unless there is a decree of `year`: of `agency` when the
+    route is of one agency, else of any agency."""
+    query = select(Decree.year)
+    if agency is not None:
+        query = query.where(Decree.agency_id == agency.id)
+    if session.exec(query.where(Decree.year == year).limit(1)).first() is None:
+        years = session.exec(query.distinct())
+        raise no_decree(year, years, f"agency {agency.code}" if agency else "any agency")
+
+
 def indicator_in_year(session: Session, indicator_id: int, year: int) -> tuple[Indicator, Agency]:
-    """An indicator and its agency, checking that its decree is of `year` (422 otherwise)."""
+    """An indicator and its agency, checking that its decree is of `year` (404
+    `year_not_in_decree` otherwise)."""
     found = session.exec(
         select(Indicator, Decree.year, Agency)
         .join(Decree, Decree.id == Indicator.decree_id)  # type: ignore[arg-type]
@@ -104,13 +130,14 @@ def indicator_in_year(session: Session, indicator_id: int, year: int) -> tuple[I
     return indicator, agency
 
 
-def not_of_year(indicator: Indicator, decree_year: int, year: int) -> InvalidInput | None:
+def not_of_year(indicator: Indicator, decree_year: int, year: int) -> NoDecree | None:
     """The refusal of an indicator whose decree is of another year than `year`, if it is."""
     if decree_year == year:
         return None
-    return InvalidInput(
+    return NoDecree(
         f"Indicator {indicator.code} belongs to the SK of {decree_year}, not {year}",
         field="year",
+        years=[decree_year],
     )
 
 

@@ -24,7 +24,7 @@ from app.schemas.targets import (
 )
 from app.services import seals
 from app.services.common import id_of, not_found, quote, savepoint
-from app.services.queries import indicator_in_year, not_of_year
+from app.services.queries import indicator_in_year, not_of_year, require_decree
 
 # A refused bulk write lists at most this many items (`rejected` counts them all).
 MAX_ERRORS = 1000
@@ -50,7 +50,7 @@ def set_targets(
         indicator_id=indicator_id, annual=body.annual, quarters=body.quarters
     )
     try:
-        return set_many_targets(session, principal, year, [item]).items[0]
+        return _write_targets(session, principal, year, [item]).items[0]
     except TargetsRejected as rejected:
         raise rejected.refusals[0].error from None
 
@@ -129,7 +129,14 @@ def set_many_targets(
     session: Session, principal: Principal, year: int, items: Sequence[IndicatorTargetsPut]
 ) -> TargetsWritten:
     """Replace the targets for a year of every indicator the items name, all or nothing, in
-    a fixed number of queries."""
+    a fixed number of queries; a year of no decree is refused as a whole (404)."""
+    require_decree(session, year)
+    return _write_targets(session, principal, year, items)
+
+
+def _write_targets(
+    session: Session, principal: Principal, year: int, items: Sequence[IndicatorTargetsPut]
+) -> TargetsWritten:
     found, refusals = _resolve(session, year, items)
     ids = [id_of(item.indicator) for item in found]
     current: dict[int, dict[int, Target]] = {ident: {} for ident in ids}

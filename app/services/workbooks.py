@@ -12,12 +12,10 @@ from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from app.achievement import AchievementStatus
-from app.core.errors import InvalidInput, NotFound
 from app.formula import parse
 from app.models import (
     Aggregation,
     DataValue,
-    Decree,
     IndicatorSourceUnit,
     PeriodState,
     Unit,
@@ -26,8 +24,8 @@ from app.models import (
 )
 from app.schemas.achievements import AchievementPublic
 from app.services import achievements
-from app.services.common import resolve_agency
-from app.services.queries import INDICATOR_ORDER, indicator_query, periods
+from app.services.common import id_of, resolve_agency, unit_of_path
+from app.services.queries import INDICATOR_ORDER, indicator_query, periods, require_decree
 
 NO_UNIT = "-"  # the summary block of indicators that name no Sumber Data unit
 
@@ -87,6 +85,7 @@ def achievement_report(
 ) -> AchievementReport:
     """Achievements of the filters' indicators at quarters 1..`quarter`, with a summary per
     Sumber Data unit (only the filter's unit when it names one)."""
+    require_decree(session, filters.year)
     found = achievements.up_to_quarter(session, filters, quarter)
     ids = [quarters[0].indicator.id for quarters in found]
     sources: dict[int, list[str]] = defaultdict(list)
@@ -157,18 +156,8 @@ def realization_template(
     indicators using each, last quarter's value and the value (and note) stored for the
     quarter."""
     agency = resolve_agency(session, agency_code)
-    unit = session.exec(
-        select(Unit).where(Unit.agency_id == agency.id, Unit.code == unit_code)
-    ).first()
-    if unit is None or unit.id is None:
-        raise NotFound(f"Unit {unit_code!r} does not exist in agency {agency.code}")
-    if (
-        session.exec(
-            select(Decree.id).where(Decree.agency_id == agency.id, Decree.year == year)
-        ).first()
-        is None
-    ):
-        raise InvalidInput(f"{agency.code} has no SK for {year}", field="year")
+    unit = unit_of_path(session, agency, unit_code, field="code")
+    require_decree(session, year, agency)
     variables = list(
         session.exec(
             select(Variable).where(Variable.owner_unit_id == unit.id).order_by(col(Variable.code))
@@ -198,7 +187,8 @@ def realization_template(
     # SK order: by the first indicator that uses a variable; unused ones last, by code.
     order = {code: n for n, code in enumerate(using)}
     variables.sort(key=lambda v: (order.get(v.code, len(order)), v.code))
-    state = periods(session, {unit.id}, year, [quarter]).get((unit.id, quarter))
+    unit_id = id_of(unit)
+    state = periods(session, {unit_id}, year, [quarter]).get((unit_id, quarter))
     return RealizationTemplate(
         agency=agency.code,
         unit=unit.code,

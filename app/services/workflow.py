@@ -39,8 +39,8 @@ from app.models import (
 from app.schemas.common import PageParams
 from app.schemas.workflow import PeriodPublic, PeriodStep, Step
 from app.services import achievements, audit
-from app.services.common import lock_agency_data, resolve_agency
-from app.services.queries import events_of_records, indicators_over
+from app.services.common import lock_agency_data, resolve_agency, unit_of_path
+from app.services.queries import events_of_records, indicators_over, require_decree
 
 
 @dataclass(frozen=True)
@@ -108,13 +108,6 @@ check is one function and one line here."""
 def refusal(move: Move, checks: Iterable[Check] = CHECKS_BEFORE) -> AppError | None:
     """The first check that refuses the move, if any."""
     return next((error for check in checks if (error := check(move)) is not None), None)
-
-
-def _unit(session: Session, agency: Agency, code: str) -> Unit:
-    unit = session.exec(select(Unit).where(Unit.agency_id == agency.id, Unit.code == code)).first()
-    if unit is None:
-        raise InvalidInput(f"Unknown unit '{code}' in agency {agency.code}", field="unit")
-    return unit
 
 
 def _view(agency: Agency, unit: Unit, year: int, quarter: int, row: Period | None) -> PeriodPublic:
@@ -210,7 +203,8 @@ def take_step(
 ) -> PeriodPublic:
     """Move a unit's quarter one step through the workflow, or refuse with nothing changed."""
     agency = resolve_agency(session, agency_code)
-    unit = _unit(session, agency, unit_code)
+    unit = unit_of_path(session, agency, unit_code)
+    require_decree(session, year, agency)
     _authorize(principal, step, unit)
     if step in NOTE_REQUIRED and not body.note:
         raise InvalidInput(f"Say {NOTE_REQUIRED[step]} in `note`", field="note")
@@ -275,6 +269,7 @@ def list_periods(
 ) -> tuple[list[PeriodPublic], int]:
     """Every unit's quarters of a year (or one quarter) with their state, by agency, unit
     and quarter; a quarter that never moved is open."""
+    require_decree(session, year)
     query = select(Unit, Agency).join(Agency, Agency.id == Unit.agency_id)  # type: ignore[arg-type]
     if agency:
         query = query.where(Agency.code == agency)

@@ -106,7 +106,7 @@ def test_indicator_shape(client, reader):
         ({"unit": "SEKRETARIAT"}, 12),
         ({"q": "bencana"}, 2),
         ({"code": "KADIS.1.1"}, 1),
-        ({"code": "KADIS.1"}, 0),
+        ({"code": "KADIS.9.9"}, 0),
     ],
 )
 def test_indicator_filters(client, reader, params, total):

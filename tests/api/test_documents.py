@@ -275,9 +275,10 @@ def test_documents_need_a_key_and_an_existing_subject(client, session, reader):
     for url in (
         f"{API}/positions/{positions['KADIS']}/iki?year=2031",
         f"{API}/positions/{positions['KADIS']}/report?year=2031&quarter=1",
-        f"{API}/positions/99999/report?year=2025&quarter=1",
     ):
-        assert_problem(client.get(url, headers=reader), 404, "not_found")
+        assert_problem(client.get(url, headers=reader), 404, "year_not_in_decree")
+    url = f"{API}/positions/99999/report?year=2025&quarter=1"
+    assert_problem(client.get(url, headers=reader), 404, "not_found")
     assert_problem(
         client.get(
             f"{API}/positions/{positions['KADIS']}/report?year=2025&quarter=5", headers=reader

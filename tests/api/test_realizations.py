@@ -189,8 +189,8 @@ def test_year_outside_the_decree_is_refused(client, session, psm):
         headers=psm,
         json={"values": {"psks_terdata": 1}},
     )
-    body = assert_problem(response, 422, "invalid_input")
-    assert body["field"] == "year"
+    body = assert_problem(response, 404, "year_not_in_decree")
+    assert body["field"] == "year" and body["years"] == [2025]
     assert stored(session) == []
 
 
@@ -245,7 +245,7 @@ def test_targets_roundtrip_and_admin_only(client, session, admin, psm):
     wrong_year = client.put(
         f"/api/v1/indicators/{ind}/targets/2030", headers=admin, json={"annual": 1}
     )
-    assert_problem(wrong_year, 422, "invalid_input")
+    assert_problem(wrong_year, 404, "year_not_in_decree")
     bad = client.put(
         f"/api/v1/indicators/{ind}/targets/{YEAR}",
         headers=admin,

@@ -261,7 +261,8 @@ def test_verified_figures_are_served_from_their_seal_and_drift_is_reported(
     finds it, and reports nothing before it."""
     auditor = make_key(Role.auditor)
     clean = client.get(f"{API}/seals/check", headers=auditor, params={"year": YEAR}).json()
-    assert clean["drifted"] == [] and clean["checked"] >= 2  # KADIS.1.1 at Q1 and Q2 at least
+    assert not any(c["drifted"] or c["fields"] for c in clean["items"])
+    assert clean["total"] >= 2  # KADIS.1.1 at Q1 and Q2 at least
     before = official(client, admin, 2)
     psks_terdata = variable(session, "psks_terdata")
     session.execute(
@@ -279,7 +280,7 @@ def test_verified_figures_are_served_from_their_seal_and_drift_is_reported(
     ).json()["items"][0]
     assert live["values"]["psks_terdata"] == 100  # the open pull shows what is stored now
     report = client.get(f"{API}/seals/check", headers=auditor, params={"year": YEAR}).json()
-    drifted = {(d["indicator"], d["quarter"]): d["fields"] for d in report["drifted"]}
+    drifted = {(d["indicator"], d["quarter"]): d["fields"] for d in report["items"] if d["drifted"]}
     fields = drifted[("KADIS.1.1", 2)]
     assert fields["values"]["sealed"]["psks_terdata"] == 150
     assert fields["values"]["current"]["psks_terdata"] == 100
@@ -330,3 +331,75 @@ def test_the_seed_adds_no_indicator_to_a_decree_under_seal(session):
         new.add(data)
     # An indicator over another unit's variables may still join.
     new.add(data.model_copy(update={"formula": "ppks_rehabilitasi / ppks_terdata * 100"}))
+
+
+@pytest.mark.usefixtures("verified")
+def test_the_seal_check_is_paged_and_each_page_recomputes_only_its_figures(
+    client, session, make_key, monkeypatch
+):
+    """Bounded work per request: a page of the check recomputes the figures of that page and
+    no other; the pages together hold every sealed figure once."""
+    from app.services import achievements
+
+    auditor = make_key(Role.auditor)
+    total = session.exec(
+        select(func.count()).select_from(SealedFigure).where(SealedFigure.year == YEAR)
+    ).one()
+    assert total >= 4
+    computed: list[tuple[int, int]] = []
+    compute = achievements._computed_rows
+
+    def counted(session, ids, year, quarters, verified_only):
+        computed.append((len(ids), len(quarters)))
+        return compute(session, ids, year, quarters, verified_only)
+
+    monkeypatch.setattr(achievements, "_computed_rows", counted)
+    seen = []
+    for offset in range(total):
+        page = client.get(
+            f"{API}/seals/check",
+            headers=auditor,
+            params={"year": YEAR, "limit": 1, "offset": offset},
+        ).json()
+        assert (page["total"], page["limit"], page["offset"]) == (total, 1, offset)
+        assert len(page["items"]) == 1 and page["items"][0]["drifted"] is False
+        seen += [(c["indicator_id"], c["year"], c["quarter"]) for c in page["items"]]
+    assert len(set(seen)) == len(seen) == total
+    assert seen == sorted(seen, key=lambda key: (key[1], key[0], key[2]))
+    assert computed == [(1, 1)] * total  # one figure recomputed per page of one
+    beyond = client.get(
+        f"{API}/seals/check", headers=auditor, params={"limit": 1, "offset": total}
+    ).json()
+    assert beyond["items"] == [] and beyond["total"] == total
+    assert_problem(
+        client.get(f"{API}/seals/check", headers=auditor, params={"limit": 1001}),
+        422,
+        "validation_error",
+    )
+
+
+@pytest.mark.usefixtures("verified")
+def test_the_whole_check_goes_through_every_page(session, monkeypatch):
+    """`iki seals check` (`drift`) pages through every sealed figure and finds a drift on
+    any page."""
+    from app.services import achievements
+
+    monkeypatch.setattr(achievements, "SEAL_CHECK_PAGE", 1)
+    pages = []
+    check = achievements.check_seals
+
+    def counted(session, page, **filters):
+        pages.append(page.offset)
+        return check(session, page, **filters)
+
+    monkeypatch.setattr(achievements, "check_seals", counted)
+    total = session.exec(select(func.count()).select_from(SealedFigure)).one()
+    session.execute(
+        text("UPDATE data_value SET value = 100 WHERE variable_id = :v AND year = :y"),
+        {"v": variable(session, "psks_terdata").id, "y": YEAR},
+    )
+    session.expire_all()
+    checked, drifted = achievements.drift(session)
+    assert checked == total and pages == list(range(total))
+    assert {(d.indicator, d.quarter) for d in drifted} >= {("KADIS.1.1", 1), ("KADIS.1.1", 2)}
+    assert all(d.drifted and d.fields for d in drifted)

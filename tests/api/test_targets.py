@@ -152,6 +152,11 @@ def test_indicators_of_another_year_are_refused(client, admin, session):
         {"indicator_id": k11, "annual": 1, "quarters": {}},
         {"indicator": "KADIS.1.2", "annual": 1, "quarters": {}},
     ]
+    # A year of no decree at all is refused as a whole, as any route of a year refuses it.
+    response = client.put(f"{API}/targets/2026", headers=admin, json=items)
+    assert_problem(response, 404, "year_not_in_decree")
+    sk_2026 = {"agency": "DINSOSP3A", "number": "SK/2026", "date": "2026-01-05", "year": 2026}
+    assert client.post(f"{API}/decrees", headers=admin, json=sk_2026).status_code == 201
     response = client.put(f"{API}/targets/2026", headers=admin, json=items)
     body = assert_problem(response, 422, "targets_rejected")
     assert [(e["index"], e["code"]) for e in body["errors"]] == [
@@ -247,7 +252,9 @@ def test_the_single_put_answers_its_own_errors(client, admin, psm, verifier, ses
         client.put(one.format(999_999, YEAR), headers=admin, json={"annual": 1}), 404, "not_found"
     )
     body = assert_problem(
-        client.put(one.format(k11, 2026), headers=admin, json={"annual": 1}), 422, "invalid_input"
+        client.put(one.format(k11, 2026), headers=admin, json={"annual": 1}),
+        404,
+        "year_not_in_decree",
     )
     assert body["field"] == "year"
     assert client.put(one.format(k11, YEAR), headers=admin, json={"annual": 40}).status_code == 200

@@ -341,8 +341,8 @@ def test_template_for_other_units_and_roles(client, reader, psm):
             headers=psm,
             params={"year": 2031, "quarter": 1},
         ),
-        422,
-        "invalid_input",
+        404,
+        "year_not_in_decree",
     )
 
 

@@ -221,7 +221,7 @@ def test_verifiers_enter_data_only_where_scoped(client, psm, psm_verifier, verif
 
 
 def test_unknown_unit_and_periods_list(client, psm, reader):
-    assert_problem(step(client, psm, "submit", unit="NOPE"), 422, "invalid_input")
+    assert_problem(step(client, psm, "submit", unit="NOPE"), 404, "not_found")
     listed = client.get(f"{API}/periods", headers=reader, params={"year": YEAR}).json()
     assert listed["total"] == 6 * 4
     assert {p["state"] for p in listed["items"]} == {"open"}

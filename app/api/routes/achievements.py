@@ -5,14 +5,29 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from app.api import renderers
-from app.api.deps import IndicatorId, Page, Since, VerifiedOnly, YearQuery
+from app.api.deps import (
+    NO_DECREE_AT_ALL,
+    NO_DECREE_OF_INDICATOR,
+    NO_SUCH_ROW,
+    AgencyFilter,
+    CursorQuery,
+    IndicatorFilter,
+    IndicatorId,
+    Page,
+    PositionFilter,
+    Since,
+    SourceUnitFilter,
+    VerifiedOnly,
+    YearQuery,
+    missing,
+)
 from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
 from app.core.jsonbody import JSONRoute
 from app.core.security import AchievementsReader
 from app.core.types import Quarter
 from app.schemas.achievements import AchievementPublic
-from app.schemas.common import CursorPage
+from app.schemas.common import CURSOR_PATTERN, CursorPage
 from app.services import achievements
 from app.services.changes import Cursor
 
@@ -26,8 +41,21 @@ router = APIRouter(
     summary="List achievements (capaian)",
     response_model=CursorPage[AchievementPublic],
     responses={
-        200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+        200: {
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "headers": {
+                "X-Cursor": {
+                    "description": "CSV: the `cursor` of the JSON answer",
+                    "schema": {"type": "string", "pattern": CURSOR_PATTERN, "maxLength": 21},
+                },
+                "X-Total-Count": {
+                    "description": "CSV: the `total` of the JSON answer",
+                    "schema": {"type": "integer", "minimum": 0},
+                },
+            },
+        },
         304: {"description": "Not modified since the ETag given as If-None-Match"},
+        **missing(NO_DECREE_AT_ALL),
     },
 )
 def list_achievements(
@@ -39,10 +67,10 @@ def list_achievements(
     quarter: Annotated[
         Quarter, Query(description="s.d. triwulan; 4 (default) is the annual view")
     ] = 4,
-    agency: Annotated[str | None, Query(description="Agency code")] = None,
-    unit: Annotated[str | None, Query(description="Data-source unit code")] = None,
-    position: Annotated[str | None, Query(description="Position code")] = None,
-    indicator: Annotated[str | None, Query(description="Indicator code")] = None,
+    agency: AgencyFilter = None,
+    unit: SourceUnitFilter = None,
+    position: PositionFilter = None,
+    indicator: IndicatorFilter = None,
     updated_since: Annotated[
         Since | None,
         Query(
@@ -50,14 +78,7 @@ def list_achievements(
             "this time (ISO 8601)"
         ),
     ] = None,
-    cursor: Annotated[
-        str | None,
-        Query(
-            max_length=32,
-            description="The `cursor` of your last pull: only indicators whose achievement may "
-            "have changed since, in commit order (never misses a change)",
-        ),
-    ] = None,
+    cursor: CursorQuery = None,
     verified_only: VerifiedOnly = False,
     format: Annotated[
         str | None, Query(pattern="^(json|csv)$", description="json or csv; overrides Accept")
@@ -67,7 +88,14 @@ def list_achievements(
     realization, the target, the achievement in percent by polarity, the rating and an
     explicit status, with the variable values behind each. Answers a weak ETag; send it back
     as If-None-Match to get 304 when nothing behind the page changed. `Accept: text/csv` (or
-    `format=csv`) gives the same rows as CSV."""
+    `format=csv`) gives the same rows as CSV.
+
+    Incremental pulls: every answer carries a `cursor` (CSV: `X-Cursor`), an opaque token
+    that marks where this pull read up to. Keep the first page's, and send it back as
+    `cursor` with the same filters next time: the answer lists only the indicators whose
+    achievement may have changed since, in commit order (a change may come twice, none is
+    missed). A token the service did not give (not `c1-` and up to 18 digits) is refused
+    with 422 `validation_error` naming `query.cursor`."""
     filters = achievements.AchievementFilters(
         year=year,
         agency=agency,
@@ -86,7 +114,7 @@ def list_achievements(
     "/indicators/{indicator_id}/achievements",
     summary="An indicator's achievements for the four quarters",
     response_model=list[AchievementPublic],
-    responses=problem_schema_responses(404),
+    responses=missing(NO_SUCH_ROW, NO_DECREE_OF_INDICATOR),
 )
 def indicator_achievements(
     session: SessionDep,

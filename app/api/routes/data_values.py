@@ -7,20 +7,27 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from app.api.deps import (
+    NO_DECREE_OF_AGENCY,
     AgencyFilter,
+    AgencyOfRequest,
+    CursorQuery,
     IfMatch,
+    OwnerUnitFilter,
     Page,
     QuarterFilter,
     QuarterPath,
     Since,
     ValueYearFilter,
+    VariableFilter,
     WriteSessionDep,
     YearPath,
+    missing,
 )
 from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
 from app.core.jsonbody import JSONRoute
 from app.core.security import DataEntry, DataReader
+from app.core.types import AgencyCode
 from app.schemas.common import CursorPage
 from app.schemas.data_values import DataValuePublic, DataValuesPut, DataValuesWritten
 from app.schemas.imports import ImportCreate, ImportSummary
@@ -40,7 +47,7 @@ router = APIRouter(
     "/{year}/{quarter}",
     summary="Report variables for a quarter",
     response_model=DataValuesWritten,
-    responses=problem_schema_responses(404, 409, 412),
+    responses={**problem_schema_responses(409, 412), **missing(NO_DECREE_OF_AGENCY)},
 )
 def put_data_values(
     session: WriteSessionDep,
@@ -49,9 +56,7 @@ def put_data_values(
     year: YearPath,
     quarter: QuarterPath,
     body: DataValuesPut,
-    agency: Annotated[
-        str | None, Query(description="Agency code; optional when only one agency exists")
-    ] = None,
+    agency: AgencyOfRequest = None,
     if_match: IfMatch = None,
 ) -> DataValuesWritten:
     """Write any variables of one agency for a quarter. Nothing is stored if any value is
@@ -73,23 +78,17 @@ def list_data_values(
     agency: AgencyFilter = None,
     year: ValueYearFilter = None,
     quarter: QuarterFilter = None,
-    unit: Annotated[str | None, Query(description="Owner unit code")] = None,
-    variable: Annotated[str | None, Query(description="Variable code")] = None,
+    unit: OwnerUnitFilter = None,
+    variable: VariableFilter = None,
     updated_since: Annotated[
         Since | None, Query(description="Only values changed after this time (ISO 8601)")
     ] = None,
-    cursor: Annotated[
-        str | None,
-        Query(
-            max_length=32,
-            description="The `cursor` of your last pull: only values changed since, in commit "
-            "order (never misses a change)",
-        ),
-    ] = None,
+    cursor: CursorQuery = None,
 ) -> CursorPage[DataValuePublic]:
     """Stored values with who changed them last and when. Filtered to one year and quarter
     (and agency, when there are several), the ETag header is that quarter's data sheet: send
-    it as If-Match to `PUT /data-values/{year}/{quarter}`."""
+    it as If-Match to `PUT /data-values/{year}/{quarter}`. With the `cursor` of an earlier
+    answer, only the values changed since (see `GET /achievements`)."""
     found, etag, resume = data_values.list_values(
         session,
         page,
@@ -160,7 +159,8 @@ async def import_data_values(
         bool, Query(description="All or nothing (default); false stores the valid rows")
     ] = True,
     agency: Annotated[
-        str | None, Query(description="Agency code (CSV, Excel); optional when only one")
+        AgencyCode | None,
+        Query(description="Agency code (CSV, Excel); may be left out when there is only one"),
     ] = None,
 ) -> ImportSummary:
     """Import rows `variable, year, quarter, value, note, evidence` as JSON

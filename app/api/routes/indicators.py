@@ -1,13 +1,14 @@
 """Indikator Kinerja Individu with their formulas."""
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from app.api.deps import (
     CHANGED,
     CREATED,
     AgencyFilter,
+    IndicatorFilter,
     IndicatorId,
     Page,
     PositionFilter,
@@ -56,7 +57,7 @@ def list_indicators(
     year: YearFilter = None,
     position: PositionFilter = None,
     unit: SourceUnitFilter = None,
-    code: Annotated[str | None, Query(description="Indicator code", examples=["KADIS.1.1"])] = None,
+    code: IndicatorFilter = None,
     q: TextFilter = None,
 ) -> ListPage[IndicatorPublic]:
     """Indicators in SK order, with their formulas, variables and place in the SK."""

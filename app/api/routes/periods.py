@@ -2,22 +2,28 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
 from app.api.deps import (
+    NO_DECREE_AT_ALL,
+    NO_DECREE_OF_AGENCY,
+    NO_SUCH_UNIT,
     AgencyFilter,
+    AgencyOfRequest,
     Page,
     QuarterFilter,
     QuarterPath,
+    UnitFilter,
+    UnitPath,
     WriteSessionDep,
     YearPath,
     YearQuery,
+    missing,
 )
 from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
 from app.core.jsonbody import JSONRoute
 from app.core.security import AchievementsReader, CurrentKey, requires
-from app.core.types import UnitCode
 from app.models import PeriodState
 from app.schemas.common import ListPage
 from app.schemas.workflow import PeriodPublic, PeriodStep, Step
@@ -30,11 +36,12 @@ router = APIRouter(
     responses=problem_schema_responses(401, 403, 422),
 )
 
-UnitPath = Annotated[UnitCode, Path(description="Unit code", examples=["BID_PSM"])]
-
 
 @router.get(
-    "", summary="List units' quarters and their states", response_model=ListPage[PeriodPublic]
+    "",
+    summary="List units' quarters and their states",
+    response_model=ListPage[PeriodPublic],
+    responses=missing(NO_DECREE_AT_ALL),
 )
 def list_periods(
     _: AchievementsReader,
@@ -43,7 +50,7 @@ def list_periods(
     year: YearQuery,
     quarter: QuarterFilter = None,
     agency: AgencyFilter = None,
-    unit: Annotated[str | None, Query(description="Unit code", examples=["BID_PSM"])] = None,
+    unit: UnitFilter = None,
     state: Annotated[PeriodState | None, Query(description="Only quarters in this state")] = None,
 ) -> ListPage[PeriodPublic]:
     """Each unit's quarters of a year with their workflow state, who moved them last, when,
@@ -61,7 +68,10 @@ def _step(step: Step, summary: str, doc: str) -> None:
         f"/{{year}}/{{quarter}}/units/{{unit}}/{step.value}",
         summary=summary,
         response_model=PeriodPublic,
-        responses=problem_schema_responses(409),
+        responses={
+            **problem_schema_responses(409),
+            **missing(NO_SUCH_UNIT, NO_DECREE_OF_AGENCY),
+        },
         operation_id=f"{step.name.rstrip('_')}_period",
         description=doc,
         dependencies=[requires(workflow.TRANSITIONS[step].capability)],
@@ -73,7 +83,7 @@ def _step(step: Step, summary: str, doc: str) -> None:
         quarter: QuarterPath,
         unit: UnitPath,
         body: PeriodStep | None = None,
-        agency: AgencyFilter = None,
+        agency: AgencyOfRequest = None,
     ) -> PeriodPublic:
         return workflow.take_step(
             session,

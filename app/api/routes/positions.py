@@ -8,6 +8,8 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from app.api.deps import (
     CHANGED,
     CREATED,
+    NO_DECREE_OF_AGENCY,
+    NO_SUCH_ROW,
     AgencyFilter,
     Page,
     UnitFilter,
@@ -15,6 +17,7 @@ from app.api.deps import (
     WriteSessionDep,
     YearQuery,
     id_path,
+    missing,
     set_location,
 )
 from app.api.documents import (
@@ -28,7 +31,7 @@ from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
 from app.core.jsonbody import JSONRoute
 from app.core.security import AchievementsReader, Administrator, requires
-from app.core.types import Id, Quarter, Year
+from app.core.types import Id, Quarter
 from app.models import Capability
 from app.schemas.common import ListPage
 from app.schemas.documents import IkiDocument
@@ -72,13 +75,16 @@ def get_position(session: SessionDep, position_id: PositionId) -> PositionPublic
     "/{position_id}/iki",
     summary="Get a position's IKI document",
     response_model=None,
-    responses=document_responses(json_model=IkiDocument),
+    responses={
+        **document_responses(json_model=IkiDocument),
+        **missing(NO_SUCH_ROW, NO_DECREE_OF_AGENCY),
+    },
 )
 def get_position_iki(
     request: Request,
     session: SessionDep,
     position_id: PositionId,
-    year: Annotated[Year, Query(description="Year of the SK", examples=[2025])],
+    year: YearQuery,
     format: FormatQuery = None,
 ) -> Response:
     """The position's IKI for a year as the SK lampiran lays it out: the Jabatan with its
@@ -101,7 +107,7 @@ def get_position_iki(
     "/{position_id}/report",
     summary="Get a position's capaian report",
     response_class=HTMLResponse,
-    responses=document_responses(),
+    responses={**document_responses(), **missing(NO_SUCH_ROW, NO_DECREE_OF_AGENCY)},
 )
 def get_position_report(
     _: AchievementsReader,

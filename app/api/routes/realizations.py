@@ -2,7 +2,16 @@
 
 from fastapi import APIRouter, Response
 
-from app.api.deps import IfMatch, IndicatorId, QuarterPath, WriteSessionDep, YearPath
+from app.api.deps import (
+    NO_DECREE_OF_INDICATOR,
+    NO_SUCH_ROW,
+    IfMatch,
+    IndicatorId,
+    QuarterPath,
+    WriteSessionDep,
+    YearPath,
+    missing,
+)
 from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
 from app.core.jsonbody import JSONRoute
@@ -24,7 +33,7 @@ router = APIRouter(
     "/{year}/{quarter}",
     summary="Get an indicator's realization for a quarter",
     response_model=AchievementPublic,
-    responses=problem_schema_responses(404),
+    responses=missing(NO_SUCH_ROW, NO_DECREE_OF_INDICATOR),
 )
 def get_realization(
     session: SessionDep,
@@ -45,7 +54,10 @@ def get_realization(
     "/{year}/{quarter}",
     summary="Report an indicator's realization for a quarter",
     response_model=AchievementPublic,
-    responses=problem_schema_responses(404, 409, 412),
+    responses={
+        **problem_schema_responses(409, 412),
+        **missing(NO_SUCH_ROW, NO_DECREE_OF_INDICATOR),
+    },
 )
 def put_realization(
     session: WriteSessionDep,
@@ -71,7 +83,7 @@ def put_realization(
     "/{year}/{quarter}/history",
     summary="The history of an indicator's realization for a quarter",
     response_model=list[ValueChange],
-    responses=problem_schema_responses(404),
+    responses=missing(NO_SUCH_ROW, NO_DECREE_OF_INDICATOR),
 )
 def get_realization_history(
     session: SessionDep,

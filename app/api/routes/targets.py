@@ -4,7 +4,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body
 
-from app.api.deps import IndicatorId, WriteSessionDep, YearPath
+from app.api.deps import (
+    NO_DECREE_AT_ALL,
+    NO_DECREE_OF_INDICATOR,
+    NO_SUCH_ROW,
+    IndicatorId,
+    WriteSessionDep,
+    YearPath,
+    missing,
+)
 from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
 from app.core.jsonbody import JSONRoute
@@ -27,7 +35,7 @@ router = APIRouter(
     "/indicators/{indicator_id}/targets/{year}",
     summary="Get an indicator's targets",
     response_model=TargetsPublic,
-    responses=problem_schema_responses(404),
+    responses=missing(NO_SUCH_ROW, NO_DECREE_OF_INDICATOR),
 )
 def get_targets(
     session: SessionDep, _: DefinitionsReader, indicator_id: IndicatorId, year: YearPath
@@ -40,7 +48,7 @@ def get_targets(
     "/indicators/{indicator_id}/targets/{year}",
     summary="Set an indicator's targets",
     response_model=TargetsPublic,
-    responses=problem_schema_responses(404),
+    responses=missing(NO_SUCH_ROW, NO_DECREE_OF_INDICATOR),
 )
 def put_targets(
     session: WriteSessionDep,
@@ -60,13 +68,16 @@ def put_targets(
     summary="Set the targets of many indicators",
     response_model=TargetsWritten,
     responses=problem_schema_responses(
+        404,
         409,
         422,
         descriptions={
+            404: NO_DECREE_AT_ALL,
             409: "`targets_rejected`: every refused item would change the target of a "
             "verified quarter (`errors` names them); nothing was stored",
             422: "Invalid input, or `targets_rejected`: some items name no indicator of the "
-            "year's SK, or one named before (`errors` names them); nothing was stored",
+            "year's SK (`unknown_indicator`, `other_year`), or one named before (`errors` "
+            "names them); nothing was stored",
         },
     ),
 )

@@ -2,12 +2,13 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from app.api.deps import (
     CHANGED,
     CREATED,
     AgencyFilter,
+    OwnerUnitFilter,
     Page,
     TextFilter,
     WriteSessionDep,
@@ -43,7 +44,7 @@ def list_variables(
     session: SessionDep,
     page: Page,
     agency: AgencyFilter = None,
-    unit: Annotated[str | None, Query(description="Owner unit code")] = None,
+    unit: OwnerUnitFilter = None,
     q: TextFilter = None,
 ) -> ListPage[VariablePublic]:
     """Reported quantities (komponen data), by code."""

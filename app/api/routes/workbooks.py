@@ -2,10 +2,21 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from app.api import xlsx
-from app.api.deps import AgencyFilter, VerifiedOnly, YearQuery
+from app.api.deps import (
+    NO_DECREE_AT_ALL,
+    NO_DECREE_OF_AGENCY,
+    NO_SUCH_UNIT,
+    AgencyFilter,
+    AgencyOfRequest,
+    SourceUnitFilter,
+    UnitPath,
+    VerifiedOnly,
+    YearQuery,
+    missing,
+)
 from app.core.db import SessionDep
 from app.core.errors import problem_schema_responses
 from app.core.jsonbody import JSONRoute
@@ -36,7 +47,10 @@ QuarterQuery = Annotated[Quarter, Query(description="s.d. triwulan (1-4)")]
     "/reports/achievements.xlsx",
     summary="Achievements as an Excel workbook",
     response_class=Response,
-    responses=_workbook("A summary sheet per unit, then a sheet per position"),
+    responses={
+        **_workbook("A summary sheet per unit, then a sheet per position"),
+        **missing(NO_DECREE_AT_ALL),
+    },
 )
 def achievements_workbook(
     _: AchievementsReader,
@@ -44,7 +58,7 @@ def achievements_workbook(
     year: YearQuery,
     quarter: QuarterQuery = 4,
     agency: AgencyFilter = None,
-    unit: Annotated[str | None, Query(description="Data-source unit code")] = None,
+    unit: SourceUnitFilter = None,
     verified_only: VerifiedOnly = False,
 ) -> Response:
     """The achievements of the year up to a quarter, as `GET /achievements` computes them:
@@ -66,18 +80,16 @@ def achievements_workbook(
     response_class=Response,
     responses={
         **_workbook("The sheet to fill in, then the instructions"),
-        **problem_schema_responses(404),
+        **missing(NO_SUCH_UNIT, NO_DECREE_OF_AGENCY),
     },
 )
 def realization_template(
     _: DataReader,
     session: SessionDep,
-    code: Annotated[str, Path(max_length=32, description="Unit code", examples=["BID_PSM"])],
+    code: UnitPath,
     year: YearQuery,
     quarter: Annotated[Quarter, Query(description="Triwulan (1-4)")],
-    agency: Annotated[
-        str | None, Query(description="Agency code; optional when only one agency exists")
-    ] = None,
+    agency: AgencyOfRequest = None,
 ) -> Response:
     """The sheet a unit fills in for a quarter: a row per variable it owns with the columns
     the import reads (`variable, year, quarter, value, note, evidence`; the value cell
