@@ -8,7 +8,7 @@ from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from app.api.limits import BodyGuard
+from app.api.limits import HeadAsGet, RequestGuard
 from app.api.main import api_router
 from app.api.routes import health
 from app.core.errors import PROBLEM_JSON, install_error_handlers
@@ -113,8 +113,11 @@ def create_app() -> FastAPI:
     )
     install_error_handlers(app)
     _problems_as_problem_json(app)
-    # Bodies that cannot be accepted (no key, too large) are refused before they are read.
-    app.add_middleware(BodyGuard)
+    # The key, its capability and the body's size are checked before the body is read; the
+    # body is read, bounded in size and time, before the route runs (app/api/limits.py).
+    app.add_middleware(RequestGuard)
+    # HEAD wherever GET: outside the guard, which then sees the GET it will be served as.
+    app.add_middleware(HeadAsGet)
     # Every answer carries an X-Request-ID: the client's when it is sane, else a new one; the
     # audit trail and every log line of the request carry it too.
     app.add_middleware(

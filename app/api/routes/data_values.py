@@ -168,6 +168,7 @@ async def import_data_values(
     or as a CSV or `.xlsx` file upload (`file`). Answers the import summary;
     when `atomic` and a row is refused, nothing is stored and the answer is a 422 carrying
     the same summary."""
+    # The body was read before the route ran (RequestGuard), with no connection taken yet.
     upload = await _upload(request)
     # The database work is synchronous: keep it off the event loop.
     return await run_in_threadpool(
