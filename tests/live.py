@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -80,10 +81,16 @@ def server_in_thread(app: Any) -> Iterator[str]:
         thread.join(timeout=10)
 
 
+@dataclass(frozen=True)
+class Process:
+    base: str
+    pid: int
+
+
 @contextmanager
-def iki_serve(env: dict[str, str], log: Path) -> Iterator[str]:
+def iki_serve(env: dict[str, str], log: Path) -> Iterator[Process]:
     """`iki serve` in a process of its own, as deployed (its uvicorn options, its logging
-    to `log`); its base URL."""
+    to `log`), stopped as a service manager would (SIGTERM)."""
     port = free_port()
     environment = {**os.environ, **env}
     with log.open("wb") as sink:
@@ -97,10 +104,31 @@ def iki_serve(env: dict[str, str], log: Path) -> Iterator[str]:
         base = f"http://127.0.0.1:{port}"
         try:
             wait_until_up(base, seconds=60)
-            yield base
+            yield Process(base, process.pid)
         finally:
             process.terminate()
             process.wait(timeout=30)
+
+
+def descendants(pid: int) -> set[int]:
+    """The processes under `pid` (its children, theirs, ...), from /proc."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:  # ended meanwhile
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    return {pid for pid in pids if Path(f"/proc/{pid}").exists()}
 
 
 def send_head_first(

@@ -12,6 +12,7 @@ that is answered 503 `busy` with Retry-After at once, before its data are loaded
 from __future__ import annotations
 
 import multiprocessing
+import os
 import re
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -139,10 +140,20 @@ class PdfWorkers:
                     max_workers=get_settings().pdf_workers,
                     mp_context=processes,
                     initializer=start_worker,
+                    initargs=(os.getpid(),),
                     max_tasks_per_child=TASKS_PER_WORKER,
                 )
             pool = self._pool
         return pool.submit(typeset, template, context)
+
+    def shutdown(self) -> None:
+        """Stop the workers (when the server stops): they finish what they typeset, and
+        exit. uvicorn ends on the signal it was stopped by, without running the exit hooks
+        that would otherwise stop them."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def discard(self) -> None:
         """Forget a broken pool (a worker died): the next PDF starts a new one."""

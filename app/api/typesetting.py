@@ -5,6 +5,8 @@ quickly; WeasyPrint is loaded by the worker itself, at its lower priority."""
 from __future__ import annotations
 
 import os
+import threading
+import time
 from contextlib import suppress
 from typing import Any
 
@@ -40,9 +42,26 @@ def typeset(template: str, context: dict[str, Any]) -> bytes:
     return bytes(pdf)
 
 
-def start_worker() -> None:
-    """A PDF worker yields the CPU to the server's requests, and loads WeasyPrint once."""
+def start_worker(server: int) -> None:
+    """A PDF worker yields the CPU to the server's requests, loads WeasyPrint once, and ends
+    when the server process `server` is gone, however it ended."""
     if hasattr(os, "nice"):  # POSIX
         os.nice(10)
+    threading.Thread(target=_end_with, args=(server,), daemon=True).start()
     with suppress(ImportError, OSError):  # each PDF then says why it cannot be made
         import weasyprint  # noqa: F401
+
+
+SERVER_CHECK_SECONDS = 2.0
+
+
+def _end_with(server: int) -> None:
+    # A worker waiting for work would otherwise outlive a server killed without its shutdown.
+    while True:
+        time.sleep(SERVER_CHECK_SECONDS)
+        try:
+            os.kill(server, 0)
+        except ProcessLookupError:
+            os._exit(0)
+        except PermissionError:  # the server's id now names another user's process
+            os._exit(0)

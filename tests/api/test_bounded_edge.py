@@ -37,7 +37,7 @@ from app.main import app
 from app.models import Role
 from tests.api.helpers import assert_problem
 from tests.api.test_capabilities import ROUTES, _url
-from tests.live import iki_serve, seeded_database
+from tests.live import alive, descendants, iki_serve, seeded_database
 
 API = "/api/v1"
 PDFS = 20
@@ -335,8 +335,8 @@ def _serve(databases, tmp_path_factory, label: str, **env: str) -> Iterator[Serv
         "FORWARDED_ALLOW_IPS": "*",  # uvicorn's own default, which `iki serve` overrides
         **env,
     }
-    with iki_serve(environment, log) as base:
-        yield Served(base, keys, log)
+    with iki_serve(environment, log) as server:
+        yield Served(server.base, keys, log)
 
 
 @pytest.fixture(scope="module")
@@ -387,6 +387,26 @@ def test_twenty_pdfs_leave_reads_quick(served):
     latencies = [seconds for _, seconds in reads]
     assert len(reads) >= 10 and {status for status, _ in reads} == {200}
     assert max(latencies) < 1.0, (statistics.median(latencies), max(latencies))
+
+
+@pytest.mark.skipif(not _pdf_loads(), reason="WeasyPrint cannot load here (pango missing)")
+def test_the_pdf_workers_end_with_the_server(databases, tmp_path):
+    """Stopped as a service manager stops it (SIGTERM), the server leaves no PDF worker
+    behind (uvicorn ends on that signal, without the exit hooks of the process pool)."""
+    url = databases.new_url("workers")
+    keys = seeded_database(url, {"reader": (Role.reader, ())})
+    environment = {"DATABASE_URL": url, "PDF_WORKERS": "1", "AUTH_FAILURE_LIMIT": "0"}
+    with iki_serve(environment, tmp_path / "server.log") as server:
+        decrees = httpx.get(f"{server.base}{API}/decrees", headers=keys["reader"]).json()
+        position = f"{API}/positions/1/iki?year={decrees['items'][0]['year']}&format=pdf"
+        answer = httpx.get(f"{server.base}{position}", headers=keys["reader"], timeout=120)
+        assert answer.status_code == 200, answer.text
+        workers = descendants(server.pid)
+        assert len(workers) >= 2  # the forkserver, the worker (and a resource tracker)
+    deadline = time.monotonic() + 20
+    while alive(workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not alive(workers)
 
 
 def test_a_valid_key_works_after_100_failures_from_its_address(served):
