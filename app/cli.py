@@ -196,9 +196,20 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         workers=workers or settings.workers,
-        proxy_headers=True,
         log_config=logging_config(),
+        **proxy_options(settings.trusted_proxies),
     )
+
+
+def proxy_options(trusted_proxies: str) -> dict[str, Any]:
+    """uvicorn's options for X-Forwarded-For and X-Forwarded-Proto: believed only from the
+    proxies named in TRUSTED_PROXIES (addresses or CIDR networks), from nobody by default
+    (uvicorn's own default believes 127.0.0.1, so that a client on the same host could
+    name any address and escape the throttle)."""
+    trusted = [item.strip() for item in trusted_proxies.split(",") if item.strip()]
+    if not trusted:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": trusted}
 
 
 _ROLES = ", ".join(Role)

@@ -1,14 +1,18 @@
 """The ASGI application: `app.main:app`."""
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib.metadata import version
 from typing import Any
 
+import anyio
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from app.api.limits import BodyGuard
+from app.api.documents import pdf_workers
+from app.api.limits import HeadAsGet, RequestGuard
 from app.api.main import api_router
 from app.api.routes import health
 from app.core.errors import PROBLEM_JSON, install_error_handlers
@@ -102,6 +106,13 @@ def _problems_as_problem_json(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+@asynccontextmanager
+async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    """The PDF workers, started with the first PDF, stop with the server."""
+    yield
+    await anyio.to_thread.run_sync(pdf_workers.shutdown)
+
+
 def create_app() -> FastAPI:
     """Build the application: routers, error handlers, OpenAPI metadata."""
     # Swagger UI and ReDoc assets are served by the app itself, not from a CDN, so /docs works
@@ -116,11 +127,15 @@ def create_app() -> FastAPI:
         # Operation ids are the route functions' names (`list_achievements`, not
         # `list_achievements_api_v1_achievements_get`): what generated clients call.
         generate_unique_id_function=lambda route: route.name,
+        lifespan=lifespan,
     )
     install_error_handlers(app)
     _problems_as_problem_json(app)
-    # Bodies that cannot be accepted (no key, too large) are refused before they are read.
-    app.add_middleware(BodyGuard)
+    # The key, its capability and the body's size are checked before the body is read; the
+    # body is read, bounded in size and time, before the route runs (app/api/limits.py).
+    app.add_middleware(RequestGuard)
+    # HEAD wherever GET: outside the guard, which then sees the GET it will be served as.
+    app.add_middleware(HeadAsGet)
     # Every answer carries an X-Request-ID: the client's when it is sane, else a new one; the
     # audit trail and every log line of the request carry it too.
     app.add_middleware(

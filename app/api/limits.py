@@ -1,17 +1,37 @@
-"""Request bodies: refused before they are read when they cannot be accepted.
+"""The request edge: what is decided before a route runs, and before a body is read.
 
-A body over the limit (MAX_BODY_BYTES; MAX_IMPORT_BYTES for imports) is answered 413 as soon
-as its Content-Length says so or, streamed without one, as soon as it passes the limit; a body
-without any key is answered 401 before a byte of it is read. So a client cannot make the
-service read and parse megabytes it will refuse anyway.
+`RequestGuard`, in this order, for every request:
+1. a body whose Content-Length is over the limit (MAX_BODY_BYTES; MAX_IMPORT_BYTES for
+   imports) is answered 413;
+2. under /api/v1, the key is authenticated (401, or 429 for failures over the throttle's
+   limit) in a short session of its own that is closed at once, and the principal is put on
+   the request's state, where `current_principal` finds it;
+3. the capability the matched route asks for (its `requires(...)`) is checked: 403;
+4. only then is the body read, whole, before the route sees the request: 413 as soon as a
+   streamed body passes the limit, 408 when it stalls (BODY_TIMEOUT_SECONDS between parts)
+   or takes too long (BODY_DEADLINE_SECONDS in all).
+So a client cannot make the service read a body it will refuse, and no database connection
+or worker thread waits on a slow client: a route starts with its body in memory.
+
+`HeadAsGet` answers HEAD wherever GET is answered: the same status and headers, no body.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import anyio
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.config import get_settings, megabytes
-from app.core.errors import AppError, Unauthenticated, problem_response
+from app.core.db import session_outside_routes
+from app.core.errors import AppError, pool_busy, problem_response
+from app.core.security import Principal, authenticate, bearer_credential, refusal
+from app.models import Capability
 
 API_PREFIX = "/api/v1"
 IMPORT_PATH = "/api/v1/data-values/import"
@@ -24,6 +44,12 @@ class BodyTooLarge(AppError):
     title = "Payload too large"
 
 
+class RequestTimeout(AppError):
+    status_code = 408
+    code = "request_timeout"
+    title = "Request timeout"
+
+
 def body_limit(path: str) -> int:
     """The largest body accepted at `path`, in bytes."""
     settings = get_settings()
@@ -34,56 +60,138 @@ def _too_large(limit: int) -> BodyTooLarge:
     return BodyTooLarge(f"The body is larger than {megabytes(limit)}, the limit here", limit=limit)
 
 
-class BodyGuard:
-    """ASGI middleware: authentication shape and body size before the body is read."""
+def _routes(app: Any) -> Iterator[Any]:
+    """The app's routes, each with its routers' dependencies (recent FastAPI keeps included
+    routers apart: `iter_route_contexts` gives their routes as they are served)."""
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # an older FastAPI copies included routes into the app's router
+        return iter(app.router.routes)
+    return iter(iter_route_contexts(app.router.routes))
+
+
+def matched_route(scope: Scope) -> Any | None:
+    """The route that will answer this request (method and path), if any."""
+    app = scope.get("app")
+    if app is None or not hasattr(app, "router"):
+        return None
+    for route in _routes(app):
+        match, _ = route.matches(scope)
+        if match == Match.FULL:
+            return route
+    return None
+
+
+def route_capabilities(route: Any) -> list[Capability]:
+    """The capabilities a route's `requires(...)` dependencies ask for, its routers' first."""
+    found: list[Capability] = []
+
+    def walk(dependant: Any) -> None:
+        capability = getattr(dependant.call, "capability", None)
+        if capability is not None and capability not in found:
+            found.append(capability)
+        for sub in dependant.dependencies:
+            walk(sub)
+
+    dependant = getattr(route, "dependant", None)
+    if dependant is not None:
+        walk(dependant)
+    return found
+
+
+class RequestGuard:
+    """ASGI middleware: size, authentication and authorization before the body is read;
+    then the body, bounded in size and time, before the route runs."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in WITH_BODY:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        with_body = scope["method"] in WITH_BODY
         limit = body_limit(path)
         declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            await self._refuse(_too_large(limit), scope, send)
+        if with_body and declared.isdigit() and int(declared) > limit:
+            await _refuse(_too_large(limit), scope, send)
             return
-        if path.startswith(API_PREFIX) and not _bearer(headers.get("authorization", "")):
-            await self._refuse(
-                Unauthenticated("Send an API key as `Authorization: Bearer <key>`."),
-                scope,
-                send,
-            )
-            return
-        if declared.isdigit():  # the server holds the client to the length it declared
+        route = matched_route(scope)
+        if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
+            try:
+                principal = await self._authenticate(scope, headers.get("authorization", ""))
+                lacking = [c for c in route_capabilities(route) if not principal.can(c)]
+                if lacking:
+                    raise refusal(principal, lacking[0])
+            except AppError as error:
+                await _refuse(error, scope, send)
+                return
+            scope.setdefault("state", {})["principal"] = principal
+        if not with_body or route is None:
+            # No body to read, or none that will be read (404, 405): as it is.
             await self.app(scope, receive, send)
             return
-        # Streamed without a length: read it here, up to the limit, and hand it on.
-        chunks, size = [], 0
-        while True:
+        try:
+            body = await _read_body(receive, limit)
+        except AppError as error:
+            await _refuse(error, scope, send)
+            return
+        if body is not None:  # None: the client went away
+            await self.app(scope, _replay(body, receive), send)
+
+    async def _authenticate(self, scope: Scope, authorization: str) -> Principal:
+        """The request's principal, from a lookup in a session closed before it returns; the
+        database work runs in a worker thread, off the event loop."""
+        credential = bearer_credential(authorization)
+        client = scope.get("client")
+        address = client[0] if client else "-"
+        overrides = getattr(scope.get("app"), "dependency_overrides", {})
+
+        def lookup() -> Principal:
+            with session_outside_routes(overrides) as session:
+                return authenticate(session, credential, address)
+
+        try:
+            return await anyio.to_thread.run_sync(lookup)
+        except PoolTimeout as error:
+            raise pool_busy() from error
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole body, refused (413) once it passes `limit` and (408) when the next part
+    takes longer than BODY_TIMEOUT_SECONDS or the whole longer than BODY_DEADLINE_SECONDS;
+    None if the client disconnects."""
+    settings = get_settings()
+    deadline = time.monotonic() + settings.body_deadline_seconds
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        wait = min(settings.body_timeout_seconds, deadline - time.monotonic())
+        message: Message | None = None
+        with anyio.move_on_after(max(wait, 0)):
             message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            if size > limit:
-                await self._refuse(_too_large(limit), scope, send)
-                return
-            if not message.get("more_body", False):
-                break
-        await self.app(scope, _replay(b"".join(chunks), receive), send)
+        if message is None:
+            raise RequestTimeout(
+                "The body did not arrive in time: send it without pauses of more than "
+                f"{settings.body_timeout_seconds:g} s, and all of it within "
+                f"{settings.body_deadline_seconds:g} s",
+                headers={"Connection": "close"},
+            )
+        if message["type"] != "http.request":
+            return None
+        chunks.append(message.get("body", b""))
+        size += len(chunks[-1])
+        if size > limit:
+            raise _too_large(limit)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
-    async def _refuse(self, error: AppError, scope: Scope, send: Send) -> None:
-        response = problem_response(error.to_problem(scope["path"]), headers=error.headers)
-        await response(scope, _no_body, send)
 
-
-def _bearer(header: str) -> bool:
-    scheme, _, credentials = header.partition(" ")
-    return scheme.lower() == "bearer" and bool(credentials.strip())
+async def _refuse(error: AppError, scope: Scope, send: Send) -> None:
+    response = problem_response(error.to_problem(scope["path"]), headers=error.headers)
+    await response(scope, _no_body, send)
 
 
 async def _no_body() -> Message:
@@ -102,3 +210,27 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return {"type": "http.request", "body": body, "more_body": False}
 
     return replayed
+
+
+class HeadAsGet:
+    """ASGI middleware: a HEAD request to a path that answers GET is served as that GET,
+    its body dropped (the status and headers, Content-Length included, are the GET's)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+        as_get = {**scope, "method": "GET"}
+        if matched_route(as_get) is None:
+            await self.app(scope, receive, send)  # 404 or 405, as HEAD
+            return
+
+        async def without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app(as_get, receive, without_body)

@@ -45,7 +45,7 @@ def _writes(dependant: Dependant) -> bool:
 
 def shared_errors(route: APIRoute) -> list[int]:
     """The statuses an operation shares with every other of its kind: a method with a body
-    may be too large (413, `BodyGuard`); a body that is parsed may not parse (400); a write
+    may be too large (413, `RequestGuard`); a body that is parsed may not parse (400); a write
     may meet a conflicting state (409) or a lock held too long (503 busy)."""
     statuses = []
     if (route.methods or set()) & WITH_BODY:

@@ -1,9 +1,18 @@
 """Settings, read from the environment (and an optional `.env` file)."""
 
+import ipaddress
+import os
 from functools import lru_cache
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _cores() -> int:
+    """The cores this process may run on (a container's cpuset, where the OS says)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
 
 
 class Settings(BaseSettings):
@@ -21,20 +30,58 @@ class Settings(BaseSettings):
     seed_dir: str = "seed"
     db_echo: bool = False
     db_pool_size: int = 10
+    db_pool_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How long a request waits for a free database connection before it is "
+        "answered 503 busy",
+    )
     max_body_bytes: int = Field(
         default=2_000_000, description="The largest request body accepted (413 beyond)"
     )
     max_import_bytes: int = Field(
         default=20_000_000, description="The largest import (CSV, JSON or xlsx) accepted"
     )
+    body_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="The longest wait for the next part of a request body (408 beyond)",
+    )
+    body_deadline_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="The longest time a whole request body may take to arrive (408 beyond)",
+    )
     auth_failure_limit: str = Field(
         default="20/minute",
-        description="Failed authentications allowed per client address (e.g. 20/minute); "
-        "0 turns throttling off",
+        description="Failed authentications allowed per client address and per key prefix "
+        "(e.g. 20/minute); 0 turns throttling off. A valid key is never refused",
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses or networks (CIDR) of the reverse proxies "
+        "whose X-Forwarded-For and X-Forwarded-Proto are believed; none by default",
+    )
+    pdf_workers: int = Field(
+        default_factory=lambda: _cores(),
+        ge=1,
+        description="Processes that typeset PDFs (default: the number of cores); as many "
+        "more PDFs may wait, beyond that a PDF is answered 503 busy",
     )
     key_last_used_resolution_seconds: int = Field(
         default=60, description="How often at most an API key's last-used time is written."
     )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses_or_networks(cls, value: str) -> str:
+        for item in (part.strip() for part in value.split(",")):
+            if item:
+                try:
+                    ipaddress.ip_network(item, strict=False)
+                except ValueError as error:
+                    raise ValueError(f"not an IP address or CIDR network: {item!r}") from error
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -99,14 +101,25 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Engine:
-    """An engine for `url`, with the pragmas (SQLite) or pool (PostgreSQL) the service needs."""
+def make_engine(
+    url: str, *, echo: bool = False, pool_size: int = 10, pool_timeout: float = 30.0
+) -> Engine:
+    """An engine for `url`, with the pragmas (SQLite) or pool (PostgreSQL) the service needs;
+    a connection not free within `pool_timeout` seconds raises sqlalchemy's TimeoutError
+    (answered 503 busy)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False})
+        in_file = bool(database) and database != ":memory:"
+        if in_file:
+            Path(database).parent.mkdir(parents=True, exist_ok=True)  # type: ignore[arg-type]
+        engine = create_engine(
+            url,
+            echo=echo,
+            connect_args={"check_same_thread": False},
+            # A file has a queue of connections (5 + 10); memory one connection per thread.
+            **({"pool_timeout": pool_timeout} if in_file else {}),
+        )
         _configure_sqlite(engine)
         return engine
     return create_engine(
@@ -114,6 +127,7 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Engine:
         echo=echo,
         pool_size=pool_size,
         max_overflow=pool_size,
+        pool_timeout=pool_timeout,
         pool_pre_ping=True,
         connect_args={"options": f"-c lock_timeout={BUSY_TIMEOUT_MS}"},
     )
@@ -124,7 +138,10 @@ def get_engine() -> Engine:
     """The process-wide engine for the configured DATABASE_URL."""
     settings = get_settings()
     return make_engine(
-        settings.database_url, echo=settings.db_echo, pool_size=settings.db_pool_size
+        settings.database_url,
+        echo=settings.db_echo,
+        pool_size=settings.db_pool_size,
+        pool_timeout=settings.db_pool_timeout_seconds,
     )
 
 
@@ -132,6 +149,27 @@ def get_session() -> Iterator[Session]:
     """One session per request; services flush, the request's unit of work commits."""
     with Session(get_engine(), expire_on_commit=False) as session:
         yield session
+
+
+def release_connection(session: Session) -> None:
+    """End a reading session's transaction, so that its connection goes back to the pool
+    before slow work that needs no database (rendering a document); what was read stays
+    usable (sessions do not expire their objects on commit)."""
+    session.commit()
+
+
+@contextmanager
+def session_outside_routes(overrides: dict[Any, Any]) -> Iterator[Session]:
+    """A session for work done before a route runs (the request's authentication), from
+    where the routes get theirs: `get_session`, or what `overrides` (the app's
+    dependency_overrides, set by tests) put in its place. Closed at the end of the block, so
+    its connection goes back to the pool."""
+    provider = overrides.get(get_session, get_session)
+    if inspect.isgeneratorfunction(provider):
+        with contextmanager(provider)() as session:
+            yield session
+    else:
+        yield provider()
 
 
 def for_writes(engine: Engine) -> Engine:

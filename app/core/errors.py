@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.config import get_settings, megabytes
@@ -197,6 +198,14 @@ class PdfUnavailable(AppError):
     title = "PDF unavailable"
 
 
+def pool_busy() -> Busy:
+    """Every database connection stayed in use for DB_POOL_TIMEOUT_SECONDS."""
+    return Busy(
+        "The service is busy (every database connection is in use); retry in a moment",
+        headers={"Retry-After": "2"},
+    )
+
+
 def problem(
     status: int,
     code: str,
@@ -322,6 +331,10 @@ def install_error_handlers(app: FastAPI) -> None:
         )
         return await _app_error(request, busy)
 
+    @app.exception_handler(PoolTimeout)
+    async def _pool_timeout(request: Request, exc: PoolTimeout) -> JSONResponse:
+        return await _app_error(request, pool_busy())
+
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         found = exc.errors()
@@ -383,6 +396,8 @@ def _methods_of(app: FastAPI, path: str) -> list[str]:
         pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
         if re.fullmatch(pattern, path):
             methods |= {m.upper() for m in operations if m in _HTTP_METHODS}
+    if "GET" in methods:  # HeadAsGet (app/api/limits.py) answers HEAD wherever GET is
+        methods.add("HEAD")
     return sorted(methods)
 
 

@@ -16,14 +16,14 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from limits import RateLimitItem
 from limits import parse as parse_limit
-from limits.storage import MemoryStorage
+from limits.storage import MemoryStorage, Storage
 from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from app.core.config import get_settings
-from app.core.db import BUSY_TIMEOUT_MS, SessionDep, utcnow
+from app.core.db import BUSY_TIMEOUT_MS, utcnow
 from app.core.errors import Forbidden, InvalidInput, TooManyRequests, Unauthenticated
 from app.models import ApiKey, ApiKeyUnit, Capability, Role
 
@@ -158,65 +158,103 @@ def _record_use(session: Session, key_id: int, now: datetime) -> None:
         session.rollback()
 
 
-_failures = MovingWindowRateLimiter(MemoryStorage())
+class FailureThrottle:
+    """Counts failed authentications per client address and per key prefix (the first
+    characters of the credential sent), in a `limits` storage: memory by default (per
+    process); any other storage of the library may be given (one that processes share)."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self._limiter = MovingWindowRateLimiter(storage)
+
+    def fail(self, limit: RateLimitItem, address: str, credential: str) -> int | None:
+        """Count a failed attempt; the seconds to wait when its address or its key prefix is
+        over `limit`, else None. An address over the limit is not counted further, so a
+        flood from one address adds no prefixes to the storage."""
+        for kind, value in (("address", address), ("prefix", credential[:KEY_PREFIX_CHARS])):
+            if not self._limiter.hit(limit, "auth-failures", kind, value):
+                reset = self._limiter.get_window_stats(limit, "auth-failures", kind, value)
+                return max(1, math.ceil(reset.reset_time - time.time()))
+        return None
+
+    def reset(self) -> None:
+        self.storage.reset()
+
+
+# Characters of a credential that name its prefix: `iki_` and 6 more, as `iki keys list` shows.
+KEY_PREFIX_CHARS = 10
+failures = FailureThrottle(MemoryStorage())
 
 
 def _failure_limit() -> RateLimitItem | None:
-    """How many failed authentications an address may make (AUTH_FAILURE_LIMIT), if any."""
+    """How many failed authentications an address or a key prefix may make
+    (AUTH_FAILURE_LIMIT), if any."""
     value = get_settings().auth_failure_limit.strip()
     return parse_limit(value) if value and value != "0" else None
 
 
-def _refuse_if_throttled(address: str, limit: RateLimitItem) -> None:
-    if _failures.test(limit, "auth-failures", address):
-        return
-    reset = _failures.get_window_stats(limit, "auth-failures", address).reset_time
-    wait = max(1, math.ceil(reset - time.time()))
-    raise TooManyRequests(
-        f"Too many failed authentications from your address; retry in {wait} s.",
-        headers={"Retry-After": str(wait)},
-    )
+def bearer_credential(authorization: str) -> str | None:
+    """The key of an `Authorization: Bearer <key>` header, if that is what it holds."""
+    scheme, _, credential = authorization.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return credential.strip() or None
 
 
-def current_principal(
-    request: Request,
-    session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-) -> Principal:
-    """The caller, from its bearer key; 401 without a valid one, 429 for an address that
-    failed too often (in process, per worker)."""
+def authenticate(session: Session, credential: str | None, address: str) -> Principal:
+    """The principal of a bearer key; 401 without a valid one. A failed attempt is counted
+    against its client address and its key prefix, and answered 429 (with Retry-After)
+    once either is over AUTH_FAILURE_LIMIT; a valid key is never refused, so one broken
+    script cannot lock out the office that shares its address."""
+    if credential is None:
+        raise Unauthenticated("Send an API key as `Authorization: Bearer <key>`.")
+    principal = authenticate_secret(session, credential)
+    if principal is not None:
+        return principal
     limit = _failure_limit()
-    address = request.client.host if request.client else "-"
-    if limit is not None:
-        _refuse_if_throttled(address, limit)
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthenticated(
-            "Send an API key as `Authorization: Bearer <key>`.",
+    wait = failures.fail(limit, address, credential) if limit is not None else None
+    if wait is not None:
+        raise TooManyRequests(
+            f"Too many failed authentications from your address or with this key; retry "
+            f"in {wait} s.",
+            headers={"Retry-After": str(wait)},
         )
-    principal = authenticate_secret(session, credentials.credentials)
-    if principal is None:
-        if limit is not None:
-            _failures.hit(limit, "auth-failures", address)
-        raise Unauthenticated("The API key is unknown or revoked.")
-    request.state.principal = principal
+    raise Unauthenticated("The API key is unknown or revoked.")
+
+
+async def current_principal(
+    request: Request,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> Principal:
+    """The caller, authenticated by `RequestGuard` (app/api/limits.py) before the request
+    reached its route (and before its body was read): no query here."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is None:  # only an app assembled without the guard gets here
+        raise Unauthenticated("Send an API key as `Authorization: Bearer <key>`.")
     return principal
 
 
 CurrentKey = Annotated[Principal, Depends(current_principal)]
 
 
+def refusal(principal: Principal, capability: Capability) -> Forbidden:
+    """The 403 of a principal lacking `capability`, naming the roles that have it."""
+    return Forbidden(
+        f"This needs the capability '{capability}', which a '{principal.role}' key "
+        f"does not have (roles that have it: {', '.join(roles_with(capability))})."
+    )
+
+
 def requires(capability: Capability) -> Any:
-    """A dependency that lets through principals holding `capability` (403 otherwise)."""
+    """A dependency that lets through principals holding `capability` (403 otherwise). The
+    request guard reads `capability` off it to refuse before the body is read."""
 
     async def _check(principal: CurrentKey) -> Principal:  # no I/O: no thread pool hop
         if not principal.can(capability):
-            raise Forbidden(
-                f"This needs the capability '{capability}', which a '{principal.role}' key "
-                f"does not have (roles that have it: {', '.join(roles_with(capability))})."
-            )
+            raise refusal(principal, capability)
         return principal
 
-    _check.capability = capability  # type: ignore[attr-defined]  # read by the route audit test
+    _check.capability = capability  # type: ignore[attr-defined]
     return Depends(_check)
 
 

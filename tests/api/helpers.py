@@ -1,5 +1,6 @@
 """Small helpers shared by the API tests."""
 
+import uuid
 from types import UnionType
 from typing import Any, Union, get_args, get_origin
 
@@ -20,6 +21,12 @@ def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
     assert body["code"] == code, body
     assert body["title"] and body["detail"]
     return body
+
+
+def request_id(label: str) -> str:
+    """A plain request id (32 hex digits, as the service keeps a client's), named by
+    `label`: the same label, the same id."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"iki-test:{label}").hex
 
 
 def indicator_id(session: Session, code: str) -> int:

@@ -14,7 +14,7 @@ from app.core.logging import logging_config
 from app.models import AuditEvent, Role, Variable
 from app.services import audit
 from app.services.keys import create_key, revoke_key
-from tests.api.helpers import assert_problem, indicator_id
+from tests.api.helpers import assert_problem, indicator_id, request_id
 
 API = "/api/v1"
 ON_POSTGRES = os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql")
@@ -31,45 +31,55 @@ def test_every_kind_of_write_is_audited_with_its_actor_and_request(client, sessi
     variable = session.exec(select(Variable).where(Variable.code == "psks_terdata")).one()
     ind = indicator_id(session, "KADIS.1.1")
     writes = [
-        ("r-var", admin, "PATCH", f"{API}/variables/{variable.id}", {"max_value": 100000}),
-        ("r-target", admin, "PUT", f"{API}/indicators/{ind}/targets/2025", {"annual": 40}),
         (
-            "r-scale",
+            request_id("var"),
+            admin,
+            "PATCH",
+            f"{API}/variables/{variable.id}",
+            {"max_value": 100000},
+        ),
+        (
+            request_id("target"),
+            admin,
+            "PUT",
+            f"{API}/indicators/{ind}/targets/2025",
+            {"annual": 40},
+        ),
+        (
+            request_id("scale"),
             admin,
             "PUT",
             f"{API}/rating-scales/TIGA",
             {"name": "Tiga", "bands": [{"min": None, "code": "semua", "label": "Semua"}]},
         ),
         (
-            "r-value",
+            request_id("value"),
             psm,
             "PUT",
             f"{API}/indicators/{ind}/realizations/2025/1",
             {"values": {"psks_terdata": 120}},
         ),
         (
-            "r-import",
+            request_id("import"),
             psm,
             "POST",
             f"{API}/data-values/import",
             {"rows": [{"variable": "psks_terdata", "year": 2025, "quarter": 1, "value": 125}]},
         ),
         (
-            "r-unit",
+            request_id("unit"),
             admin,
             "POST",
             f"{API}/units",
             {"agency": "DINSOSP3A", "code": "X", "name": "X"},
         ),
     ]
-    for request_id, headers, method, url, body in writes:
-        answer = client.request(
-            method, url, headers={**headers, "X-Request-ID": request_id}, json=body
-        )
+    for rid, headers, method, url, body in writes:
+        answer = client.request(method, url, headers={**headers, "X-Request-ID": rid}, json=body)
         assert answer.status_code in (200, 201), answer.text
-        assert answer.headers["X-Request-ID"] == request_id
+        assert answer.headers["X-Request-ID"] == rid
 
-    (changed,) = events(session, request_id="r-var")
+    (changed,) = events(session, request_id=request_id("var"))
     assert (changed.action, changed.entity, changed.entity_id) == (
         "update",
         "variable",
@@ -77,20 +87,20 @@ def test_every_kind_of_write_is_audited_with_its_actor_and_request(client, sessi
     )
     assert changed.before["max_value"] is None and changed.after["max_value"] == 100000
     assert changed.actor_role == "admin"
-    (target,) = events(session, request_id="r-target")
+    (target,) = events(session, request_id=request_id("target"))
     assert (target.action, target.entity, target.after["value"]) == ("create", "target", 40)
-    assert [e.entity for e in events(session, request_id="r-scale")] == ["rating_scale"]
-    (value,) = events(session, request_id="r-value")
+    assert [e.entity for e in events(session, request_id=request_id("scale"))] == ["rating_scale"]
+    (value,) = events(session, request_id=request_id("value"))
     assert (value.entity, value.actor, value.actor_role) == (
         "data_value",
         "psm-operator",
         "operator",
     )
     assert value.after["value"] == 120
-    (imported,) = events(session, request_id="r-import")
+    (imported,) = events(session, request_id=request_id("import"))
     assert imported.action == "import"
     assert (imported.before["value"], imported.after["value"]) == (120, 125)
-    assert events(session, request_id="r-unit")[0].entity == "unit"
+    assert events(session, request_id=request_id("unit"))[0].entity == "unit"
 
 
 def test_a_refused_write_leaves_no_event(client, session, admin):
@@ -98,7 +108,7 @@ def test_a_refused_write_leaves_no_event(client, session, admin):
     assert_problem(
         client.post(
             f"{API}/units",
-            headers={**admin, "X-Request-ID": "r-refused"},
+            headers={**admin, "X-Request-ID": request_id("refused")},
             json={"agency": "DINSOSP3A", "code": "BID_PSM", "name": "Ganda"},
         ),
         409,
@@ -123,17 +133,20 @@ def test_the_audit_list(client, session, admin, reader, verifier):
     for code in ("A1", "A2"):
         client.post(
             f"{API}/units",
-            headers={**admin, "X-Request-ID": f"r-{code}"},
+            headers={**admin, "X-Request-ID": request_id(code)},
             json={"agency": "DINSOSP3A", "code": code, "name": code},
         )
     page = client.get(f"{API}/audit", headers=verifier, params={"entity": "unit", "limit": 2})
     assert page.status_code == 200
     body = page.json()
-    assert [e["request_id"] for e in body["items"]] == ["r-A2", "r-A1"]  # newest first
+    assert [e["request_id"] for e in body["items"]] == [
+        request_id("A2"),
+        request_id("A1"),
+    ]  # newest first
     assert (body["limit"], body["offset"]) == (2, 0) and body["total"] >= 2
     moment = body["items"][0]["at"]
     later = client.get(f"{API}/audit", headers=verifier, params={"since": moment, "entity": "unit"})
-    assert [e["request_id"] for e in later.json()["items"]] == ["r-A2"]
+    assert [e["request_id"] for e in later.json()["items"]] == [request_id("A2")]
     assert_problem(client.get(f"{API}/audit", headers=reader), 403, "forbidden")
 
 
@@ -146,9 +159,10 @@ def test_no_endpoint_changes_the_audit_trail(client):
 def test_request_ids(client, reader):
     generated = client.get(f"{API}/agencies", headers=reader).headers["X-Request-ID"]
     assert len(generated) == 32 and int(generated, 16) >= 0
-    kept = client.get(f"{API}/agencies", headers={**reader, "X-Request-ID": "esakip-0001"})
-    assert kept.headers["X-Request-ID"] == "esakip-0001"
-    for insane in ("a b", "x" * 200, "<script>"):
+    plain = "0f8fad5b-d9cb-469f-a165-70867728950e"
+    kept = client.get(f"{API}/agencies", headers={**reader, "X-Request-ID": plain})
+    assert kept.headers["X-Request-ID"] == plain
+    for insane in ("a b", "x" * 200, "<script>", "esakip-0001"):
         replaced = client.get(f"{API}/agencies", headers={**reader, "X-Request-ID": insane})
         assert replaced.headers["X-Request-ID"] != insane
     assert client.get("/healthz").headers["X-Request-ID"]
@@ -162,7 +176,7 @@ def test_every_log_line_of_a_request_carries_its_id(client, reader):
     logging.config.dictConfig(config)
     try:
         logging.getLogger("app.errors").setLevel(logging.INFO)
-        client.get(f"{API}/agencies", headers={**reader, "X-Request-ID": "trace-me"})
+        client.get(f"{API}/agencies", headers={**reader, "X-Request-ID": request_id("trace-me")})
         logging.getLogger("app.test").info("outside any request")
         from app.services import organization
 
@@ -176,13 +190,15 @@ def test_every_log_line_of_a_request_carries_its_id(client, reader):
             from fastapi.testclient import TestClient
 
             with TestClient(client.app, raise_server_exceptions=False) as quiet:
-                quiet.get(f"{API}/agencies", headers={**reader, "X-Request-ID": "trace-500"})
+                quiet.get(
+                    f"{API}/agencies", headers={**reader, "X-Request-ID": request_id("trace-500")}
+                )
         finally:
             organization.list_agencies = original  # type: ignore[assignment]
     finally:
         logging.config.dictConfig({"version": 1, "disable_existing_loggers": False})
     lines = stream.getvalue().splitlines()
     assert any("[-] app.test: outside any request" in line for line in lines)
-    failing = [line for line in lines if "trace-500" in line]
+    failing = [line for line in lines if request_id("trace-500") in line]
     assert any("about to fail" in line for line in failing)
     assert any("Unhandled error" in line for line in failing)

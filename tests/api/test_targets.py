@@ -8,7 +8,7 @@ from sqlmodel import col, func, select
 
 from app.models import AuditEvent, Indicator, Role
 from app.schemas.targets import MAX_INDICATORS
-from tests.api.helpers import assert_problem, indicator_id
+from tests.api.helpers import assert_problem, indicator_id, request_id
 
 API = "/api/v1"
 YEAR = 2025
@@ -55,7 +55,9 @@ def test_sets_the_targets_of_every_indicator(client, admin, reader, indicators):
             named = {"indicator": code}
         quarters = {str(q): n + q * 10 for q in (1, 2, 3, 4)}
         items.append({**named, "annual": n + 40, "quarters": quarters})
-    response = client.put(BULK, headers={**admin, "X-Request-ID": "pk-2025"}, json=items)
+    response = client.put(
+        BULK, headers={**admin, "X-Request-ID": request_id("pk-2025")}, json=items
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert (body["created"], body["updated"], body["removed"], body["unchanged"]) == (
@@ -74,7 +76,7 @@ def test_sets_the_targets_of_every_indicator(client, admin, reader, indicators):
     audit = client.get(
         f"{API}/audit",
         headers=admin,
-        params={"request_id": "pk-2025", "entity": "target", "limit": 1000},
+        params={"request_id": request_id("pk-2025"), "entity": "target", "limit": 1000},
     ).json()
     assert audit["total"] == 5 * len(indicators)
     assert {e["action"] for e in audit["items"]} == {"create"}

@@ -7,7 +7,7 @@ import pytest
 from sqlmodel import select
 
 from app.models import AuditEvent, DataValue, Period
-from tests.api.helpers import assert_problem, indicator_id
+from tests.api.helpers import assert_problem, indicator_id, request_id
 
 API = "/api/v1"
 YEAR = 2025
@@ -73,9 +73,9 @@ def test_a_whole_quarter(client, session, psm, psm_verifier, verifier, reader, a
     assert realization(client, psm_verifier, kadis_1_1, 1, {"psks_terdata": 200}).status_code == 200
     assert period(client, reader)["state"] == "open"
 
-    submitted = step(client, psm, "submit", request_id="req-submit-1")
+    submitted = step(client, psm, "submit", request_id=request_id("req-submit-1"))
     assert submitted.status_code == 200, submitted.text
-    assert submitted.headers["X-Request-ID"] == "req-submit-1"
+    assert submitted.headers["X-Request-ID"] == request_id("req-submit-1")
     assert (submitted.json()["state"], submitted.json()["changed_by"]) == (
         "submitted",
         "psm-operator",
@@ -126,7 +126,7 @@ def test_a_whole_quarter(client, session, psm, psm_verifier, verifier, reader, a
     assert admin_name.startswith("admin-")
     assert_problem(step(client, admin, "verify"), 409, "self_verification")
     assert period(client, reader)["state"] == "submitted"
-    verified = step(client, verifier, "verify", request_id="req-verify-1")
+    verified = step(client, verifier, "verify", request_id=request_id("req-verify-1"))
     assert verified.status_code == 200, verified.text
     assert verified.json()["state"] == "verified"
 
@@ -142,14 +142,14 @@ def test_a_whole_quarter(client, session, psm, psm_verifier, verifier, reader, a
     assert item["achievement"] == pytest.approx(31.25)
 
     # Each step is in the audit trail, with before and after and its request's id.
-    (verify,) = events(client, verifier, request_id="req-verify-1")
+    (verify,) = events(client, verifier, request_id=request_id("req-verify-1"))
     assert (verify["action"], verify["entity"], verify["actor"]) == (
         "verify",
         "period",
         "kepala-dinas",
     )
     assert verify["before"]["state"] == "submitted" and verify["after"]["state"] == "verified"
-    (submit,) = events(client, verifier, request_id="req-submit-1")
+    (submit,) = events(client, verifier, request_id=request_id("req-submit-1"))
     assert submit["action"] == "submit" and submit["after"]["state"] == "submitted"
     actions = [e["action"] for e in events(client, verifier, entity="period")]
     assert actions == ["verify", "submit", "return", "submit"]  # newest first
@@ -282,8 +282,15 @@ def test_a_failure_before_commit_leaves_no_change_and_no_event(
     from fastapi.testclient import TestClient
 
     with TestClient(client.app, raise_server_exceptions=False) as quiet:
-        answer = realization(quiet, psm, kadis_1_1, 1, {"psks_diberdayakan": 7}, "req-broken")
+        answer = realization(
+            quiet, psm, kadis_1_1, 1, {"psks_diberdayakan": 7}, request_id("req-broken")
+        )
     assert answer.status_code == 500
-    assert answer.headers["X-Request-ID"] == "req-broken"
+    assert answer.headers["X-Request-ID"] == request_id("req-broken")
     assert values_of(session) == {}
-    assert session.exec(select(AuditEvent).where(AuditEvent.request_id == "req-broken")).all() == []
+    assert (
+        session.exec(
+            select(AuditEvent).where(AuditEvent.request_id == request_id("req-broken"))
+        ).all()
+        == []
+    )

@@ -171,6 +171,7 @@ async def import_data_values(
     file upload (`file`). At most 50,000 rows and 64 columns. Answers the import summary;
     when `atomic` and a row is refused, nothing is stored and the answer is a 422 carrying
     the same summary (its first 50 refused rows, and `errors_total`)."""
+    # The body was read before the route ran (RequestGuard), with no connection taken yet.
     upload = await _upload(request)
     # The database work is synchronous: keep it off the event loop.
     return await run_in_threadpool(

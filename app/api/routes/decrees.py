@@ -13,8 +13,14 @@ from app.api.deps import (
     YearFilter,
     set_location,
 )
-from app.api.documents import DocumentFormat, FormatQuery, document, document_responses, negotiate
-from app.core.db import SessionDep
+from app.api.documents import (
+    DocumentFormat,
+    FormatQuery,
+    Rendering,
+    document_responses,
+    negotiate,
+)
+from app.core.db import SessionDep, release_connection
 from app.core.errors import problem_schema_responses
 from app.core.jsonbody import JSONRoute
 from app.core.security import Administrator, requires
@@ -80,8 +86,10 @@ def get_decree_document(
     signatory, then each position's lampiran (the head of the agency first). HTML by default,
     `format=pdf` (or `Accept: application/pdf`) a PDF."""
     chosen = negotiate(request, format, (DocumentFormat.html, DocumentFormat.pdf))
-    sk = documents.decree_document(session, decree_id)
-    return document(chosen, "decree.html", f"sk-iki-{sk.decree.year}-{decree_id}", doc=sk)
+    with Rendering(chosen) as rendering:
+        sk = documents.decree_document(session, decree_id)
+        release_connection(session)
+        return rendering.document("decree.html", f"sk-iki-{sk.decree.year}-{decree_id}", doc=sk)
 
 
 @router.post(

@@ -23,11 +23,11 @@ from app.api.deps import (
 from app.api.documents import (
     DocumentFormat,
     FormatQuery,
-    document,
+    Rendering,
     document_responses,
     negotiate,
 )
-from app.core.db import SessionDep
+from app.core.db import SessionDep, release_connection
 from app.core.errors import problem_schema_responses
 from app.core.jsonbody import JSONRoute
 from app.core.security import AchievementsReader, Administrator, requires
@@ -99,8 +99,10 @@ def get_position_iki(
             documents.iki_document(session, position_id, year).model_dump(mode="json"),
             headers={"Vary": "Accept"},
         )
-    sheet = documents.iki_lampiran(session, position_id, year)
-    return document(chosen, "iki.html", f"iki-{sheet.position_code}-{year}", sheet=sheet)
+    with Rendering(chosen) as rendering:
+        sheet = documents.iki_lampiran(session, position_id, year)
+        release_connection(session)
+        return rendering.document("iki.html", f"iki-{sheet.position_code}-{year}", sheet=sheet)
 
 
 @router.get(
@@ -124,11 +126,13 @@ def get_position_report(
     capaian (%), its rating, status and verification state, and the data behind it with its
     evidence. HTML by default, `format=pdf` (or `Accept: application/pdf`) a PDF."""
     chosen = negotiate(request, format, (DocumentFormat.html, DocumentFormat.pdf))
-    report = documents.achievement_report(
-        session, position_id, year, quarter, verified_only=verified_only
-    )
-    name = f"capaian-{position_id}-{year}-tw{quarter}"
-    return document(chosen, "report.html", name, report=report)
+    with Rendering(chosen) as rendering:
+        report = documents.achievement_report(
+            session, position_id, year, quarter, verified_only=verified_only
+        )
+        release_connection(session)
+        name = f"capaian-{position_id}-{year}-tw{quarter}"
+        return rendering.document("report.html", name, report=report)
 
 
 @router.post(

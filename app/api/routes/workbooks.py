@@ -17,7 +17,7 @@ from app.api.deps import (
     YearQuery,
     missing,
 )
-from app.core.db import SessionDep
+from app.core.db import SessionDep, release_connection
 from app.core.errors import problem_schema_responses
 from app.core.jsonbody import JSONRoute
 from app.core.security import AchievementsReader, DataReader
@@ -69,6 +69,7 @@ def achievements_workbook(
     rating in its colour, status and verification."""
     filters = AchievementFilters(year=year, agency=agency, unit=unit, verified_only=verified_only)
     report = workbooks.achievement_report(session, filters, quarter)
+    release_connection(session)  # the workbook is made without holding a connection
     suffix = "-terverifikasi" if verified_only else ""
     name = f"capaian-iki-{year}-tw{quarter}{suffix}.xlsx"
     return xlsx.attachment(xlsx.achievements_workbook(report), name)
@@ -98,5 +99,6 @@ def realization_template(
     Filled in, it is posted back as is to `POST /data-values/import`. Any key that reads
     data values may download it: it shows nothing such a key cannot read already."""
     template = workbooks.realization_template(session, code, agency, year, quarter)
+    release_connection(session)
     name = f"realisasi-{template.unit}-{year}-tw{quarter}.xlsx"
     return xlsx.attachment(xlsx.template_workbook(template), name)
