@@ -188,3 +188,6 @@ class Finding:
     """The variables' values involved, by code."""
     figures: Mapping[str, float | None] = field(default_factory=dict)
     """What the check computed from them (numerator, median, capaian ...), by name."""
+    indicators: tuple[str, ...] = ()
+    """The codes of the indicators whose figures it touches: its own, or those over its
+    variables (set by the runner)."""

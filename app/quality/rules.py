@@ -12,6 +12,7 @@ import ast
 import re
 import statistics
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import replace
 from typing import Final
 
 from app.achievement import (
@@ -70,8 +71,30 @@ def _label(quarter: UnitQuarter, code: str) -> str:
     return f'"{variable.label}" ({code})' if variable else code
 
 
-def _finding(code: str, severity: Severity, subject: str, message: str, **more: object) -> Finding:
-    return Finding(code, severity, f"{code}:{subject}", message, **more)  # type: ignore[arg-type]
+def _finding(
+    code: str,
+    severity: Severity,
+    subject: str,
+    message: str,
+    *,
+    indicator: str | None = None,
+    variable: str | None = None,
+    rule: str | None = None,
+    values: Mapping[str, float | None] | None = None,
+    figures: Mapping[str, float | None] | None = None,
+) -> Finding:
+    """A finding keyed `code:subject` (an indicator's, a variable's or a rule's code)."""
+    return Finding(
+        code,
+        severity,
+        f"{code}:{subject}",
+        message,
+        indicator=indicator,
+        variable=variable,
+        rule=rule,
+        values=dict(values or {}),
+        figures=dict(figures or {}),
+    )
 
 
 def _quarter_values(quarter: UnitQuarter, codes: Iterable[str]) -> dict[str, float | None]:
@@ -97,7 +120,7 @@ def _part(node: ast.expr) -> CheckedFormula | None:
     """A subtree of a checked formula as a formula of its own (to evaluate it alone)."""
     try:
         return parse(ast.unparse(node))
-    except FormulaError:  # pragma: no cover - a subtree of a checked formula passes
+    except FormulaError:  # written out again, a subtree may pass the formulas' length limit
         return None
 
 
@@ -129,7 +152,7 @@ def numerator_exceeds_denominator(quarter: UnitQuarter) -> Iterator[Finding]:
         parts = shape_of(indicator.formula).parts
         assert parts is not None
         numerator, denominator = (_part(node) for node in parts)
-        if numerator is None or denominator is None:  # pragma: no cover
+        if numerator is None or denominator is None:
             continue
         values = _quarter_values(quarter, indicator.formula.variables)
         above, below = _value(numerator, values), _value(denominator, values)
@@ -431,8 +454,21 @@ line here."""
 _ORDER: Final = {Severity.error: 0, Severity.warning: 1, Severity.info: 2}
 
 
+def touched(quarter: UnitQuarter, finding: Finding) -> tuple[str, ...]:
+    """The indicators whose figures a finding touches: its own, else those (of the unit's
+    quarter) over the variables it names, in SK order."""
+    if finding.indicator is not None:
+        return (finding.indicator,)
+    codes = set(finding.values) | ({finding.variable} if finding.variable else set())
+    return tuple(i.code for i in quarter.indicators if codes.intersection(i.formula.variables))
+
+
 def check(quarter: UnitQuarter, rules: Iterable[Rule] = RULES) -> list[Finding]:
-    """Every finding of a unit's quarter: errors first, then warnings, then info, each in
-    the order of the rules."""
-    findings = [finding for rule in rules for finding in rule(quarter)]
+    """Every finding of a unit's quarter, each with the indicators it touches: errors first,
+    then warnings, then info, each in the order of the rules."""
+    findings = [
+        replace(finding, indicators=touched(quarter, finding))
+        for rule in rules
+        for finding in rule(quarter)
+    ]
     return sorted(findings, key=lambda f: _ORDER[f.severity])

@@ -108,6 +108,10 @@ class QualityFinding(BaseModel):
         "`deviation`, `score`; `previous`, `change`, `limit`; `left`, `right`)",
         examples=[{"numerator": 67, "denominator": 40, "share": 167.5}],
     )
+    indicators: list[str] = Field(
+        description="The indicators whose figures it touches: its own, or those over its variables",
+        examples=[["KADIS.1.2"]],
+    )
     message: str = Field(description="What was found, in Indonesian, with the values")
     explanation: str | None = Field(
         default=None, description="Why it is so, as explained at submit (or verify)"

@@ -182,6 +182,7 @@ def finding_view(finding: Finding, explanation: str | None = None) -> dict[str, 
         "rule": finding.rule,
         "values": dict(finding.values),
         "figures": dict(finding.figures),
+        "indicators": list(finding.indicators),
         "message": finding.message,
         "explanation": explanation,
     }

@@ -656,4 +656,11 @@ def test_findings_are_listed_errors_first_with_stable_keys():
         "missing_value:cases",
     ]
     assert all(f.key == f"{f.code}:{f.indicator or f.rule or f.variable}" for f in findings)
+    # Each names the indicators whose figures it touches.
+    assert [f.indicators for f in findings] == [
+        ("KADIS.1.2",),
+        ("KADIS.3.1",),
+        ("KADIS.1.2",),
+        ("KADIS.3.1",),
+    ]
     assert len(RULES) == 8

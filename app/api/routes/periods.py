@@ -59,7 +59,6 @@ def list_periods(
     "/{year}/{quarter}/units/{unit}/checks",
     summary="Data-quality checks of a unit's quarter",
     response_model=QualityReport,
-    responses=problem_schema_responses(404),
 )
 def get_period_checks(
     session: SessionDep,
