@@ -59,7 +59,12 @@ TAGS = [
     {
         "name": "workflow",
         "description": "Submit, verify, return and reopen a unit's quarter; verified data is "
-        "locked and official.",
+        "locked and official. A quarter's data-quality checks, which a submit and a verify run.",
+    },
+    {
+        "name": "quality rules",
+        "description": "Data-quality rules written by people (`left operator right`), checked "
+        "with the built-in ones before a quarter becomes official.",
     },
     {"name": "targets", "description": "Perjanjian Kinerja targets: annual and per quarter."},
     {"name": "indicators", "description": "Indikator Kinerja Individu with their formulas."},

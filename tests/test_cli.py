@@ -35,11 +35,13 @@ SEEDED_TABLES = (
     "indicator",
     "indicator_source_unit",
     "rating_scale",
+    "quality_rule",
 )
 SEED_FILES = (
     "rating_scale.yaml",
     "dinsosp3a-probolinggo/organization.yaml",
     "dinsosp3a-probolinggo/decree-2025.yaml",
+    "dinsosp3a-probolinggo/quality-rules.yaml",
 )
 SEED_SUMMARY = re.compile(r"files loaded: (.*); (\d+) rows created, (\d+) updated$")
 

@@ -131,6 +131,13 @@ class SelfVerification(Conflict):
     title = "Self-verification"
 
 
+class QualityErrors(Conflict):
+    """A submit (or verify) of a quarter whose data-quality errors are not all explained."""
+
+    code = "quality_errors"
+    title = "Unexplained data-quality errors"
+
+
 class VerifiedData(Conflict):
     """A change to definitions or targets that verified data depends on."""
 

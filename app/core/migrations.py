@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from argparse import Namespace
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -40,16 +42,40 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+@contextmanager
+def _migrating(engine: Engine) -> Iterator[Connection]:
+    """A connection in a transaction for migrations. SQLite alters a table by copying it and
+    dropping the original, which its enforced foreign keys would refuse (or cascade) while
+    rows refer to it: they are off during the migration, as SQLite's own procedure for
+    schema changes says, and checked whole before it commits."""
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        # On the driver's connection, before any transaction: inside one it is a no-op.
+        raw = connection.connection.driver_connection if sqlite else None
+        if raw is not None:
+            raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                yield connection
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"The migration broke foreign keys: {broken[:10]}")
+        finally:
+            if raw is not None:
+                raw.execute("PRAGMA foreign_keys=ON")
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Migrate the database of `engine` up to `revision`."""
-    with engine.begin() as connection:
+    with _migrating(engine) as connection:
         command.upgrade(alembic_config(connection), revision)
 
 
 def downgrade(engine: Engine, revision: str, *, allow_audit_loss: bool = False) -> None:
     """Migrate the database of `engine` down to `revision` (past the audit trail's
     migrations only while it is empty, or with `allow_audit_loss`)."""
-    with engine.begin() as connection:
+    with _migrating(engine) as connection:
         config = alembic_config(connection)
         if allow_audit_loss:
             config.cmd_opts = Namespace(x=[f"{ALLOW_AUDIT_LOSS}=yes"])

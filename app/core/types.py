@@ -101,6 +101,9 @@ def _refuse_non_numbers(value: Any) -> Any:
     return value
 
 
+JsonNumber = BeforeValidator(_refuse_non_numbers)
+"""Put after a float's bounds: only a JSON number is read (never `true`, `false` or "1")."""
+
 _DIGITS = re.compile(r"[0-9]+")
 
 
@@ -332,7 +335,7 @@ IsoDateTime = Annotated[dt.datetime, BeforeValidator(_iso_datetime)]
 Bound = Annotated[
     float,
     Field(allow_inf_nan=False, ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE),
-    BeforeValidator(_refuse_non_numbers),
+    JsonNumber,
 ]
 Decimals = Annotated[
     int, Field(ge=0, le=6, description="Decimals to show", examples=[2]), WholeNumber

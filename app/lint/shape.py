@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 from app.formula import CheckedFormula
@@ -32,6 +32,8 @@ class Shape:
     compares: bool = False
     """The numerator is a difference (e.g. `(a - a_lalu) / a_lalu * 100`): a change over a
     baseline, not a plain proportion."""
+    parts: tuple[ast.expr, ast.expr] | None = field(default=None, compare=False, repr=False)
+    """A percentage's or ratio's numerator and denominator, as subtrees of the formula."""
 
     @property
     def is_proportion(self) -> bool:
@@ -55,6 +57,7 @@ def shape_of(checked: CheckedFormula) -> Shape:
             _names(left),
             _names(body.right),
             compares=_has_difference(left),
+            parts=(left, body.right),
         )
     if not percentage and _is_sum(body):
         return Shape(Kind.count, _names(body))

@@ -8,6 +8,7 @@ from app.models.decrees import Decree
 from app.models.indicators import Indicator, IndicatorSourceUnit
 from app.models.objectives import Objective
 from app.models.organization import Agency, Position, Unit
+from app.models.quality import QualityRule
 from app.models.rating_scales import RatingScale
 from app.models.seals import SealedFigure
 from app.models.security import ROLE_CAPABILITIES, ApiKey, ApiKeyUnit, Capability, Role
@@ -32,6 +33,7 @@ __all__ = [
     "PeriodState",
     "Polarity",
     "Position",
+    "QualityRule",
     "RatingScale",
     "Role",
     "SealedFigure",

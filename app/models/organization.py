@@ -14,6 +14,7 @@ from sqlmodel import Field, SQLModel
 
 from app.core.types import (
     AgencyCode,
+    JsonNumber,
     Lines,
     Name,
     OneLine,
@@ -29,6 +30,7 @@ Phone = Annotated[str, Limits(max_length=100, description="Telephone"), OneLine]
 Email = Annotated[str, Limits(max_length=255, description="E-mail"), OneLine]
 Website = Annotated[str, Limits(max_length=255, description="Website"), OneLine]
 Echelon = Annotated[str, Limits(max_length=16), OneLine]
+Percent = Annotated[float, Limits(ge=0, le=100_000, allow_inf_nan=False), JsonNumber]
 
 
 class AgencyBase(SQLModel):
@@ -48,6 +50,20 @@ class AgencyBase(SQLModel):
     phone: Phone | None = Field(default=None, schema_extra={"examples": ["(0335) 421431"]})
     email: Email | None = Field(default=None, schema_extra={"examples": ["dinas@kota.go.id"]})
     website: Website | None = Field(default=None, schema_extra={"examples": ["dinas.kota.go.id"]})
+    quality_capaian_above: Percent = Field(
+        default=150.0,
+        description="Data-quality check: a capaian above this percent is far above its "
+        "target (`capaian_far_from_target`)",
+    )
+    quality_capaian_below: Percent = Field(
+        default=50.0,
+        description="Data-quality check: a capaian below this percent is far below its target",
+    )
+    quality_stock_change: Percent = Field(
+        default=50.0,
+        description="Data-quality check: a stock (`last`) moving by more than this percent of "
+        "the previous quarter's value (`stock_change`)",
+    )
 
 
 class Agency(AgencyBase, table=True):

@@ -14,11 +14,13 @@ class Capability(StrEnum):
 
     read_definitions = "read_definitions"
     """The SK: agencies, units, positions, decrees, indicators, variables, targets, rating
-    scales, the lint and the printed SK and IKI documents."""
+    scales, data-quality rules, the lint and the printed SK and IKI documents."""
     read_achievements = "read_achievements"
     """Capaian (JSON, CSV, workbook, the printed report) and the state of each quarter."""
     read_data = "read_data"
-    """The data values themselves, their history and a unit's fill-in template."""
+    """The data values themselves, their history, a unit's fill-in template and the
+    data-quality checks of a unit's quarter (a principal working for units only: of its
+    units)."""
     read_audit = "read_audit"
     """The audit trail, and the check of the sealed figures against their recomputation."""
     enter_data = "enter_data"
@@ -30,7 +32,7 @@ class Capability(StrEnum):
     all_units = "all_units"
     """Enter data and submit for every unit, not only the principal's own."""
     administer = "administer"
-    """Change definitions, targets and rating scales."""
+    """Change definitions (data-quality rules included), targets and rating scales."""
 
 
 _READ = frozenset({Capability.read_definitions, Capability.read_achievements})

@@ -53,6 +53,11 @@ class VariableBase(SQLModel):
     description: FreeText | None = Field(
         default=None, sa_type=TextColumn, description="What exactly is counted"
     )
+    needs_evidence: bool = Field(
+        default=False,
+        description="A value needs evidence (bukti dukung): one stored without it is a "
+        "data-quality error (`missing_evidence`)",
+    )
 
     @field_validator("max_value")
     @classmethod

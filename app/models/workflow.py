@@ -2,13 +2,14 @@
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import CheckConstraint, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.core.db import UTCDateTime
 from app.core.types import Quarter, Year
-from app.models.base import enum_column
+from app.models.base import JSONValue, enum_column
 from app.models.security import Role
 
 
@@ -47,3 +48,15 @@ class Period(SQLModel, table=True):
     changed_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     changed_by: str = Field(max_length=100)
     changed_by_role: Role | None = Field(default=None, sa_type=enum_column(Role, "role"))
+    explanations: dict[str, str] | None = Field(
+        default=None,
+        sa_type=JSONValue,
+        description="The explanations of the quarter's data-quality findings, by finding key, "
+        "as given at its last submit (and verify)",
+    )
+    findings: list[dict[str, Any]] | None = Field(
+        default=None,
+        sa_type=JSONValue,
+        description="The data-quality findings as they stood at the last submit or verify, "
+        "each with its explanation: what the verifier saw when the quarter was signed",
+    )

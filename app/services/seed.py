@@ -34,6 +34,7 @@ from app.models import (
     IndicatorSourceUnit,
     Objective,
     Position,
+    QualityRule,
     RatingScale,
     SeedLoad,
     Unit,
@@ -43,6 +44,7 @@ from app.models.decrees import DecreeBase
 from app.models.indicators import IndicatorBase
 from app.models.objectives import ObjectiveBase
 from app.models.organization import AgencyBase, PositionBase, UnitBase
+from app.models.quality import QualityRuleBase
 from app.models.variables import VariableBase
 from app.schemas.decrees import DecreeCreate, DecreeUpdate
 from app.schemas.indicators import IndicatorCreate, IndicatorUpdate
@@ -55,9 +57,18 @@ from app.schemas.organization import (
     UnitCreate,
     UnitUpdate,
 )
+from app.schemas.quality import QualityRuleCreate, QualityRuleUpdate
 from app.schemas.rating_scales import RatingScalePut
 from app.schemas.variables import VariableCreate, VariableUpdate
-from app.services import decrees, indicators, objectives, organization, rating_scales, variables
+from app.services import (
+    decrees,
+    indicators,
+    objectives,
+    organization,
+    quality_rules,
+    rating_scales,
+    variables,
+)
 from app.services.common import NewRows, agency_positions, id_of
 
 M = TypeVar("M", bound=BaseModel)
@@ -142,6 +153,13 @@ VARIABLE = _Kind(
     "variable", VariableCreate, VariableUpdate, VariableBase, variables.update_variable
 )
 DECREE = _Kind("decree", DecreeCreate, DecreeUpdate, DecreeBase, decrees.update_decree)
+QUALITY_RULE = _Kind(
+    "quality_rule",
+    QualityRuleCreate,
+    QualityRuleUpdate,
+    QualityRuleBase,
+    quality_rules.update_rule,
+)
 
 
 class _ObjectiveKind(_Kind):
@@ -315,7 +333,9 @@ def _load_agency_folder(loader: _Loader, folder: Path) -> None:
     decree_files = [
         f for f in sorted(folder.glob("decree-*.yaml")) if loader.due(f"{folder.name}/{f.name}")
     ]
-    if not loader.due(org_source) and not decree_files:
+    rules_source = f"{folder.name}/{RULES_FILE}"
+    rules_due = (folder / RULES_FILE).exists() and loader.due(rules_source)
+    if not loader.due(org_source) and not decree_files and not rules_due:
         return
     loader.source = org_source
     org = _read_yaml(folder / "organization.yaml")
@@ -340,6 +360,30 @@ def _load_agency_folder(loader: _Loader, folder: Path) -> None:
         loader.source = f"{folder.name}/{decree_file.name}"
         _load_decree(loader, agency_data.code, _read_yaml(decree_file))
         loader.mark(loader.source)
+    if rules_due:  # over the variables, loaded above or before
+        loader.source = rules_source
+        _load_quality_rules(loader, agency_data.code, _read_yaml(folder / RULES_FILE))
+        loader.mark(rules_source)
+
+
+RULES_FILE = "quality-rules.yaml"
+"""An agency's data-quality rules written by people, beside its variables."""
+
+
+def _load_quality_rules(loader: _Loader, agency_code: str, data: Any) -> None:
+    session = loader.session
+    agency = session.exec(select(Agency).where(Agency.code == agency_code)).one()
+    rows = {
+        r.code: r
+        for r in session.exec(select(QualityRule).where(QualityRule.agency_id == agency.id))
+    }
+    loader.put_all(
+        QUALITY_RULE,
+        _entries(data, "rules", loader.source),
+        quality_rules.NewQualityRules(session, agency),
+        lambda r: rows.get(r.code),
+        given={"agency": agency_code},
+    )
 
 
 def _codes(session: Session, model: type[Unit] | type[Position], agency_id: int) -> dict[Any, str]:

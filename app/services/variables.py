@@ -1,7 +1,7 @@
 """Variables (komponen data): list, get, create, change, delete.
 
-A variable's code is the name formulas use: it cannot change while a formula uses it, nor
-can its range or type change in a way that values already reported would break.
+A variable's code is the name formulas and quality rules use: it cannot change while one
+uses it, nor can its range or type change in a way that values already reported would break.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from app.services.common import (
     unit_id,
 )
 from app.services.formulas import indicators_using
+from app.services.quality_rules import rules_using
 
 
 def _variable_views(session: Session, variables: Sequence[Variable]) -> list[VariablePublic]:
@@ -111,7 +112,10 @@ def update_variable(session: Session, variable_id: int, data: VariableUpdate) ->
         refuse_taken_code(session, Variable, agency, code, variable_id)
         refuse_if_referred(
             f"Variable {variable.code} cannot be renamed: it",
-            {"formulas": indicators_using(session, id_of(agency), variable.code)},
+            {
+                "formulas": indicators_using(session, id_of(agency), variable.code),
+                "quality rules": rules_using(session, id_of(agency), variable.code),
+            },
         )
     low = changes.get("min_value", variable.min_value)
     high = changes.get("max_value", variable.max_value)
@@ -191,6 +195,7 @@ def delete_variable(session: Session, variable_id: int) -> None:
         f"Variable {variable.code}",
         {
             "formulas": indicators_using(session, variable.agency_id, variable.code),
+            "quality rules": rules_using(session, variable.agency_id, variable.code),
             "data values": [f"{year} Q{quarter}" for year, quarter in reported],
         },
     )

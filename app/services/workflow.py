@@ -6,12 +6,16 @@
 While a quarter is submitted or verified, the unit's data of that quarter is locked
 (`queries.locked_periods`, checked by the one write path of data values). Every step is audited with
 its note (`audit.action`).
+
+A submit and a verify check the quarter's data first (`app.services.quality`): errors must
+be explained, and the findings with their explanations are kept with the step
+(`Period.findings`), so a verified quarter keeps what its verifier saw.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 
 from sqlmodel import Session, col, select
 
@@ -22,6 +26,7 @@ from app.core.errors import (
     Forbidden,
     InvalidInput,
     InvalidTransition,
+    QualityErrors,
     SelfVerification,
 )
 from app.core.security import Principal
@@ -36,9 +41,10 @@ from app.models import (
     Unit,
     Variable,
 )
+from app.quality import Finding
 from app.schemas.common import PageParams
 from app.schemas.workflow import PeriodPublic, PeriodStep, Step
-from app.services import achievements, audit
+from app.services import achievements, audit, quality
 from app.services.common import lock_agency_data, resolve_agency, unit_of_path
 from app.services.queries import events_of_records, indicators_over, require_decree
 
@@ -71,6 +77,10 @@ NOTE_REQUIRED = {Step.return_: "what to fix", Step.reopen: "why it is reopened"}
 SEALING = frozenset({Step.verify, Step.reopen})
 """The steps after which the figures resting on the quarter are sealed anew: a verify seals
 what the verifier saw, a reopen unseals what rests on nothing verified any more."""
+CHECKED = frozenset({Step.submit, Step.verify})
+"""The steps that check the quarter's data first and keep the findings with the step."""
+MAX_LISTED = 50
+"""At most this many unexplained errors are listed in a refusal (`total` counts them all)."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +94,10 @@ class Move:
     quarter: int
     writers: Writers
     """Who wrote what the unit's quarter rests on (gathered for a verify)."""
+    findings: tuple[Finding, ...] = ()
+    """The quarter's data-quality findings (computed for a submit and a verify)."""
+    explanations: Mapping[str, str] = field(default_factory=dict)
+    """The explanations given for them, by finding key (at submit, and at verify)."""
 
 
 def four_eyes(move: Move) -> AppError | None:
@@ -99,8 +113,27 @@ def four_eyes(move: Move) -> AppError | None:
     )
 
 
+def quality_explained(move: Move) -> AppError | None:
+    """No quarter is submitted or verified with a data-quality error that nobody explained:
+    correct the data, or say why it is so (`explanations`, by the finding's key)."""
+    if move.step not in CHECKED:
+        return None
+    unexplained = quality.unexplained_errors(move.findings, move.explanations)
+    if not unexplained:
+        return None
+    keys = ", ".join(f.key for f in unexplained[:5])
+    more = f" and {len(unexplained) - 5} more" if len(unexplained) > 5 else ""
+    return QualityErrors(
+        f"{move.unit} {move.year} Q{move.quarter} has {len(unexplained)} data-quality "
+        f"error(s) without an explanation ({keys}{more}): correct the data, or explain each "
+        "in `explanations` by its key",
+        findings=[quality.finding_view(f) for f in unexplained[:MAX_LISTED]],
+        total=len(unexplained),
+    )
+
+
 Check = Callable[[Move], AppError | None]
-CHECKS_BEFORE: tuple[Check, ...] = (four_eyes,)
+CHECKS_BEFORE: tuple[Check, ...] = (four_eyes, quality_explained)
 """Pure checks run before every step, in order; the first refusal stops the step. A new
 check is one function and one line here."""
 
@@ -224,6 +257,8 @@ def take_step(
             state=current.value,
             allowed=allowed,
         )
+    findings = quality.findings_of(session, agency, unit, year, quarter) if step in CHECKED else []
+    explanations = _explanations(step, body, row, findings)
     move = Move(
         principal,
         step,
@@ -231,6 +266,8 @@ def take_step(
         year,
         quarter,
         writers=writers(session, unit, year, quarter) if step == Step.verify else Writers(),
+        findings=tuple(findings),
+        explanations=explanations,
     )
     if (error := refusal(move)) is not None:
         raise error
@@ -251,10 +288,47 @@ def take_step(
         row.changed_at = utcnow()
         row.changed_by = principal.name
         row.changed_by_role = principal.role
+        if step in CHECKED:
+            row.explanations = dict(explanations) or None
+            row.findings = quality.stored_findings(findings, explanations)
         session.add(row)
     if step in SEALING:
         achievements.seal(session, unit.id or 0, year, quarter)
     return _view(agency, unit, year, quarter, row)
+
+
+def _explanations(
+    step: Step, body: PeriodStep, row: Period | None, findings: list[Finding]
+) -> dict[str, str]:
+    """The explanations a step keeps: a submit's own; at a verify, those of the submit and
+    the verifier's of findings not explained yet. Each must name a finding of the quarter."""
+    given = body.explanations or {}
+    if given and step not in CHECKED:
+        raise InvalidInput(
+            "Explanations of data-quality findings are given to submit or verify",
+            field="explanations",
+        )
+    keys = {f.key for f in findings}
+    unknown = sorted(set(given) - keys)
+    if unknown:
+        raise InvalidInput(
+            f"No finding of this quarter has the key {unknown[0]!r}"
+            + (f" (nor {len(unknown) - 1} more)" if len(unknown) > 1 else "")
+            + "; the keys are those of GET .../checks",
+            field=f"explanations.{unknown[0]}",
+            keys=unknown[:MAX_LISTED],
+        )
+    if step == Step.submit:
+        return dict(given)
+    stored = dict((row.explanations if row else None) or {})
+    again = sorted(set(given) & set(stored))
+    if again:
+        raise InvalidInput(
+            f"{again[0]!r} was explained at submit; a verify explains only findings that "
+            "were not explained",
+            field=f"explanations.{again[0]}",
+        )
+    return stored | given
 
 
 def list_periods(

@@ -688,8 +688,10 @@ def test_a_variable_used_by_a_formula_cannot_be_deleted_or_renamed(client, admin
     terdata = by_code(client, admin, "variables", "psks_terdata")
     url = f"{API}/variables/{terdata['id']}"
     body = assert_problem(client.delete(url, headers=admin), 409, "in_use")
-    assert body["references"] == {"formulas": 2}
+    # The seed's quality rules over it hold it too, named as the formulas are.
+    assert body["references"] == {"formulas": 2, "quality rules": 2}
     assert "KADIS.1.1 (2025)" in body["detail"] and "KADIS.2.1 (2025)" in body["detail"]
+    assert "psks_diberdayakan_maks_terdata" in body["detail"]
 
     body = assert_problem(
         client.patch(url, headers=admin, json={"code": "psks_tercatat"}), 409, "in_use"

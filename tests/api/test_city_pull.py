@@ -72,15 +72,31 @@ def build_city(client: Any, session: Session, tmp: Path, admin: dict[str, str]) 
             assert client.put(path, headers=admin, json=item).status_code == 200
 
 
+def explained_errors(client: Any, admin: dict[str, str], index: int, unit: str, quarter: int):
+    """An explanation of each data-quality error of a quarter (its random values break some)."""
+    checks = client.get(
+        f"{API}/periods/{YEAR}/{quarter}/units/{unit}/checks",
+        headers=admin,
+        params={"agency": agency_code(index)},
+    )
+    assert checks.status_code == 200, checks.text
+    errors = [f["key"] for f in checks.json()["findings"] if f["severity"] == "error"]
+    return {key: "Data uji kota" for key in errors}
+
+
 def walk_workflow(client: Any, admin: dict[str, str], verifier: dict[str, str]) -> None:
-    """The admin (who wrote the data) submits; a verifier verifies or returns."""
+    """The admin (who wrote the data) submits, explaining the data-quality errors; a verifier
+    verifies or returns."""
     for index, unit, quarter, steps in WORKFLOW:
         for step in steps:
+            body = {"note": "Periksa kembali"} if step == "return" else None
+            if step == "submit":
+                body = {"explanations": explained_errors(client, admin, index, unit, quarter)}
             answer = client.post(
                 f"{API}/periods/{YEAR}/{quarter}/units/{unit}/{step}",
                 headers=admin if step == "submit" else verifier,
                 params={"agency": agency_code(index)},
-                json={"note": "Periksa kembali"} if step == "return" else None,
+                json=body,
             )
             assert answer.status_code == 200, answer.text
 

@@ -33,6 +33,7 @@ from app.models.decrees import DecreeBase
 from app.models.indicators import IndicatorBase
 from app.models.objectives import ObjectiveBase
 from app.models.organization import AgencyBase, PositionBase, UnitBase
+from app.models.quality import QualityRuleBase
 from app.models.variables import VariableBase
 
 # A valid text for each code pattern; `{n}` tells the create's value from the update's.
@@ -44,6 +45,8 @@ CODES = {
 # Fields whose valid values a service rule decides, not their type.
 BY_NAME: dict[str, tuple[Any, Any]] = {
     "formula": ("psks_diberdayakan / psks_terdata * 100", "psks_terdata + ppks_terdata"),
+    "left": ("psks_diberdayakan", "psks_berpartisipasi + 1"),
+    "right": ("psks_terdata", "ppks_terdata * 2"),
 }
 
 
@@ -146,6 +149,7 @@ ENTITIES = {
     ),
     "indicator": Entity("indicators", IndicatorBase, _objective),
     "variable": Entity("variables", VariableBase, lambda _: AGENCY | {"owner_unit": "BID_PSM"}),
+    "quality rule": Entity("quality-rules", QualityRuleBase, lambda _: AGENCY),
 }
 
 

@@ -30,6 +30,7 @@ OF_A_YEAR: list[tuple[str, str, dict[str, Any], Any]] = [
     ("PUT", "/data-values/{year}/1", {}, ONE),
     ("GET", "/periods", {"year": "{year}"}, None),
     *[("POST", f"/periods/{{year}}/1/units/{{unit}}/{s}", {}, {"note": "x"}) for s in STEPS],
+    ("GET", "/periods/{year}/1/units/{unit}/checks", {}, None),
     ("GET", "/reports/achievements.xlsx", {"year": "{year}"}, None),
     ("GET", "/units/{unit}/realization-template.xlsx", {"year": "{year}", "quarter": 1}, None),
     ("GET", "/positions/{pos}/iki", {"year": "{year}"}, None),
