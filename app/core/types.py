@@ -18,6 +18,7 @@ from pydantic import (
     Field,
     GetJsonSchemaHandler,
     PlainValidator,
+    Strict,
     WithJsonSchema,
 )
 from pydantic.json_schema import JsonSchemaValue
@@ -100,6 +101,9 @@ def _refuse_non_numbers(value: Any) -> Any:
         raise ValueError(problem[1])
     return value
 
+
+Flag = Annotated[bool, Strict()]
+"""A yes or no of a body: JSON `true` or `false` only (never 0, 1 or "yes")."""
 
 JsonNumber = BeforeValidator(_refuse_non_numbers)
 """Put after a float's bounds: only a JSON number is read (never `true`, `false` or "1")."""

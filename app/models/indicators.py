@@ -13,6 +13,7 @@ from sqlmodel import Field, SQLModel
 from app.achievement.polarity import Polarity
 from app.core.types import (
     Decimals,
+    Flag,
     FormulaText,
     FreeText,
     IndicatorCode,
@@ -56,7 +57,7 @@ class IndicatorBase(SQLModel):
         sa_type=TextColumn,
         description="Notes, e.g. discrepancies in the SK and their encoding",
     )
-    parent_inferred: bool = Field(
+    parent_inferred: Flag = Field(
         default=False,
         description="The cascade link (`parent`) is inferred, not stated in the SK",
     )

@@ -13,7 +13,7 @@ from sqlalchemy import Text as TextColumn
 from sqlmodel import Field, SQLModel
 
 from app.achievement.aggregation import Aggregation
-from app.core.types import Bound, FreeText, Label, Measure, VariableCode
+from app.core.types import Bound, Flag, FreeText, Label, Measure, VariableCode
 from app.models.base import enum_column, timestamp_field
 
 
@@ -53,7 +53,7 @@ class VariableBase(SQLModel):
     description: FreeText | None = Field(
         default=None, sa_type=TextColumn, description="What exactly is counted"
     )
-    needs_evidence: bool = Field(
+    needs_evidence: Flag = Field(
         default=False,
         description="A value needs evidence (bukti dukung): one stored without it is a "
         "data-quality error (`missing_evidence`)",

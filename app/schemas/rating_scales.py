@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from app.core.types import Number, OneLine
+from app.core.types import Flag, Number, OneLine
 from app.schemas.common import Strict
 
 
@@ -47,7 +47,7 @@ class RatingScalePut(Strict):
         min_length=1, max_length=255, description="Name of the scale"
     )
     bands: list[RatingBand] = Field(min_length=1, max_length=20)
-    is_default: bool = Field(default=False, description="Make it the installation's default scale")
+    is_default: Flag = Field(default=False, description="Make it the installation's default scale")
 
     @field_validator("bands")
     @classmethod

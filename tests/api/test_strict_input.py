@@ -206,6 +206,24 @@ def test_values_ids_and_bands_refuse_booleans(client, session, admin, path, body
     assert count(session, DataValue) == 0
 
 
+@pytest.mark.parametrize("value", [0, 1, "true", "yes"])
+def test_a_yes_or_no_is_true_or_false_only(client, session, admin, value):
+    before = count(session, Variable)
+    body = {**NEW_VARIABLE, "needs_evidence": value}
+    errors = field_errors(client.post(f"{API}/variables", headers=admin, json=body))
+    assert "body.needs_evidence" in errors
+    assert count(session, Variable) == before
+    scale = {"name": "Satu", "bands": [{"min": None, "code": "a", "label": "A"}]}
+    errors = field_errors(
+        client.put(f"{API}/rating-scales/SATU", headers=admin, json={**scale, "is_default": value})
+    )
+    assert "body.is_default" in errors
+    accepted = client.post(
+        f"{API}/variables", headers=admin, json={**NEW_VARIABLE, "needs_evidence": True}
+    )
+    assert accepted.status_code == 201, accepted.text
+
+
 def test_an_objective_refuses_a_boolean_decree(client, admin):
     body = {"decree_id": True, "position": "KADIS", "number": 9, "statement": "Meningkatnya X"}
     errors = field_errors(client.post(f"{API}/objectives", headers=admin, json=body))
