@@ -15,7 +15,7 @@ from app.api.documents import pdf_workers
 from app.api.limits import HeadAsGet, RequestGuard
 from app.api.main import api_router
 from app.api.routes import health
-from app.core.errors import PROBLEM_JSON, install_error_handlers
+from app.core.errors import PROBLEM_JSON, install_error_handlers, openapi_problem
 from app.core.logging import is_sane_request_id
 
 DESCRIPTION = """
@@ -101,7 +101,12 @@ def _problems_as_problem_json(app: FastAPI) -> None:
         if app.openapi_schema is None:
             for operations in generate()["paths"].values():
                 for operation in operations.values():
-                    for answer in operation.get("responses", {}).values():
+                    answers = operation.setdefault("responses", {})
+                    # Any operation may find the database busy; any body may stall.
+                    answers.setdefault("503", openapi_problem(503))
+                    if "requestBody" in operation:
+                        answers.setdefault("408", openapi_problem(408))
+                    for answer in answers.values():
                         content = answer.get("content", {})
                         if PROBLEM_JSON in content and "application/json" in content:
                             content[PROBLEM_JSON] = content.pop("application/json")

@@ -67,7 +67,12 @@ def document_responses(*, json_model: type | None = None) -> dict[int | str, dic
         "PDF rendering is not available on this server (`pdf_unavailable`; the HTML works), "
         "or every PDF worker is taken (`busy`; retry after `Retry-After` seconds)"
     )
-    return {200: ok, **problem_schema_responses(404, 503, descriptions={503: unavailable})}
+    return {
+        200: ok,
+        **problem_schema_responses(
+            404, 503, descriptions={503: unavailable}, retried=frozenset({503})
+        ),
+    }
 
 
 def negotiate(

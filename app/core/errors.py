@@ -446,18 +446,38 @@ _DESCRIPTIONS = {
     "`\\u0000`, are refused anywhere in a request)",
     429: "Too many failed authentications from this client (when AUTH_FAILURE_LIMIT is set); "
     "retry after `Retry-After` seconds",
-    503: "Busy: another write holds the lock of these data; retry after `Retry-After` seconds",
+    408: "The body stalled: no byte came for BODY_TIMEOUT_SECONDS, or the whole body took "
+    "longer than BODY_DEADLINE_SECONDS",
+    503: "Busy: another write holds the lock of these data, or every database connection (or "
+    "PDF worker) is taken; retry after `Retry-After` seconds",
 }
 
 
+def openapi_problem(status: int) -> dict[str, Any]:
+    """The OpenAPI response object of a problem answer with `status` (its general
+    description), for statuses every operation may answer."""
+    answer: dict[str, Any] = {
+        "description": _DESCRIPTIONS.get(status, "Error"),
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemDetail"}}},
+    }
+    if status in {429, 503}:
+        answer["headers"] = RETRY_AFTER
+    return answer
+
+
 def problem_schema_responses(
-    *statuses: int, descriptions: dict[int, str] | None = None
+    *statuses: int,
+    descriptions: dict[int, str] | None = None,
+    retried: frozenset[int] | None = None,
 ) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` entries documenting problem+json errors for the given statuses;
-    `descriptions` overrides the general description of a status."""
+    `descriptions` overrides the general description of a status, `retried` names the
+    statuses that carry Retry-After (by default 429 and 503, unless their description is
+    overridden)."""
     described = {**_DESCRIPTIONS, **(descriptions or {})}
     # Throttling and a busy lock say when to retry; other answers do not.
-    retried = {429, 503} - set(descriptions or ())
+    if retried is None:
+        retried = frozenset({429, 503} - set(descriptions or ()))
     return {
         status: {
             "description": described.get(status, "Error"),

@@ -194,3 +194,17 @@ def test_a_filter_that_cannot_be_a_code_is_refused(client, reader, path, params)
         client.get(f"{API}/{path}", headers=reader, params=params), 422, "validation_error"
     )
     assert body["errors"][0]["field"].startswith("query.")
+
+
+def test_every_operation_documents_busy_and_every_body_a_stall(spec):
+    """A pool or lock timeout (503) can meet any operation, a stalled body (408) any that
+    reads one: both are stated, as problems that say when to retry."""
+    operations = [op for ops in spec["paths"].values() for op in ops.values()]
+    for operation in operations:
+        busy = operation["responses"]["503"]
+        if operation["operationId"] == "readyz":  # not ready: its own answer, no time to tell
+            continue
+        assert "Retry-After" in busy["headers"], operation["operationId"]
+        assert "application/problem+json" in busy["content"]
+        assert ("408" in operation["responses"]) == ("requestBody" in operation)
+    assert sum("requestBody" in op for op in operations) > 20
