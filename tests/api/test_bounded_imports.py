@@ -597,3 +597,24 @@ def test_exports_drop_control_characters_of_stored_rows(client, session, reader,
     assert answer.status_code == 200, answer.text
     (item,) = list(csv.DictReader(io.StringIO(answer.text)))
     assert item["indicator_name"] == "Persentase PSKS yang diberdayakan"
+
+
+def test_thirty_thousand_members_are_refused_in_under_two_seconds(client, psm):
+    """The probe's JSON import of 30,000 members took 55 s (a quadratic duplicate check);
+    the members are now checked once each, and the answer names a few of them."""
+    members = {f"kolom_{n:05d}": n for n in range(30_000)}
+    twice = ", ".join(f'"m{n}": 1, "m{n}": 2' for n in range(30_000))
+    for body, media, path in (
+        (json.dumps({"rows": [members]}), "application/json", IMPORT),
+        (json.dumps({"values": members}), "application/json", "/api/v1/data-values/2025/1"),
+        ('{"values": {' + twice + "}}", "application/json", "/api/v1/data-values/2025/1"),
+    ):
+        method = client.post if path == IMPORT else client.put
+        answer, seconds = cpu_seconds(
+            lambda body=body, media=media, path=path, method=method: method(
+                path, headers={**psm, "Content-Type": media}, content=body
+            )
+        )
+        assert answer.status_code == 422, answer.text[:500]
+        assert len(answer.content) < 64_000
+        assert seconds < 2, (path, seconds)
