@@ -334,6 +334,20 @@ def unit_checks(
     )
 
 
+def kept_or_current(
+    session: Session, unit_id: int, year: int, quarter: int
+) -> tuple[list[dict[str, Any]], bool]:
+    """The findings of a unit's quarter as a later reader should see them (`finding_view`
+    each): as kept with its verification if it is verified, else computed from the current
+    data with the explanations of its last submit; and whether they are the verified ones."""
+    row = periods(session, [unit_id], year, [quarter]).get((unit_id, quarter))
+    if row is not None and row.state == PeriodState.verified:
+        return list(row.findings or []), True
+    explanations = (row.explanations if row else None) or {}
+    found = check(unit_quarters(session, [unit_id], year, [quarter])[(unit_id, quarter)])
+    return [finding_view(f, explanations.get(f.key)) for f in found], False
+
+
 # The quality of a figure ------------------------------------------------------------------------
 
 
