@@ -9,7 +9,10 @@ to 100 agencies like the seeded one (bench/city.py). At each size, in one run, i
 - the floor: the same figures read in this process by plain SQL (definitions, values,
   targets), year-to-date aggregation in Python, formulas by compiled `eval`, `json.dumps`;
 - a realization PUT and a data-values PUT of one quarter (median, p95), a 39-indicator
-  achievements page, and `/healthz` (median), on the same server.
+  achievements page, and `/healthz` (median), on the same server;
+- the data-quality checks of one unit's quarter (`GET .../checks`, median), and of every
+  unit's quarter 4 of the city at once, in this process (`unit_quarters` and `check`, as
+  the pull computes them: 600 unit-quarters at 100 agencies).
 
 It prints one line per figure, then the goals as ratios measured in this run, and exits with
 status 1 if one is missed.
@@ -41,12 +44,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
 from sqlalchemy import Engine, make_url, text
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from app.core.db import make_engine
 from app.core.migrations import upgrade
-from app.models import Role
-from app.services import audit, keys
+from app.models import Role, Unit
+from app.quality import check
+from app.services import audit, keys, quality
 from app.services.seed import load_seed
 from bench.city import YEAR, agency_code, city_seed_dir, target_items, value_rows
 
@@ -67,6 +71,7 @@ GOALS = {
     "39-indicator page / healthz": 5.0,
     "seeding 100 agencies (s)": 10.0,
     "targets of 3,900 indicators (s)": 10.0,
+    "checks of a unit's quarter / realization PUT": 5.0,
 }
 
 
@@ -85,6 +90,9 @@ class Figures:
     healthz_ms: float = 0.0
     realization_ms: list[float] = field(default_factory=list)
     sheet_ms: list[float] = field(default_factory=list)
+    checks_ms: float = 0.0
+    city_checks_s: float = 0.0
+    unit_quarters: int = 0
 
 
 def median(samples: list[float]) -> float:
@@ -407,6 +415,17 @@ def request_ms(client: httpx.Client, path: str, count: int, **params: Any) -> fl
     return median(samples)
 
 
+def city_checks(engine: Engine, quarter: int = 4) -> int:
+    """The data-quality checks of every unit's quarter of the city, read at once as the pull
+    reads them; how many unit-quarters."""
+    with Session(engine) as session:
+        units = [ident for ident in session.exec(select(Unit.id)) if ident is not None]
+        found = quality.unit_quarters(session, units, YEAR, [quarter])
+        for unit_quarter in found.values():
+            check(unit_quarter)
+    return len(found)
+
+
 def measure(
     engine: Engine, client: httpx.Client, figures: Figures, repeats: int, writes: int
 ) -> None:
@@ -423,6 +442,11 @@ def measure(
     )
     figures.realization_ms = realization_writes(client, writes)
     figures.sheet_ms = sheet_writes(client, writes)
+    figures.checks_ms = request_ms(
+        client, f"/api/v1/periods/{YEAR}/4/units/BID_RPJS/checks", 50, agency=agency_code(1)
+    )
+    figures.unit_quarters = city_checks(engine)
+    figures.city_checks_s = min(timed(lambda: city_checks(engine), repeats))
 
 
 def report(kind: str, f: Figures) -> None:
@@ -442,6 +466,12 @@ def report(kind: str, f: Figures) -> None:
         f"healthz {f.healthz_ms:5.2f} ms | PUT/healthz "
         f"{median(f.realization_ms) / f.healthz_ms:5.2f}x page/healthz "
         f"{f.page_ms / f.healthz_ms:5.2f}x",
+    )
+    print(
+        f"{'':10} checks of a unit's quarter median {f.checks_ms:6.2f} ms "
+        f"({f.checks_ms / median(f.realization_ms):5.2f}x a realization PUT) | checks of "
+        f"{f.unit_quarters} unit-quarters at once {f.city_checks_s:6.3f} s "
+        f"({f.city_checks_s / max(f.unit_quarters, 1) * 1000:5.2f} ms each)",
         flush=True,
     )
 
@@ -485,6 +515,9 @@ def run(kind: str, sizes: tuple[int, ...], repeats: int, writes: int) -> dict[st
         "seeding 100 agencies (s)": seeding,
         "targets of 3,900 indicators (s)": targets,
         "data-values PUT 100 / PUT 1": median(large.sheet_ms) / median(small.sheet_ms),
+        "checks of a unit's quarter / realization PUT": large.checks_ms
+        / median(large.realization_ms),
+        f"checks of {large.unit_quarters} unit-quarters (s)": large.city_checks_s,
     }
 
 
@@ -502,7 +535,7 @@ def main() -> int:
         for name, value in ratios.items():
             limit = GOALS.get(name)
             verdict = "" if limit is None else ("met" if value <= limit else "MISSED")
-            print(f"{kind:10} {name:34} {value:7.2f}  goal <= {limit or '-':<5} {verdict}")
+            print(f"{kind:10} {name:44} {value:7.2f}  goal <= {limit or '-':<5} {verdict}")
             if verdict == "MISSED":
                 missed.append(f"{kind}: {name}")
     print(f"machine: {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}")

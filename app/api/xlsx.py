@@ -362,11 +362,42 @@ def _instructions(sheet: Worksheet, template: RealizationTemplate) -> None:
         "(period_locked) sampai dikembalikan atau dibuka kembali.",
         "",
         f"Status triwulan saat format ini diunduh: {_state_label(template.state)}",
+        "",
+        *_previous_findings(template),
     ]
     for n, line in enumerate(lines, start=1):
         put(sheet, n, 1, line or None)
     sheet["A1"].font = HEADING
     sheet.column_dimensions["A"].width = 110
+
+
+MAX_FINDINGS_LISTED = 100
+"""At most this many findings of the previous quarter are listed on the instructions sheet."""
+_SEVERITY_LABELS = {"error": "GALAT", "warning": "PERINGATAN", "info": "INFO"}
+
+
+def _previous_findings(template: RealizationTemplate) -> list[str]:
+    """The lines on last quarter's data-quality findings, for the operator to keep in mind."""
+    if template.previous is None:
+        return []
+    year, quarter = template.previous
+    period = f"Triwulan {ROMAN[quarter]} Tahun {year}"
+    found = template.previous_findings
+    if not found:
+        return [f"Pemeriksaan kualitas data {period} (triwulan lalu): tidak ada temuan."]
+    source = (
+        "sebagaimana dilihat verifikator saat diverifikasi"
+        if template.previous_verified
+        else "dihitung dari data saat ini"
+    )
+    lines = [f"Temuan pemeriksaan kualitas data {period} (triwulan lalu, {source}):"]
+    for finding in found[:MAX_FINDINGS_LISTED]:
+        label = _SEVERITY_LABELS.get(finding.severity, finding.severity.upper())
+        explained = f" Penjelasan: {finding.explanation}" if finding.explanation else ""
+        lines.append(f"• [{label}] {finding.message}{explained}")
+    if len(found) > MAX_FINDINGS_LISTED:
+        lines.append(f"... dan {len(found) - MAX_FINDINGS_LISTED} temuan lain (GET .../checks).")
+    return lines
 
 
 def _state_label(state: PeriodState) -> str:

@@ -33,6 +33,10 @@ class VariableFacts:
     """`sum` (a flow), `last` (a stock), `max`, `min`, `avg`."""
     description: str | None = None
     owner_unit: str | None = None
+    min_value: float | None = None
+    """The least value it may be given (none: no bound)."""
+    max_value: float | None = None
+    """The greatest value it may be given (none: no bound)."""
 
 
 @dataclass(frozen=True)
@@ -63,3 +67,24 @@ class Finding:
     message: str
     indicator: str | None = None
     variable: str | None = None
+    rule: str | None = None
+    """Code of the data-quality rule it is about."""
+
+
+@dataclass(frozen=True)
+class QualityRuleFacts:
+    """A data-quality rule written by people (`left operator right`) as the lint sees it."""
+
+    code: str
+    name: str
+    left: CheckedFormula
+    operator: str
+    """`<=`, `<`, `==`, `!=`, `>=` or `>`."""
+    right: CheckedFormula
+    period: str = "quarter"
+    """`quarter`: each side over the quarter's own values; `year_to_date`: over each
+    variable's year to date."""
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((*self.left.variables, *self.right.variables)))

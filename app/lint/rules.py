@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Final
 
 from app.achievement.aggregation import Aggregation
-from app.lint.facts import Finding, IndicatorFacts, Severity, VariableFacts
+from app.lint.facts import Finding, IndicatorFacts, QualityRuleFacts, Severity, VariableFacts
+from app.lint.quality import lint_quality_rules
 from app.lint.shape import Kind, Shape, dump, shape_of
 
 IndicatorRule = Callable[[IndicatorFacts, Shape, Mapping[str, VariableFacts]], Iterable[Finding]]
@@ -436,9 +437,12 @@ def unused_variable(
 
 
 def lint(
-    indicators: Sequence[IndicatorFacts], agency: Mapping[str, VariableFacts]
+    indicators: Sequence[IndicatorFacts],
+    agency: Mapping[str, VariableFacts],
+    rules: Sequence[QualityRuleFacts] = (),
 ) -> list[Finding]:
-    """Every finding of a decree: its indicators in the order given, then the decree's own."""
+    """Every finding of a decree: its indicators in the order given, then the decree's own,
+    then those of the agency's data-quality rules (`app.lint.quality`)."""
     findings: list[Finding] = []
     for indicator in indicators:
         shape = shape_of(indicator.formula)
@@ -446,4 +450,5 @@ def lint(
             findings.extend(rule(indicator, shape, agency))
     findings.extend(duplicate_formula(indicators))
     findings.extend(unused_variable(indicators, agency))
+    findings.extend(lint_quality_rules(rules, indicators, agency))
     return findings

@@ -156,6 +156,12 @@ class UnitQuarter:
         """The unit's own variables, by code."""
         return tuple(v for _, v in sorted(self.variables.items()) if v.owner_unit == self.unit)
 
+    @cached_property
+    def memo(self) -> dict[object, object]:
+        """What one rule computes that another reuses (an indicator's achievement), for
+        this quarter only."""
+        return {}
+
     def observed(self, code: str, quarter: int | None = None) -> Observation | None:
         """A variable's stored value of a quarter of this year (this quarter by default)."""
         quarter = self.quarter if quarter is None else quarter

@@ -13,6 +13,7 @@ import re
 import statistics
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
+from functools import lru_cache
 from typing import Final
 
 from app.achievement import (
@@ -25,7 +26,8 @@ from app.achievement import (
 )
 from app.achievement.aggregation import rule as aggregation_rule
 from app.formula import CheckedFormula, FormulaError, evaluate, parse
-from app.lint.shape import shape_of
+from app.lint.shape import Shape
+from app.lint.shape import shape_of as _shape_of
 from app.quality.facts import (
     Finding,
     IndicatorFacts,
@@ -116,6 +118,25 @@ def _value(checked: CheckedFormula, values: Mapping[str, float | None]) -> float
     return evaluate(checked, values).value
 
 
+# A city's agencies share their formulas, and every unit's quarter reads them again: their
+# shapes and parts are read once per formula (a checked formula is its text, hashable).
+_FORMULAS_CACHED: Final = 4096
+
+
+@lru_cache(maxsize=_FORMULAS_CACHED)
+def shape_of(checked: CheckedFormula) -> Shape:
+    return _shape_of(checked)
+
+
+@lru_cache(maxsize=_FORMULAS_CACHED)
+def _parts(checked: CheckedFormula) -> tuple[CheckedFormula | None, CheckedFormula | None]:
+    """A proportion's numerator and denominator, each as a formula of its own."""
+    parts = shape_of(checked).parts
+    assert parts is not None
+    numerator, denominator = parts
+    return _part(numerator), _part(denominator)
+
+
 def _part(node: ast.expr) -> CheckedFormula | None:
     """A subtree of a checked formula as a formula of its own (to evaluate it alone)."""
     try:
@@ -149,9 +170,7 @@ def numerator_exceeds_denominator(quarter: UnitQuarter) -> Iterator[Finding]:
     for indicator in quarter.indicators:
         if not _computable(indicator, quarter) or not is_proportion(indicator):
             continue
-        parts = shape_of(indicator.formula).parts
-        assert parts is not None
-        numerator, denominator = (_part(node) for node in parts)
+        numerator, denominator = _parts(indicator.formula)
         if numerator is None or denominator is None:
             continue
         values = _quarter_values(quarter, indicator.formula.variables)
@@ -174,6 +193,16 @@ def numerator_exceeds_denominator(quarter: UnitQuarter) -> Iterator[Finding]:
 
 
 def _achievement(indicator: IndicatorFacts, quarter: UnitQuarter) -> Achievement:
+    """The indicator's achievement s.d. the quarter, computed once for all the rules."""
+    key = ("achievement", indicator.code)
+    found = quarter.memo.get(key)
+    if found is None:
+        found = quarter.memo[key] = _computed(indicator, quarter)
+    assert isinstance(found, Achievement)
+    return found
+
+
+def _computed(indicator: IndicatorFacts, quarter: UnitQuarter) -> Achievement:
     spec = IndicatorSpec(
         indicator.formula,
         {c: quarter.variables[c].aggregation for c in indicator.formula.variables},

@@ -32,6 +32,24 @@ class AchievementPosition(BaseModel):
     )
 
 
+class AchievementQuality(BaseModel):
+    """The data-quality findings that touch an achievement's indicator: those of the
+    quarter `quarter` of the units owning its variables (`GET .../checks`). A quarter that
+    is verified counts the findings stored with its verification, as its verifier saw them
+    (a rule added later moves nothing); any other counts the findings of the current data,
+    with the explanations of its last submit. With `verified_only`, only verified quarters
+    count, as only their data does."""
+
+    error: int = Field(description="Errors that touch the indicator", examples=[1])
+    warning: int = Field(description="Warnings that touch the indicator", examples=[0])
+    info: int = Field(description="Findings of severity `info` that touch it", examples=[0])
+    errors_explained: bool = Field(
+        description="Whether every error has an explanation (given at submit or verify); "
+        "true when there is no error",
+        examples=[True],
+    )
+
+
 class AchievementPublic(BaseModel):
     """The capaian of one indicator for one (year, quarter), with what it was computed from."""
 
@@ -73,6 +91,10 @@ class AchievementPublic(BaseModel):
         default_factory=list,
         description="With `verified_only`: the units' quarters it needs that are not verified "
         "yet, e.g. `BID_PSM Q2 (submitted)`",
+    )
+    quality: AchievementQuality = Field(
+        description="The data-quality findings that touch its indicator in this quarter: "
+        "counts per severity, and whether the errors were explained"
     )
     updated_at: dt.datetime | None = Field(
         description="Latest change of the indicator, its targets or its data for the year"

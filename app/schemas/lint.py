@@ -20,6 +20,7 @@ class LintFinding(SQLModel):
                 "severity": "warning",
                 "indicator": "KABID_RPJS.3.1",
                 "variable": None,
+                "rule": None,
                 "message": 'Nama indikator berbunyi "Jumlah ..." (banyaknya), tetapi '
                 "formulasinya membagi pembilang dengan penyebut sehingga hasilnya persentase. "
                 "Samakan nama dengan formulasi, atau catat alasannya.",
@@ -29,7 +30,9 @@ class LintFinding(SQLModel):
 
     code: str = Field(
         description="Stable kind of finding, e.g. `count_name_over_percentage`, "
-        "`ratio_units_differ`, `flow_over_annual_stock`, `no_target`, `parent_inferred`",
+        "`ratio_units_differ`, `flow_over_annual_stock`, `no_target`, `parent_inferred`; "
+        "about a data-quality rule: `quality_rule_never_fires`, `quality_rule_always_fires`, "
+        "`quality_rule_outside_decree`",
         examples=["count_name_over_percentage"],
     )
     severity: Severity = Field(
@@ -44,6 +47,12 @@ class LintFinding(SQLModel):
     variable: str | None = Field(
         description="Code of the variable it is about, if one is at fault",
         examples=["kasus_anak_diterima"],
+    )
+    rule: str | None = Field(
+        default=None,
+        description="Code of the data-quality rule it is about (`quality_rule_never_fires`, "
+        "`quality_rule_always_fires`, `quality_rule_outside_decree`); null otherwise",
+        examples=[None],
     )
     message: str = Field(description="What is wrong, in Indonesian, for the admin")
 

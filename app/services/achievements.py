@@ -55,7 +55,7 @@ from app.schemas.achievements import (
 )
 from app.schemas.common import PageParams
 from app.schemas.rating_scales import Rating as RatingPublic
-from app.services import changes
+from app.services import changes, quality
 from app.services.changes import Cursor
 from app.services.common import paginate
 from app.services.queries import (
@@ -360,7 +360,11 @@ def achievement_rows(
     if not (verified_only and sealed):
         return _computed_rows(session, indicator_ids, year, quarters, verified_only)
     seals = _sealed(session, indicator_ids, year, quarters)
-    unsealed = [i for i in indicator_ids if any((i, q) not in seals for q in quarters)]
+    unsealed = [
+        i
+        for i in indicator_ids
+        if any((i, q) not in seals or "quality" not in seals[(i, q)] for q in quarters)
+    ]
     computed = {
         (row["indicator"]["id"], row["quarter"]): row
         for row in _computed_rows(session, unsealed, year, quarters, verified_only=True)
@@ -369,8 +373,23 @@ def achievement_rows(
         row
         for ident in indicator_ids
         for quarter in quarters
-        if (row := seals.get((ident, quarter)) or computed.get((ident, quarter))) is not None
+        if (row := _served(seals.get((ident, quarter)), computed.get((ident, quarter)))) is not None
     ]
+
+
+def _served(sealed: Row | None, computed: Row | None) -> Row | None:
+    """A figure as served verified only: as sealed, else as computed. A figure sealed before
+    achievements carried `quality` takes it from the computation, which reads the same
+    findings its seal would have kept: those stored with the verifications."""
+    if sealed is None:
+        return computed
+    return _completed(sealed, computed)
+
+
+def _completed(sealed: Row, computed: Row | None) -> Row:
+    if "quality" not in sealed:
+        sealed = sealed | {"quality": (computed or {}).get("quality", quality.NO_FINDINGS)}
+    return _shaped(sealed)
 
 
 def _sealed(
@@ -387,8 +406,12 @@ def _sealed(
         )
     )
     # Shaped like a fresh row: a field the schema gained since a figure was sealed fails
-    # loudly until a data migration gives the sealed figures their value.
-    return {(ident, quarter): _shaped(dict(figure)) for ident, quarter, figure in rows}
+    # loudly until a data migration gives the sealed figures their value (but `quality`,
+    # which `_served` completes).
+    return {
+        (ident, quarter): _shaped(dict(figure)) if "quality" in figure else dict(figure)
+        for ident, quarter, figure in rows
+    }
 
 
 def _computed_rows(
@@ -404,6 +427,7 @@ def _computed_rows(
     formulas = {d.formula: _parsed(d.formula) for d in found}
     facts = _read_facts(session, found, formulas, year, max(quarters))
     rows: list[Row] = []
+    resting: list[tuple[Row, list[tuple[int, int]]]] = []  # a row and the quarters it rests on
     for definition in found:
         checked = formulas[definition.formula]
         known = (
@@ -418,7 +442,19 @@ def _computed_rows(
             rows += [_undefined(definition, year, quarter, changed) for quarter in quarters]
         else:
             used = [v for v in known if v is not None]
-            rows += _indicator_rows(definition, checked, used, facts, year, quarters, verified_only)
+            computed = _indicator_rows(
+                definition, checked, used, facts, year, quarters, verified_only
+            )
+            owners = {v.owner_unit_id for v in used}
+            resting += [(row, [(unit, row["quarter"]) for unit in owners]) for row in computed]
+            rows += computed
+    # The quality of each figure: the findings of the units' quarters it rests on, each
+    # quarter's computed once for the whole page.
+    seen = quality.seen_findings(
+        session, {pair for _, pairs in resting for pair in pairs}, year, verified_only=verified_only
+    )
+    for row, pairs in resting:
+        row["quality"] = quality.figure_quality(row["indicator"]["code"], pairs, seen)
     return rows
 
 
@@ -539,6 +575,7 @@ def _indicator_rows(
                     "verified": state == _VERIFIED,
                     "verification": state,
                     "unverified": unverified,
+                    "quality": None,  # filled for the whole page (`_computed_rows`)
                     "updated_at": facts.read_time(changed),
                 }
             )
@@ -591,6 +628,7 @@ def _undefined(definition: Definition, year: int, quarter: int, changed: dt.date
             "verified": False,
             "verification": "open",
             "unverified": [],
+            "quality": dict(quality.NO_FINDINGS),
             "updated_at": changed,
         }
     )
@@ -845,8 +883,8 @@ def check_seals(
     checks = []
     for figure in figures:
         # Shaped like a fresh row (see `_sealed`).
-        before = _shaped(dict(figure.figure))
         after = now.get((figure.year, figure.indicator_id, figure.quarter), {})
+        before = _completed(dict(figure.figure), after)
         fields = {
             name: SealDriftField(sealed=before.get(name), current=after.get(name))
             for name in sorted(set(before) | set(after))

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from app.core.text import breakable
 from app.formula import parse, to_html
 from app.models import DataValue, Decree, Indicator, Objective, Position, Variable
+from app.schemas.achievements import AchievementQuality
 from app.schemas.data_values import web_link
 from app.schemas.decrees import DecreePublic
 from app.schemas.documents import IkiDocument, IkiObjective
@@ -276,6 +277,26 @@ class ReportRow:
     reason: str | None
     verification: str
     variables: list[ReportVariable]
+    flag: str | None = None
+    """What the data-quality checks found that touches the figure ("2 galat, 1 peringatan"),
+    when they found an error or a warning: the realisasi and capaian are marked."""
+
+
+def quality_flag(quality: AchievementQuality) -> str | None:
+    """The mark of a figure the data-quality checks flagged, in Indonesian; None if clean."""
+    parts = [
+        f"{count} {name}"
+        for count, name in ((quality.error, "galat"), (quality.warning, "peringatan"))
+        if count
+    ]
+    if not parts:
+        return None
+    explained = ""
+    if quality.error:
+        explained = (
+            " (galat telah dijelaskan)" if quality.errors_explained else " (galat belum dijelaskan)"
+        )
+    return ", ".join(parts) + explained
 
 
 @dataclass(frozen=True)
@@ -300,6 +321,11 @@ class AchievementReport:
     quarter_names: list[str]
     rows: list[ReportRow]
     signatory: SheetSignatory
+
+    @property
+    def flagged(self) -> bool:
+        """Whether a figure is marked (the legend is printed)."""
+        return any(row.flag for row in self.rows)
 
 
 def _position_indicators(session: Session, position: Position, year: int) -> list[Indicator]:
@@ -380,6 +406,7 @@ def achievement_report(
                 status=STATUS_LABELS.get(last.status, last.status),
                 reason=REASON_LABELS.get(last.reason, last.reason) if last.reason else None,
                 verification=VERIFICATION_LABELS.get(last.verification, last.verification),
+                flag=quality_flag(last.quality),
                 variables=[
                     ReportVariable(
                         code=code,

@@ -6,9 +6,9 @@ from collections import Counter
 
 from sqlmodel import Session, col, select
 
-from app.formula import parse
-from app.lint import IndicatorFacts, Severity, VariableFacts, lint
-from app.models import Decree, Indicator, Objective, Target, Unit, Variable
+from app.formula import FormulaError, parse
+from app.lint import IndicatorFacts, QualityRuleFacts, Severity, VariableFacts, lint
+from app.models import Decree, Indicator, Objective, QualityRule, Target, Unit, Variable
 from app.schemas.decrees import DecreeRef
 from app.schemas.lint import LintFinding, LintReport, LintSummary
 from app.services.common import get_or_404
@@ -38,6 +38,8 @@ def lint_decree(session: Session, decree_id: int) -> LintReport:
             aggregation=str(variable.aggregation),
             description=variable.description,
             owner_unit=unit.code,
+            min_value=variable.min_value,
+            max_value=variable.max_value,
         )
         for variable, unit in session.exec(
             select(Variable, Unit)
@@ -71,7 +73,22 @@ def lint_decree(session: Session, decree_id: int) -> LintReport:
                 parent_inferred=indicator.parent_inferred,
             )
         )
-    findings = lint(facts, agency)
+    rules = []
+    for rule in session.exec(
+        select(QualityRule)
+        .where(QualityRule.agency_id == decree.agency_id)
+        .order_by(col(QualityRule.code))
+    ):
+        try:
+            left, right = parse(rule.left), parse(rule.right)
+        except FormulaError:  # a stored side that no longer parses is checked by no rule
+            continue
+        rules.append(
+            QualityRuleFacts(
+                rule.code, rule.name, left, rule.operator.value, right, rule.period.value
+            )
+        )
+    findings = lint(facts, agency, rules)
     counts = Counter(f.severity for f in findings)
     return LintReport(
         decree=DecreeRef.model_validate(decree),
@@ -87,6 +104,7 @@ def lint_decree(session: Session, decree_id: int) -> LintReport:
                 severity=f.severity,
                 indicator=f.indicator,
                 variable=f.variable,
+                rule=f.rule,
                 message=f.message,
             )
             for f in findings

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
+from sqlalchemy import and_, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -24,10 +26,13 @@ from app.models import (
     Decree,
     Indicator,
     Objective,
+    Period,
     PeriodState,
+    Polarity,
     QualityRule,
     Target,
     Unit,
+    Variable,
 )
 from app.quality import (
     Finding,
@@ -42,7 +47,7 @@ from app.quality import (
 )
 from app.schemas.quality import QualityFinding, QualityReport, QualitySummary
 from app.services.common import resolve_agency, unit_of_path
-from app.services.queries import load_agency_variables, periods, require_decree
+from app.services.queries import periods, require_decree
 
 
 def _parsed(expression: str) -> CheckedFormula | None:
@@ -52,16 +57,82 @@ def _parsed(expression: str) -> CheckedFormula | None:
         return None
 
 
-def unit_quarter(
-    session: Session, agency: Agency, unit: Unit, year: int, quarter: int
-) -> UnitQuarter:
-    """A unit's quarter as the checks read it, in five queries: the agency's variables, the
-    year's indicators, the agency's rules, the values of this year and last, the targets."""
-    scope = load_agency_variables(session, agency)
-    own = {code for code, v in scope.variables.items() if v.owner_unit_id == unit.id}
-    indicators = []
-    for ident, code, name, formula, measure, polarity in session.execute(
-        sa_select(  # six columns: more than sqlmodel's typed select() takes
+@dataclass(frozen=True)
+class _AgencyFacts:
+    """What the checks of an agency's units read, shared by all of them."""
+
+    thresholds: Thresholds
+    variables: dict[str, VariableFacts]  # by code
+    owners: dict[str, int]  # variable code -> its owner unit's id
+    indicators: list[tuple[int, str, str, CheckedFormula, str, Polarity]]  # in SK order
+    rules: list[RuleFacts]
+    values: dict[int, dict[str, dict[int, Observation]]]  # year -> code -> quarter
+    targets: dict[int, dict[int, float]]  # indicator id -> quarter (0: annual)
+
+
+def unit_quarters(
+    session: Session, unit_ids: Iterable[int], year: int, quarters: Iterable[int]
+) -> dict[tuple[int, int], UnitQuarter]:
+    """The quarters of these units as the checks read them, by (unit id, quarter), in six
+    queries whatever their number: the units and their agencies' bands, the agencies'
+    variables, the year's indicators, the agencies' rules, the values of this year and last,
+    and the targets."""
+    unit_ids, quarters = sorted(set(unit_ids)), sorted(set(quarters))
+    if not unit_ids or not quarters:
+        return {}
+    units = session.execute(
+        sa_select(
+            col(Unit.id),
+            col(Unit.code),
+            col(Unit.agency_id),
+            col(Agency.quality_capaian_above),
+            col(Agency.quality_capaian_below),
+            col(Agency.quality_stock_change),
+        )
+        .join(Agency, col(Agency.id) == col(Unit.agency_id))
+        .where(col(Unit.id).in_(unit_ids))
+    ).all()
+    facts: dict[int, _AgencyFacts] = {
+        agency_id: _AgencyFacts(Thresholds(above, below, stock), {}, {}, [], [], {}, {})
+        for _, _, agency_id, above, below, stock in units
+    }
+    agencies = list(facts)
+    ids: dict[int, tuple[int, str]] = {}  # variable id -> (agency id, code)
+    for (
+        ident,
+        agency_id,
+        code,
+        label,
+        aggregation,
+        owner,
+        owner_code,
+        measure,
+        evidence,
+    ) in session.execute(
+        sa_select(
+            col(Variable.id),
+            col(Variable.agency_id),
+            col(Variable.code),
+            col(Variable.label),
+            col(Variable.aggregation),
+            col(Variable.owner_unit_id),
+            col(Unit.code),
+            col(Variable.unit_of_measure),
+            col(Variable.needs_evidence),
+        )
+        .join(Unit, col(Unit.id) == col(Variable.owner_unit_id))
+        .where(col(Variable.agency_id).in_(agencies))
+    ):
+        agency = facts[agency_id]
+        agency.variables[code] = VariableFacts(
+            code, label, aggregation, owner_code, measure, evidence
+        )
+        agency.owners[code] = owner
+        ids[ident] = (agency_id, code)
+    parsed: dict[str, CheckedFormula | None] = {}  # a city's agencies share their formulas
+    for agency_id, ident, code, name, formula, measure, polarity in session.execute(
+        sa_select(  # more columns than sqlmodel's typed select() takes
+            col(Decree.agency_id),
             col(Indicator.id),
             col(Indicator.code),
             col(Indicator.name),
@@ -71,7 +142,7 @@ def unit_quarter(
         )
         .join(Decree, col(Decree.id) == col(Indicator.decree_id))
         .join(Objective, col(Objective.id) == col(Indicator.objective_id))
-        .where(col(Decree.agency_id) == agency.id, col(Decree.year) == year)
+        .where(col(Decree.agency_id).in_(agencies), col(Decree.year) == year)
         .order_by(
             col(Objective.position_id),
             col(Objective.number),
@@ -79,48 +150,31 @@ def unit_quarter(
             col(Indicator.id),
         )
     ):
-        checked = _parsed(formula)
-        if checked is not None and own.intersection(checked.variables):
-            indicators.append((ident, code, name, checked, measure, polarity))
-    rules = []
+        if formula not in parsed:
+            parsed[formula] = _parsed(formula)
+        checked = parsed[formula]
+        if checked is not None:
+            facts[agency_id].indicators.append((ident, code, name, checked, measure, polarity))
     for rule in session.exec(
         select(QualityRule)
-        .where(QualityRule.agency_id == agency.id)
+        .where(col(QualityRule.agency_id).in_(agencies))
         .order_by(col(QualityRule.code))
     ):
         left, right = _parsed(rule.left), _parsed(rule.right)
-        if left is None or right is None:
-            continue
-        facts = RuleFacts(
-            rule.code,
-            rule.name,
-            left,
-            rule.operator,
-            right,
-            rule.period,
-            rule.severity,
-            rule.description,
-        )
-        if own.intersection(facts.variables) and all(c in scope.variables for c in facts.variables):
-            rules.append(facts)
-    needed = own.union(
-        *(checked.variables for _, _, _, checked, _, _ in indicators),
-        *(rule.variables for rule in rules),
-    ).intersection(scope.variables)
-    variables = {
-        code: VariableFacts(
-            code,
-            v.label,
-            v.aggregation,
-            scope.units[v.owner_unit_id].code,
-            v.unit_of_measure,
-            v.needs_evidence,
-        )
-        for code, v in scope.variables.items()
-        if code in needed
-    }
-    codes = {scope.variables[code].id: code for code in needed}
-    values: dict[int, dict[str, dict[int, Observation]]] = {year: {}, year - 1: {}}
+        if left is not None and right is not None:
+            facts[rule.agency_id].rules.append(
+                RuleFacts(
+                    rule.code,
+                    rule.name,
+                    left,
+                    rule.operator,
+                    right,
+                    rule.period,
+                    rule.severity,
+                    rule.description,
+                )
+            )
+    last = max(quarters)
     for variable_id, in_year, in_quarter, value, evidence in session.execute(
         sa_select(
             col(DataValue.variable_id),
@@ -128,39 +182,70 @@ def unit_quarter(
             col(DataValue.quarter),
             col(DataValue.value),
             col(DataValue.evidence),
-        ).where(
-            col(DataValue.variable_id).in_(list(codes)),
-            col(DataValue.year).in_([year - 1, year]),
+        )
+        .join(Variable, col(Variable.id) == col(DataValue.variable_id))
+        .where(
+            col(Variable.agency_id).in_(agencies),
+            or_(
+                col(DataValue.year) == year - 1,
+                and_(col(DataValue.year) == year, col(DataValue.quarter) <= last),
+            ),
         )
     ):
-        if in_year == year and in_quarter > quarter:
-            continue  # later quarters say nothing of this one
-        by_code = values[in_year].setdefault(codes[variable_id], {})
+        agency_id, code = ids[variable_id]
+        by_code = facts[agency_id].values.setdefault(in_year, {}).setdefault(code, {})
         by_code[in_quarter] = Observation(value, evidence)
-    targets: dict[int, dict[int, float]] = {}
-    for indicator_id, in_quarter, value in session.exec(
-        select(Target.indicator_id, Target.quarter, Target.value).where(
-            col(Target.indicator_id).in_([i[0] for i in indicators]), Target.year == year
+    for agency_id, indicator_id, in_quarter, value in session.execute(
+        sa_select(
+            col(Decree.agency_id), col(Target.indicator_id), col(Target.quarter), col(Target.value)
         )
+        .join(Indicator, col(Indicator.id) == col(Target.indicator_id))
+        .join(Decree, col(Decree.id) == col(Indicator.decree_id))
+        .where(col(Decree.agency_id).in_(agencies), col(Target.year) == year)
     ):
-        targets.setdefault(indicator_id, {})[in_quarter] = value
+        facts[agency_id].targets.setdefault(indicator_id, {})[in_quarter] = value
+    return {
+        (ident, quarter): _unit_quarter(facts[agency_id], ident, code, year, quarter)
+        for ident, code, agency_id, *_ in units
+        for quarter in quarters
+    }
+
+
+def _unit_quarter(
+    agency: _AgencyFacts, unit_id: int, unit: str, year: int, quarter: int
+) -> UnitQuarter:
+    """One unit's quarter out of what its agency's checks read (pure)."""
+    scope = agency.variables
+    own = {code for code, owner in agency.owners.items() if owner == unit_id}
+    indicators = [i for i in agency.indicators if own.intersection(i[3].variables)]
+    rules = [
+        rule
+        for rule in agency.rules
+        if own.intersection(rule.variables) and all(c in scope for c in rule.variables)
+    ]
+    needed = own.union(
+        *(checked.variables for _, _, _, checked, _, _ in indicators),
+        *(rule.variables for rule in rules),
+    ).intersection(scope)
+    this_year = agency.values.get(year, {})
+    last_year = agency.values.get(year - 1, {})
     return UnitQuarter(
-        unit=unit.code,
+        unit=unit,
         year=year,
         quarter=quarter,
-        variables=variables,
-        values=values[year],
-        previous_year=values[year - 1],
+        variables={code: scope[code] for code in sorted(needed)},
+        values={
+            code: {q: o for q, o in this_year[code].items() if q <= quarter}
+            for code in needed
+            if code in this_year
+        },
+        previous_year={code: last_year[code] for code in needed if code in last_year},
         indicators=[
-            IndicatorFacts(code, name, checked, measure, polarity, targets.get(ident or 0, {}))
+            IndicatorFacts(code, name, checked, measure, polarity, agency.targets.get(ident, {}))
             for ident, code, name, checked, measure, polarity in indicators
         ],
         rules=rules,
-        thresholds=Thresholds(
-            agency.quality_capaian_above,
-            agency.quality_capaian_below,
-            agency.quality_stock_change,
-        ),
+        thresholds=agency.thresholds,
     )
 
 
@@ -168,7 +253,8 @@ def findings_of(
     session: Session, agency: Agency, unit: Unit, year: int, quarter: int
 ) -> list[Finding]:
     """The findings of a unit's quarter, from the current data and definitions."""
-    return check(unit_quarter(session, agency, unit, year, quarter))
+    del agency  # the unit's own
+    return check(unit_quarters(session, [unit.id or 0], year, [quarter])[(unit.id or 0, quarter)])
 
 
 def finding_view(finding: Finding, explanation: str | None = None) -> dict[str, Any]:
@@ -246,3 +332,113 @@ def unit_checks(
             for f in findings
         ],
     )
+
+
+def kept_or_current(
+    session: Session, unit_id: int, year: int, quarter: int
+) -> tuple[list[dict[str, Any]], bool]:
+    """The findings of a unit's quarter as a later reader should see them (`finding_view`
+    each): as kept with its verification if it is verified, else computed from the current
+    data with the explanations of its last submit; and whether they are the verified ones."""
+    row = periods(session, [unit_id], year, [quarter]).get((unit_id, quarter))
+    if row is not None and row.state == PeriodState.verified:
+        return list(row.findings or []), True
+    explanations = (row.explanations if row else None) or {}
+    found = check(unit_quarters(session, [unit_id], year, [quarter])[(unit_id, quarter)])
+    return [finding_view(f, explanations.get(f.key)) for f in found], False
+
+
+# The quality of a figure ------------------------------------------------------------------------
+
+
+class Seen(NamedTuple):
+    """A finding as the quality of a figure counts it."""
+
+    key: str
+    severity: str
+    indicators: tuple[str, ...]
+    explained: bool
+
+
+NO_FINDINGS: dict[str, Any] = {"error": 0, "warning": 0, "info": 0, "errors_explained": True}
+"""The quality of a figure that no finding touches (`AchievementQuality`)."""
+
+
+def seen_findings(
+    session: Session,
+    pairs: Iterable[tuple[int, int]],
+    year: int,
+    *,
+    verified_only: bool = False,
+) -> dict[tuple[int, int], list[Seen]]:
+    """The findings of these units' quarters (unit id, quarter) as the figures resting on
+    them count them: a verified quarter's as stored with its verification (what its verifier
+    signed: a rule added later moves nothing); any other's computed from the current data,
+    with the explanations stored at its last submit, unless only verified data counts (then
+    it has none). In at most seven queries, whatever the number of quarters."""
+    pairs = set(pairs)
+    if not pairs:
+        return {}
+    rows = session.execute(
+        sa_select(
+            col(Period.unit_id),
+            col(Period.quarter),
+            col(Period.state),
+            col(Period.explanations),
+            col(Period.findings),
+        ).where(
+            col(Period.unit_id).in_({unit for unit, _ in pairs}),
+            col(Period.year) == year,
+            col(Period.quarter).in_({quarter for _, quarter in pairs}),
+        )
+    ).all()
+    seen: dict[tuple[int, int], list[Seen]] = {}
+    explanations: dict[tuple[int, int], Mapping[str, str]] = {}
+    for unit, quarter, state, explained, stored in rows:
+        if (unit, quarter) not in pairs:
+            continue
+        if PeriodState(state) == PeriodState.verified:
+            seen[(unit, quarter)] = [
+                Seen(
+                    f["key"],
+                    f["severity"],
+                    tuple(f.get("indicators") or ()),
+                    bool(f.get("explanation")),
+                )
+                for f in stored or ()
+            ]
+        else:
+            explanations[(unit, quarter)] = explained or {}
+    if verified_only:
+        return seen
+    rest = pairs - set(seen)
+    quarters = unit_quarters(session, {u for u, _ in rest}, year, {q for _, q in rest})
+    for pair in rest:
+        given = explanations.get(pair, {})
+        seen[pair] = [
+            Seen(f.key, f.severity.value, f.indicators, f.key in given)
+            for f in (check(quarters[pair]) if pair in quarters else ())
+        ]
+    return seen
+
+
+def figure_quality(
+    indicator: str, pairs: Iterable[tuple[int, int]], seen: Mapping[tuple[int, int], list[Seen]]
+) -> dict[str, Any]:
+    """The quality of an indicator's figure resting on these units' quarters: how many of
+    their findings of each severity touch it (a finding found in two units' quarters, such as
+    a rule over both, counts once), and whether each error was explained."""
+    touching: dict[str, Seen] = {}
+    for pair in pairs:
+        for finding in seen.get(pair, ()):
+            if indicator in finding.indicators:
+                touching.setdefault(finding.key, finding)
+    if not touching:
+        return dict(NO_FINDINGS)
+    counts = Counter(f.severity for f in touching.values())
+    return {
+        "error": counts["error"],
+        "warning": counts["warning"],
+        "info": counts["info"],
+        "errors_explained": all(f.explained for f in touching.values() if f.severity == "error"),
+    }

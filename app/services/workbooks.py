@@ -23,7 +23,7 @@ from app.models import (
     Variable,
 )
 from app.schemas.achievements import AchievementPublic
-from app.services import achievements
+from app.services import achievements, quality
 from app.services.common import id_of, resolve_agency, unit_of_path
 from app.services.queries import INDICATOR_ORDER, indicator_query, periods, require_decree
 
@@ -137,6 +137,15 @@ class TemplateRow:
 
 
 @dataclass(frozen=True)
+class TemplateFinding:
+    """A data-quality finding of the unit's previous quarter, as the template shows it."""
+
+    severity: str
+    message: str
+    explanation: str | None
+
+
+@dataclass(frozen=True)
 class RealizationTemplate:
     """What a unit reports for a quarter: its variables, with context."""
 
@@ -147,6 +156,11 @@ class RealizationTemplate:
     quarter: int
     state: PeriodState
     rows: list[TemplateRow] = field(default_factory=list)
+    previous: tuple[int, int] | None = None
+    """The previous quarter (year, quarter) whose findings are shown."""
+    previous_findings: list[TemplateFinding] = field(default_factory=list)
+    """Its data-quality findings: as kept with its verification, or from the current data."""
+    previous_verified: bool = False
 
 
 def realization_template(
@@ -189,6 +203,7 @@ def realization_template(
     variables.sort(key=lambda v: (order.get(v.code, len(order)), v.code))
     unit_id = id_of(unit)
     state = periods(session, {unit_id}, year, [quarter]).get((unit_id, quarter))
+    found, verified = quality.kept_or_current(session, unit_id, *previous_key)
     return RealizationTemplate(
         agency=agency.code,
         unit=unit.code,
@@ -196,6 +211,11 @@ def realization_template(
         year=year,
         quarter=quarter,
         state=state.state if state is not None else PeriodState.open,
+        previous=previous_key,
+        previous_findings=[
+            TemplateFinding(f["severity"], f["message"], f.get("explanation")) for f in found
+        ],
+        previous_verified=verified,
         rows=[
             TemplateRow(
                 code=v.code,

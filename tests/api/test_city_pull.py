@@ -43,6 +43,7 @@ FIGURES = (
     "verified",
     "verification",
     "unverified",
+    "quality",
 )
 
 # (agency, unit, quarter, steps): the workflow the city's units went through.
