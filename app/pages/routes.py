@@ -181,6 +181,9 @@ async def sign_in(request: Request, session: WriteSession) -> Response:
             request, "masuk.html", status_code=401, title="Masuk", name=raw_name,
             error=SIGN_IN_REFUSED,
         )  # fmt: skip
+    previous = request.cookies.get(SESSION_COOKIE)
+    if previous:  # a browser holds one session: the one it had ends
+        end_session(session, previous)
     token = start_session(session, person)
     session.commit()
     response = _see_other("/ganti-sandi" if person.must_change_password else "/")
