@@ -13,13 +13,13 @@ import secrets
 from typing import Annotated, Any
 
 from asgi_correlation_id import correlation_id
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from sqlmodel import Session, col, select
 
 from app.core.config import get_settings
-from app.core.db import get_session, get_write_session
+from app.core.db import get_session, get_write_session, release_connection
 from app.core.errors import InvalidInput
 from app.core.jsonbody import JSONRoute
 from app.core.security import failure_limit, failures, principal_name
@@ -27,9 +27,10 @@ from app.models import Unit
 from app.services import audit
 from app.services.people import (
     SignedIn,
-    change_password,
     end_session,
+    new_password_hash,
     resolve_session,
+    set_password,
     start_session,
     verify_password,
 )
@@ -93,16 +94,12 @@ def render(
     return response
 
 
-async def _form(request: Request) -> dict[str, str]:
-    """The form's text fields."""
-    form = await request.form()
-    return {key: value for key, value in form.items() if isinstance(value, str)}
+CsrfField = Annotated[str, Form(alias=CSRF_FIELD)]
 
 
-def _csrf_refused(request: Request, form: dict[str, str]) -> HTMLResponse | None:
+def _csrf_refused(request: Request, sent: str) -> HTMLResponse | None:
     """A 403 page when the form's CSRF token is missing or is not the cookie's."""
     cookie = request.cookies.get(CSRF_COOKIE, "")
-    sent = form.get(CSRF_FIELD, "")
     if cookie and sent and secrets.compare_digest(cookie.encode(), sent.encode()):
         return None
     return render(
@@ -148,17 +145,27 @@ def sign_in_page(request: Request, session: ReadSession) -> Response:
     return render(request, "masuk.html", title="Masuk", name="", error=None)
 
 
+# The routes that hash are plain functions: FastAPI runs them in its thread pool, so the slow
+# argon2 work never blocks the event loop; and they hash on a reading session, before a
+# writing one (which holds SQLite's write lock) is touched.
+
+
 @router.post("/masuk", response_class=HTMLResponse)
-async def sign_in(request: Request, session: WriteSession) -> Response:
-    form = await _form(request)
-    refused = _csrf_refused(request, form)
+def sign_in(
+    request: Request,
+    read: ReadSession,
+    write: WriteSession,
+    csrf_token: CsrfField = "",
+    name: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+) -> Response:
+    refused = _csrf_refused(request, csrf_token)
     if refused is not None:
         return refused
-    raw_name, password = form.get("name", ""), form.get("password", "")
     try:
-        throttled_name = principal_name(raw_name)
+        throttled_name = principal_name(name)
     except InvalidInput:
-        throttled_name = raw_name[:100]
+        throttled_name = name[:100]
     address = _address(request)
     limit = failure_limit()
     wait = failures.sign_in_wait(limit, address, throttled_name) if limit else None
@@ -170,22 +177,23 @@ async def sign_in(request: Request, session: WriteSession) -> Response:
             status_code=429,
             headers={"Retry-After": str(wait)},
             title="Masuk",
-            name=raw_name,
+            name=name,
             error=f"Terlalu banyak percobaan masuk yang gagal. Coba lagi dalam {wait} detik.",
         )
-    person = verify_password(session, raw_name, password)
+    person = verify_password(read, name, password)
+    release_connection(read)
     if person is None:
         if limit is not None:
             failures.fail_sign_in(limit, address, throttled_name)
         return render(
-            request, "masuk.html", status_code=401, title="Masuk", name=raw_name,
+            request, "masuk.html", status_code=401, title="Masuk", name=name,
             error=SIGN_IN_REFUSED,
         )  # fmt: skip
     previous = request.cookies.get(SESSION_COOKIE)
     if previous:  # a browser holds one session: the one it had ends
-        end_session(session, previous)
-    token = start_session(session, person)
-    session.commit()
+        end_session(write, previous)
+    token = start_session(write, person)
+    write.commit()
     response = _see_other("/ganti-sandi" if person.must_change_password else "/")
     _set_cookie(response, SESSION_COOKIE, token)
     # A new CSRF token with the new session: one planted before the sign-in is of no use.
@@ -194,9 +202,8 @@ async def sign_in(request: Request, session: WriteSession) -> Response:
 
 
 @router.post("/keluar")
-async def sign_out(request: Request, session: WriteSession) -> Response:
-    form = await _form(request)
-    refused = _csrf_refused(request, form)
+def sign_out(request: Request, session: WriteSession, csrf_token: CsrfField = "") -> Response:
+    refused = _csrf_refused(request, csrf_token)
     if refused is not None:
         return refused
     token = request.cookies.get(SESSION_COOKIE)
@@ -231,29 +238,39 @@ _PASSWORD_ERRORS = {
 
 
 @router.post("/ganti-sandi", response_class=HTMLResponse)
-async def change_password_submit(request: Request, session: WriteSession) -> Response:
-    form = await _form(request)
-    refused = _csrf_refused(request, form)
+def change_password_submit(
+    request: Request,
+    read: ReadSession,
+    write: WriteSession,
+    csrf_token: CsrfField = "",
+    current: Annotated[str, Form()] = "",
+    new: Annotated[str, Form()] = "",
+    repeat: Annotated[str, Form()] = "",
+) -> Response:
+    refused = _csrf_refused(request, csrf_token)
     if refused is not None:
         return refused
-    signed_in = _signed_in(request, session)
+    signed_in = _signed_in(request, read)
     if signed_in is None:
         return _to_sign_in()
-    new = form.get("new", "")
-    if new != form.get("repeat", ""):
-        context = _password_context(signed_in, "Kedua isian kata sandi baru tidak sama.")
+    error: str | None = None
+    if new != repeat:
+        error = "Kedua isian kata sandi baru tidak sama."
+    else:
+        try:
+            password_hash = new_password_hash(signed_in.person, current, new)
+        except InvalidInput as refusal:
+            error = _PASSWORD_ERRORS.get(refusal.extra.get("field", ""), refusal.detail)
+    release_connection(read)
+    if error is not None:
+        context = _password_context(signed_in, error)
         return render(request, "ganti_sandi.html", status_code=422, **context)
     principal = signed_in.principal
     audit.act_as(
-        session, principal.name, str(principal.role), correlation_id.get(), principal.identity
+        write, principal.name, str(principal.role), correlation_id.get(), principal.identity
     )
-    try:
-        change_password(session, signed_in.person, form.get("current", ""), new)
-    except InvalidInput as error:  # refused before anything changed
-        message = _PASSWORD_ERRORS.get(error.extra.get("field", ""), error.detail)
-        context = _password_context(signed_in, message)
-        return render(request, "ganti_sandi.html", status_code=422, **context)
-    session.commit()
+    set_password(write, principal.id, password_hash)
+    write.commit()
     return _see_other("/")
 
 

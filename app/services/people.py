@@ -137,19 +137,29 @@ def verify_password(session: Session, name: str, password: str) -> Person | None
     return person
 
 
-def change_password(session: Session, person: Person, current: str, new: str) -> None:
-    """Change a person's password (the current one must be given); the change clears the
-    forced change of the first sign-in."""
+def new_password_hash(person: Person, current: str, new: str) -> str:
+    """The hash of a person's new password, once the current one is given right and the new
+    one is acceptable. No database work: the slow hashing holds no lock."""
     if not _hasher().verify(current, person.password_hash):
         raise InvalidInput("The current password is wrong", field="current")
     check_password(new)
     if new == current:
         raise InvalidInput("The new password must differ from the current one", field="new")
-    person.password_hash = _hasher().hash(new)
+    return _hasher().hash(new)
+
+
+def set_password(session: Session, person_id: int, password_hash: str) -> Person:
+    """Store a person's new password (from `new_password_hash`); it clears the forced change
+    of the first sign-in."""
+    person = session.get(Person, person_id)
+    if person is None:
+        raise NotFound("No such person")
+    person.password_hash = password_hash
     person.must_change_password = False
     person.password_changed_at = utcnow()
     session.add(person)
     session.flush()
+    return person
 
 
 def start_session(session: Session, person: Person) -> str:
