@@ -18,7 +18,7 @@ from app.models import AuditEvent, Person, PersonSession, Role
 from app.schemas.workflow import PeriodStep, Step
 from app.services import audit
 from app.services.data_values import QuarterValues, write_realization
-from app.services.people import create_person, disable_person, resolve_session
+from app.services.people import DECOY_HASH, create_person, disable_person, resolve_session
 from app.services.workflow import take_step
 from tests.api.helpers import indicator_id
 
@@ -288,3 +288,11 @@ def test_a_person_is_a_principal_of_their_role_and_four_eyes_holds(client, sessi
             body=PeriodStep(),
         )
     assert refused.value.code == "self_verification"
+
+
+def test_an_unknown_name_is_checked_against_a_hash_of_the_same_cost(session):
+    """The decoy an unknown name is verified against has the parameters of a stored hash, so
+    both take the same time."""
+    stored = make_person(session, "bendahara baru").password_hash
+    assert stored.startswith("$argon2id$")
+    assert DECOY_HASH.rsplit("$", 2)[0] == stored.rsplit("$", 2)[0]
