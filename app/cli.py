@@ -1,4 +1,4 @@
-"""The `iki` command: migrate, seed, serve, and manage API keys."""
+"""The `iki` command: migrate, seed, serve, and manage API keys and people."""
 
 from __future__ import annotations
 
@@ -115,6 +115,8 @@ cli = typer.Typer(
 )
 keys_cli = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 cli.add_typer(keys_cli, name="keys")
+users_cli = typer.Typer(help="Manage the people who sign in on the pages.", no_args_is_help=True)
+cli.add_typer(users_cli, name="users")
 seals_cli = typer.Typer(help="Check the sealed (verified) figures.", no_args_is_help=True)
 cli.add_typer(seals_cli, name="seals")
 
@@ -269,6 +271,88 @@ def keys_revoke(name: Annotated[str, typer.Argument(help="The key's name")]) -> 
         revoke_key(session, name)
         session.commit()
     typer.echo(f"key '{name}' revoked", err=True)
+
+
+PASSWORD_ENV = "IKI_USER_PASSWORD"
+
+
+@users_cli.command("create")
+def users_create(
+    name: Annotated[str, typer.Option(help="A unique name to sign in with")],
+    role: Annotated[Role, typer.Option(help=f"One of {_ROLES}: a named set of capabilities")],
+    unit: Annotated[
+        list[str] | None,
+        typer.Option(help="Unit code the person enters data for and submits (repeatable)"),
+    ] = None,
+    agency: Annotated[
+        str | None, typer.Option(help="Agency code, if unit codes are ambiguous")
+    ] = None,
+    prompt_password: Annotated[
+        bool,
+        typer.Option(
+            "--prompt-password",
+            help=f"Read the one-time password from a prompt (or from {PASSWORD_ENV} if set) "
+            "instead of generating one",
+        ),
+    ] = False,
+) -> None:
+    """Create a person with a one-time password, which they must change at the first
+    sign-in: a generated one is printed, alone, on stdout (it is not shown again)."""
+    import os
+
+    from app.services.people import create_person, generate_password
+
+    generated = not prompt_password
+    if generated:
+        password = generate_password()
+    else:
+        password = os.environ.get(PASSWORD_ENV) or typer.prompt(
+            "One-time password", hide_input=True, confirmation_prompt=True
+        )
+    with _session("cli") as session:
+        create_person(session, name, role, password, unit or [], agency)
+        session.commit()
+    if generated:
+        typer.echo(password)
+    typer.echo(f"person '{name}' created; they change the password at the first sign-in", err=True)
+
+
+@users_cli.command("list")
+def users_list() -> None:
+    """List people: name, role, units, created, password changed, disabled."""
+    from app.services.people import list_people
+
+    with Session(get_engine()) as session:
+        rows = list_people(session)
+
+    def when(moment: Any) -> str:
+        return moment.isoformat(timespec="seconds") if moment else "-"
+
+    typer.echo("name\trole\tunits\tcreated\tpassword_changed\tdisabled")
+    for person, units in rows:
+        typer.echo(
+            "\t".join(
+                [
+                    person.name,
+                    str(person.role),
+                    ",".join(units) or "-",
+                    when(person.created_at),
+                    when(person.password_changed_at),
+                    when(person.disabled_at),
+                ]
+            )
+        )
+
+
+@users_cli.command("disable")
+def users_disable(name: Annotated[str, typer.Option(help="The person's name")]) -> None:
+    """Disable a person: they cannot sign in, and their sessions end at their next request."""
+    from app.services.people import disable_person
+
+    with _session("cli") as session:
+        disable_person(session, name)
+        session.commit()
+    typer.echo(f"person '{name}' disabled", err=True)
 
 
 @seals_cli.command("check")

@@ -71,6 +71,24 @@ class Settings(BaseSettings):
     key_last_used_resolution_seconds: int = Field(
         default=60, description="How often at most an API key's last-used time is written."
     )
+    cookie_secure: bool = Field(
+        default=False,
+        description="Mark the pages' cookies Secure (sent over HTTPS only): set it when the "
+        "service is served behind HTTPS",
+    )
+    session_idle_minutes: float = Field(
+        default=60,
+        gt=0,
+        description="A person's session ends after this many minutes without a request",
+    )
+    session_max_hours: float = Field(
+        default=12,
+        gt=0,
+        description="A person's session ends this many hours after the sign-in, in use or not",
+    )
+    session_last_seen_resolution_seconds: int = Field(
+        default=60, description="How often at most a session's last-seen time is written"
+    )
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -80,6 +80,7 @@ class PrincipalKind(StrEnum):
     """The kinds of caller that resolve to a principal."""
 
     key = "key"
+    person = "person"
 
 
 @dataclass(frozen=True)
@@ -119,16 +120,27 @@ class Principal:
         return self.can(Capability.submit) and self.acts_for_unit(unit_id)
 
 
+def resolve_principal(
+    session: Session, kind: PrincipalKind, id: int, name: str, role: Role
+) -> Principal:
+    """The principal of a key or a person: its role, and the units it is scoped to (the one
+    path both kinds take, so a person is allowed exactly what a key of its role is)."""
+    from app.models import PersonUnit
+
+    if kind is PrincipalKind.key:
+        units = select(ApiKeyUnit.unit_id).where(ApiKeyUnit.api_key_id == id)
+    else:
+        units = select(PersonUnit.unit_id).where(PersonUnit.person_id == id)
+    return Principal(kind, id, name, role, frozenset(session.exec(units)))
+
+
 def authenticate_secret(session: Session, secret: str) -> Principal | None:
     """The principal of a live key with this secret, or None."""
     key = session.exec(select(ApiKey).where(ApiKey.secret_hash == hash_secret(secret))).first()
     if key is None or key.revoked_at is not None:
         return None
     assert key.id is not None
-    unit_ids = frozenset(
-        session.exec(select(ApiKeyUnit.unit_id).where(ApiKeyUnit.api_key_id == key.id))
-    )
-    principal = Principal(PrincipalKind.key, key.id, key.name, Role(key.role), unit_ids)
+    principal = resolve_principal(session, PrincipalKind.key, key.id, key.name, Role(key.role))
     now = utcnow()
     resolution = timedelta(seconds=get_settings().key_last_used_resolution_seconds)
     if key.last_used_at is None or now - key.last_used_at >= resolution:
@@ -177,6 +189,21 @@ class FailureThrottle:
                 return max(1, math.ceil(reset.reset_time - time.time()))
         return None
 
+    def fail_sign_in(self, limit: RateLimitItem, address: str, name: str) -> None:
+        """Count a failed sign-in against its address and the name it tried."""
+        for kind, value in (("address", address), ("name", name)):
+            self._limiter.hit(limit, "sign-in-failures", kind, value)
+
+    def sign_in_wait(self, limit: RateLimitItem, address: str, name: str) -> int | None:
+        """The seconds to wait before signing in from `address` or as `name` is tried again,
+        when either has used up its failures; else None."""
+        waits = []
+        for kind, value in (("address", address), ("name", name)):
+            if not self._limiter.test(limit, "sign-in-failures", kind, value):
+                stats = self._limiter.get_window_stats(limit, "sign-in-failures", kind, value)
+                waits.append(max(1, math.ceil(stats.reset_time - time.time())))
+        return max(waits) if waits else None
+
     def reset(self) -> None:
         self.storage.reset()
 
@@ -186,7 +213,7 @@ KEY_PREFIX_CHARS = 10
 failures = FailureThrottle(MemoryStorage())
 
 
-def _failure_limit() -> RateLimitItem | None:
+def failure_limit() -> RateLimitItem | None:
     """How many failed authentications an address or a key prefix may make
     (AUTH_FAILURE_LIMIT), if any."""
     value = get_settings().auth_failure_limit.strip()
@@ -211,7 +238,7 @@ def authenticate(session: Session, credential: str | None, address: str) -> Prin
     principal = authenticate_secret(session, credential)
     if principal is not None:
         return principal
-    limit = _failure_limit()
+    limit = failure_limit()
     wait = failures.fail(limit, address, credential) if limit is not None else None
     if wait is not None:
         raise TooManyRequests(

@@ -8,6 +8,7 @@ from app.models.decrees import Decree
 from app.models.indicators import Indicator, IndicatorSourceUnit
 from app.models.objectives import Objective
 from app.models.organization import Agency, Position, Unit
+from app.models.people import Person, PersonSession, PersonUnit
 from app.models.quality import QualityRule
 from app.models.rating_scales import RatingScale
 from app.models.seals import SealedFigure
@@ -31,6 +32,9 @@ __all__ = [
     "Objective",
     "Period",
     "PeriodState",
+    "Person",
+    "PersonSession",
+    "PersonUnit",
     "Polarity",
     "Position",
     "QualityRule",

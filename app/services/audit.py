@@ -27,10 +27,11 @@ from app.schemas.audit import AuditEventPublic
 from app.schemas.common import PageParams
 from app.services.common import paginate
 
-NOT_AUDITED = frozenset({"audit_event", "seed_load", "sealed_figure"})
-"""Not audited: the trail itself, the seed's bookkeeping, and the sealed figures, which a
-audited step (verify, reopen) derives in its transaction."""
-SECRET_COLUMNS = frozenset({"secret_hash"})
+NOT_AUDITED = frozenset({"audit_event", "seed_load", "sealed_figure", "person_session"})
+"""Not audited: the trail itself, the seed's bookkeeping, the sealed figures, which a
+audited step (verify, reopen) derives in its transaction, and people's sessions (a sign-in
+is no change of the data)."""
+SECRET_COLUMNS = frozenset({"secret_hash", "password_hash", "token_hash"})
 
 ACTOR, ACTOR_ID, ROLE = "audit_actor", "audit_actor_id", "audit_role"
 REQUEST_ID, ACTION = "audit_request_id", "audit_action"
