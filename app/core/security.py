@@ -267,7 +267,7 @@ CurrentKey = Annotated[Principal, Depends(current_principal)]
 def refusal(principal: Principal, capability: Capability) -> Forbidden:
     """The 403 of a principal lacking `capability`, naming the roles that have it."""
     return Forbidden(
-        f"This needs the capability '{capability}', which a '{principal.role}' key "
+        f"This needs the capability '{capability}', which the role '{principal.role}' "
         f"does not have (roles that have it: {', '.join(roles_with(capability))})."
     )
 

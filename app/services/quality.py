@@ -291,7 +291,7 @@ def unexplained_errors(
 def refuse_foreign_unit(principal: Principal, unit: Unit) -> None:
     """An operator (whose role works only for its units) reads only its units' checks."""
     if principal.role.needs_units and (unit.id or 0) not in principal.unit_ids:
-        raise Forbidden(f"A '{principal.role}' key reads the checks of its own units only")
+        raise Forbidden(f"The role '{principal.role}' reads the checks of its own units only")
 
 
 def unit_checks(

@@ -216,8 +216,8 @@ def _authorize(principal: Principal, step: Step, unit: Unit) -> None:
     capability = TRANSITIONS[step].capability
     if not principal.can(capability):
         raise Forbidden(
-            f"To {step.value} a quarter needs the capability '{capability}', which a "
-            f"'{principal.role}' key does not have"
+            f"To {step.value} a quarter needs the capability '{capability}', which the role "
+            f"'{principal.role}' does not have"
         )
     if step == Step.submit and not principal.may_submit_unit(unit.id or 0):
         raise Forbidden(f"Only an operator of {unit.code} (or an admin) may submit its quarter")
