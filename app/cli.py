@@ -215,19 +215,20 @@ def proxy_options(trusted_proxies: str) -> dict[str, Any]:
 
 
 _ROLES = ", ".join(Role)
+# The options that a key and a person are created with alike.
+RoleOption = Annotated[Role, typer.Option(help=f"One of {_ROLES}: a named set of capabilities")]
+AgencyOption = Annotated[str | None, typer.Option(help="Agency code, if unit codes are ambiguous")]
 
 
 @keys_cli.command("create")
 def keys_create(
     name: Annotated[str, typer.Option(help="A unique name for the key")],
-    role: Annotated[Role, typer.Option(help=f"One of {_ROLES}: a named set of capabilities")],
+    role: RoleOption,
     unit: Annotated[
         list[str] | None,
         typer.Option(help="Unit code the key enters data for and submits (repeatable)"),
     ] = None,
-    agency: Annotated[
-        str | None, typer.Option(help="Agency code, if unit codes are ambiguous")
-    ] = None,
+    agency: AgencyOption = None,
 ) -> None:
     """Create a key and print it, alone, on stdout (it is not shown again)."""
     from app.services.keys import create_key
@@ -279,14 +280,12 @@ PASSWORD_ENV = "IKI_USER_PASSWORD"
 @users_cli.command("create")
 def users_create(
     name: Annotated[str, typer.Option(help="A unique name to sign in with")],
-    role: Annotated[Role, typer.Option(help=f"One of {_ROLES}: a named set of capabilities")],
+    role: RoleOption,
     unit: Annotated[
         list[str] | None,
         typer.Option(help="Unit code the person enters data for and submits (repeatable)"),
     ] = None,
-    agency: Annotated[
-        str | None, typer.Option(help="Agency code, if unit codes are ambiguous")
-    ] = None,
+    agency: AgencyOption = None,
     prompt_password: Annotated[
         bool,
         typer.Option(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlmodel import Session, col, func, select
 
@@ -39,6 +40,32 @@ def resolve_units(
     return units
 
 
+def scope_units(
+    session: Session,
+    role: Role,
+    unit_codes: Sequence[str],
+    agency_code: str | None,
+    holder: str,
+) -> list[Unit]:
+    """The units a new key or person acts for: a role that only enters data (operator) must
+    be scoped to at least one."""
+    units = resolve_units(session, unit_codes, agency_code)
+    if role.needs_units and not units:
+        raise InvalidInput(f"An {role} {holder} must be scoped to at least one unit", field="units")
+    return units
+
+
+def unit_codes_by_holder(session: Session, holder: Any, unit: Any) -> dict[int, list[str]]:
+    """The sorted unit codes of every key (or person), from a link table's holder and unit
+    columns, in one query."""
+    scope: dict[int, list[str]] = {}
+    for holder_id, unit_code in session.exec(
+        select(holder, Unit.code).join(Unit, col(Unit.id) == unit).order_by(col(Unit.code))
+    ):
+        scope.setdefault(holder_id, []).append(unit_code)
+    return scope
+
+
 def create_key(
     session: Session,
     name: str,
@@ -51,9 +78,7 @@ def create_key(
     name = principal_name(name)
     if session.exec(select(ApiKey).where(ApiKey.name == name)).first() is not None:
         raise Conflict(f"A key named '{name}' already exists")
-    units = resolve_units(session, unit_codes, agency_code)
-    if role.needs_units and not units:
-        raise InvalidInput(f"An {role} key must be scoped to at least one unit", field="units")
+    units = scope_units(session, role, unit_codes, agency_code, "key")
     secret = generate_secret()
     key = ApiKey(name=name, role=role, prefix=secret[:10], secret_hash=hash_secret(secret))
     session.add(key)
@@ -69,16 +94,8 @@ def create_key(
 def list_keys(session: Session) -> list[tuple[ApiKey, list[str]]]:
     """Every key with the codes of its units."""
     keys = list(session.exec(select(ApiKey).order_by(col(ApiKey.name))))
-    scope: dict[int, list[str]] = {}
-    rows = session.exec(
-        select(ApiKeyUnit.api_key_id, Unit.code).join(
-            Unit,
-            Unit.id == ApiKeyUnit.unit_id,  # type: ignore[arg-type]
-        )
-    )
-    for key_id, unit_code in rows:
-        scope.setdefault(key_id, []).append(unit_code)
-    return [(key, sorted(scope.get(key.id or 0, []))) for key in keys]
+    scope = unit_codes_by_holder(session, col(ApiKeyUnit.api_key_id), col(ApiKeyUnit.unit_id))
+    return [(key, scope.get(key.id or 0, [])) for key in keys]
 
 
 def revoke_key(session: Session, name: str) -> ApiKey:

@@ -28,8 +28,8 @@ from app.core.security import (
     principal_name,
     resolve_principal,
 )
-from app.models import Person, PersonSession, PersonUnit, Role, Unit
-from app.services.keys import resolve_units
+from app.models import Person, PersonSession, PersonUnit, Role
+from app.services.keys import scope_units, unit_codes_by_holder
 
 MIN_PASSWORD = 10
 MAX_PASSWORD = 200
@@ -76,9 +76,7 @@ def create_person(
     check_password(password)
     if session.exec(select(Person).where(Person.name == name)).first() is not None:
         raise Conflict(f"A person named '{name}' already exists")
-    units = resolve_units(session, unit_codes, agency_code)
-    if role.needs_units and not units:
-        raise InvalidInput(f"An {role} person must be given at least one unit", field="units")
+    units = scope_units(session, role, unit_codes, agency_code, "person")
     person = Person(name=name, role=role, password_hash=_hasher().hash(password))
     session.add(person)
     session.flush()
@@ -93,16 +91,8 @@ def create_person(
 def list_people(session: Session) -> list[tuple[Person, list[str]]]:
     """Every person with the codes of their units."""
     people = list(session.exec(select(Person).order_by(col(Person.name))))
-    scope: dict[int, list[str]] = {}
-    rows = session.exec(
-        select(PersonUnit.person_id, Unit.code).join(
-            Unit,
-            Unit.id == PersonUnit.unit_id,  # type: ignore[arg-type]
-        )
-    )
-    for person_id, unit_code in rows:
-        scope.setdefault(person_id, []).append(unit_code)
-    return [(person, sorted(scope.get(person.id or 0, []))) for person in people]
+    scope = unit_codes_by_holder(session, col(PersonUnit.person_id), col(PersonUnit.unit_id))
+    return [(person, scope.get(person.id or 0, [])) for person in people]
 
 
 def disable_person(session: Session, name: str) -> Person:
