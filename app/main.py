@@ -17,7 +17,7 @@ from app.api.main import api_router
 from app.api.routes import health
 from app.core.errors import PROBLEM_JSON, install_error_handlers, openapi_problem
 from app.core.logging import is_sane_request_id
-from app.pages import routes as pages
+from app.pages import pages_router
 
 DESCRIPTION = """
 The **IKI service** holds the *Indikator Kinerja Individu* (IKI) that each agency fixes
@@ -158,7 +158,7 @@ def create_app() -> FastAPI:
     app.include_router(health.router)
     app.include_router(api_router)
     # The pages for people: outside /api/v1, signed in by a session cookie, never by a key.
-    app.include_router(pages.router)
+    app.include_router(pages_router())
     return app
 
 
