@@ -30,6 +30,7 @@ from app.core.errors import AppError
 from app.core.security import refusal
 from app.models import Capability
 from app.services import audit
+from app.services.documents import indonesian_number
 from app.services.people import SignedIn, resolve_session
 
 SESSION_COOKIE = "iki_session"
@@ -46,18 +47,8 @@ templates = Environment(
 )
 
 
-def number(value: float | None, decimals: int = 2) -> str:
-    """A number as Indonesians write it: `1.234,5`; at most `decimals` decimals, trailing
-    zeros dropped; `—` for none."""
-    if value is None:
-        return "—"
-    shown = f"{value:,.{decimals}f}"
-    if "." in shown:
-        shown = shown.rstrip("0").rstrip(".")
-    return shown.replace(",", " ").replace(".", ",").replace(" ", ".")
-
-
-templates.filters["number"] = number
+# Numbers as the documents write them: "1.234,50" (`{{ value|number(2) }}`).
+templates.filters["number"] = indonesian_number
 
 
 @dataclass(frozen=True)
