@@ -75,10 +75,16 @@ pytest: $(VENV)/.installed-dev test-system-deps
 
 test: lint pytest
 
+# Every bench runs to the end and prints its lines, each goal `met` or `MISSED`; the target
+# fails at the end if any bench missed a goal (not at the first miss).
+BENCHES := bench/formula_bench.py bench/seed_bench.py bench/city_bench.py
+
 bench: $(VENV)/.installed-dev
-	$(BIN)/python bench/formula_bench.py
-	$(BIN)/python bench/seed_bench.py
-	$(BIN)/python bench/city_bench.py
+	@missed=""; for b in $(BENCHES); do \
+		echo "=== $$b ==="; $(BIN)/python $$b || missed="$$missed $$b"; \
+	done; \
+	if [ -n "$$missed" ]; then echo "MISSED a goal in:$$missed"; exit 1; fi; \
+	echo "every bench met its goals"
 
 clean:
 	rm -rf $(VENV) data/*.db data/*.db-wal data/*.db-shm .pytest_cache .mypy_cache .ruff_cache
