@@ -8,9 +8,12 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
-from app.models import Agency, Unit
+from app.core.security import Principal, PrincipalKind
+from app.models import Agency, Role, Unit
+from app.schemas.targets import IndicatorTargetsPut
 from app.services import seals
 from app.services.common import lock_agency_data
+from app.services.targets import set_many_targets
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql"),
@@ -44,3 +47,19 @@ def test_a_seal_check_waits_for_a_workflow_step_in_progress(committed_engine, re
 
         step.rollback()  # the step ends: the check goes on
         assert _reads(writer, agency, unit)[read]() == []
+
+
+def test_a_target_write_waits_for_a_workflow_step_in_progress(committed_engine):
+    """The window of a verification committing between the target write's check of the
+    verified quarters and its write is closed: the write waits for the step's lock."""
+    admin = Principal(PrincipalKind.key, 0, "admin", Role.admin)
+    item = IndicatorTargetsPut.model_validate({"indicator": "KADIS.1.1", "annual": 81})
+    with Session(committed_engine) as step, Session(committed_engine) as writer:
+        agency = step.exec(select(Agency).where(Agency.code == "DINSOSP3A")).one()
+        lock_agency_data(step, agency)  # what submit, verify, return and reopen take first
+
+        writer.exec(text("SET lock_timeout = '200ms'"))  # type: ignore[call-overload]
+        with pytest.raises(OperationalError, match="lock timeout"):
+            set_many_targets(writer, admin, 2025, [item])
+        writer.rollback()
+        step.rollback()
