@@ -57,6 +57,12 @@ class Settings(BaseSettings):
         description="Failed authentications allowed per client address and per key prefix "
         "(e.g. 20/minute); 0 turns throttling off. A valid key is never refused",
     )
+    rate_limit_storage_url: str = Field(
+        default="memory://",
+        description="Where the throttles (failed keys, failed sign-ins) count: `memory://` "
+        "(each process its own count), or `redis://host:6379/0` so that every worker and "
+        "replica shares one count (any storage URL of the `limits` library)",
+    )
     trusted_proxies: str = Field(
         default="",
         description="Comma-separated addresses or networks (CIDR) of the reverse proxies "

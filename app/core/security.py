@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import secrets
 import time
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -16,7 +19,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from limits import RateLimitItem
 from limits import parse as parse_limit
-from limits.storage import MemoryStorage, Storage
+from limits.errors import StorageError
+from limits.storage import Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
@@ -26,6 +30,8 @@ from app.core.config import get_settings
 from app.core.db import BUSY_TIMEOUT_MS, utcnow
 from app.core.errors import Forbidden, InvalidInput, TooManyRequests, Unauthenticated
 from app.models import ApiKey, ApiKeyUnit, Capability, Role
+
+logger = logging.getLogger("app.security")
 
 KEY_PREFIX = "iki_"
 
@@ -172,36 +178,58 @@ def _record_use(session: Session, key_id: int, now: datetime) -> None:
 
 class FailureThrottle:
     """Counts failed authentications per client address and per key prefix (the first
-    characters of the credential sent), in a `limits` storage: memory by default (per
-    process); any other storage of the library may be given (one that processes share)."""
+    characters of the credential sent), in a `limits` storage: the one RATE_LIMIT_STORAGE_URL
+    names (memory by default: per process; Redis: shared by every worker and replica),
+    opened at the first use, or the one given.
 
-    def __init__(self, storage: Storage) -> None:
-        self.storage = storage
-        self._limiter = MovingWindowRateLimiter(storage)
+    A storage that cannot be reached (Redis down) counts nothing and refuses nothing: a
+    failed key is still answered 401 and a wrong password still refused, the throttle only
+    stops slowing guessers down until it is back (logged at each failure)."""
+
+    def __init__(self, storage: Storage | None = None) -> None:
+        self._storage = storage
+        self._limiter_of: MovingWindowRateLimiter | None = None
+
+    @property
+    def storage(self) -> Storage:
+        if self._storage is None:
+            # Errors of the storage's client (redis-py's) come wrapped as StorageError.
+            url = get_settings().rate_limit_storage_url
+            self._storage = storage_from_string(url, wrap_exceptions=True)
+        return self._storage
+
+    @property
+    def _limiter(self) -> MovingWindowRateLimiter:
+        if self._limiter_of is None:
+            self._limiter_of = MovingWindowRateLimiter(self.storage)
+        return self._limiter_of
 
     def fail(self, limit: RateLimitItem, address: str, credential: str) -> int | None:
         """Count a failed attempt; the seconds to wait when its address or its key prefix is
         over `limit`, else None. An address over the limit is not counted further, so a
         flood from one address adds no prefixes to the storage."""
-        for kind, value in (("address", address), ("prefix", credential[:KEY_PREFIX_CHARS])):
-            if not self._limiter.hit(limit, "auth-failures", kind, value):
-                reset = self._limiter.get_window_stats(limit, "auth-failures", kind, value)
-                return max(1, math.ceil(reset.reset_time - time.time()))
+        with _unreachable_storage():
+            for kind, value in (("address", address), ("prefix", credential[:KEY_PREFIX_CHARS])):
+                if not self._limiter.hit(limit, "auth-failures", kind, value):
+                    reset = self._limiter.get_window_stats(limit, "auth-failures", kind, value)
+                    return max(1, math.ceil(reset.reset_time - time.time()))
         return None
 
     def fail_sign_in(self, limit: RateLimitItem, address: str, name: str) -> None:
         """Count a failed sign-in against its address and the name it tried."""
-        for kind, value in (("address", address), ("name", name)):
-            self._limiter.hit(limit, "sign-in-failures", kind, value)
+        with _unreachable_storage():
+            for kind, value in (("address", address), ("name", name)):
+                self._limiter.hit(limit, "sign-in-failures", kind, value)
 
     def sign_in_wait(self, limit: RateLimitItem, address: str, name: str) -> int | None:
         """The seconds to wait before signing in from `address` or as `name` is tried again,
         when either has used up its failures; else None."""
         waits = []
-        for kind, value in (("address", address), ("name", name)):
-            if not self._limiter.test(limit, "sign-in-failures", kind, value):
-                stats = self._limiter.get_window_stats(limit, "sign-in-failures", kind, value)
-                waits.append(max(1, math.ceil(stats.reset_time - time.time())))
+        with _unreachable_storage():
+            for kind, value in (("address", address), ("name", name)):
+                if not self._limiter.test(limit, "sign-in-failures", kind, value):
+                    stats = self._limiter.get_window_stats(limit, "sign-in-failures", kind, value)
+                    waits.append(max(1, math.ceil(stats.reset_time - time.time())))
         return max(waits) if waits else None
 
     def reset(self) -> None:
@@ -210,7 +238,16 @@ class FailureThrottle:
 
 # Characters of a credential that name its prefix: `iki_` and 6 more, as `iki keys list` shows.
 KEY_PREFIX_CHARS = 10
-failures = FailureThrottle(MemoryStorage())
+failures = FailureThrottle()
+
+
+@contextmanager
+def _unreachable_storage() -> Iterator[None]:
+    """A throttle storage that cannot be reached counts nothing (see `FailureThrottle`)."""
+    try:
+        yield
+    except (ConnectionError, TimeoutError, StorageError) as error:
+        logger.warning("the throttle's storage cannot be reached: %s", error)
 
 
 def failure_limit() -> RateLimitItem | None:
