@@ -195,7 +195,10 @@ class FailureThrottle:
         if self._storage is None:
             # Errors of the storage's client (redis-py's) come wrapped as StorageError.
             url = get_settings().rate_limit_storage_url
-            self._storage = storage_from_string(url, wrap_exceptions=True)
+            opened = storage_from_string(url, wrap_exceptions=True)
+            if not isinstance(opened, Storage):  # an `async+...` URL
+                raise ValueError("RATE_LIMIT_STORAGE_URL must name a storage that is not async+")
+            self._storage = opened
         return self._storage
 
     @property
