@@ -136,10 +136,13 @@ def migrate() -> None:
     from app.core.migrations import upgrade
 
     try:
-        upgrade(get_engine())
+        before, after = upgrade(get_engine())
     except RuntimeError as exc:  # a migration refusing (it says why), or no migrations found
         raise AppError(str(exc)) from exc
-    typer.echo("database migrated to head", err=True)
+    if before == after:
+        typer.echo(f"database already at head ({after})", err=True)
+    else:
+        typer.echo(f"database migrated from {before or 'empty'} to head ({after})", err=True)
 
 
 @cli.command()

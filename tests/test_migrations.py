@@ -1,5 +1,10 @@
 """The schema exists only through Alembic: upgrade from empty, match the models, downgrade."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -131,5 +136,36 @@ def test_0008_refuses_stored_text_that_breaks_the_new_limits(databases):
         upgrade(engine)
         with engine.connect() as conn:
             assert current_revision(conn) == head_revision()
+    finally:
+        engine.dispose()
+
+
+def test_replicas_migrating_at_once_migrate_once(databases):
+    """Three `iki migrate` started together (replicas starting at once) on an empty
+    database: one migrates, the others wait for it and find the database at head; none
+    fails. On SQLite the database's lock queues them the same way."""
+    url = databases.new_url("replicas")
+    iki = str(Path(sys.executable).with_name("iki"))
+    env = {**os.environ, "DATABASE_URL": url}
+    runs = [
+        subprocess.Popen(
+            [iki, "migrate"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(3)
+    ]
+    said = []
+    for run in runs:
+        _out, err = run.communicate(timeout=120)
+        assert run.returncode == 0, err
+        said.append(err.strip().splitlines()[-1])
+    head = head_revision()
+    assert sorted(said) == sorted(
+        [f"database migrated from empty to head ({head})"]
+        + [f"database already at head ({head})"] * 2
+    )
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            assert current_revision(conn) == head
     finally:
         engine.dispose()

@@ -11,7 +11,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 
 _ENV_MARK = "import app.models"
 
@@ -42,13 +42,24 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+MIGRATION_LOCK = 0x494B49  # "IKI": the PostgreSQL advisory lock that migrations hold
+
+
 @contextmanager
 def _migrating(engine: Engine) -> Iterator[Connection]:
-    """A connection in a transaction for migrations. SQLite alters a table by copying it and
-    dropping the original, which its enforced foreign keys would refuse (or cascade) while
-    rows refer to it: they are off during the migration, as SQLite's own procedure for
-    schema changes says, and checked whole before it commits."""
-    with engine.connect() as connection:
+    """A connection in a transaction for migrations.
+
+    On PostgreSQL the transaction first takes an advisory lock, so that replicas started
+    together migrate one at a time: the first migrates, the others wait for it to commit, then
+    find the database at head and do nothing. On SQLite the transaction begins with the
+    database's write lock, for the same queue.
+
+    SQLite alters a table by copying it and dropping the original, which its enforced foreign
+    keys would refuse (or cascade) while rows refer to it: they are off during the migration,
+    as SQLite's own procedure for schema changes says, and checked whole before it commits."""
+    # SQLite: the write lock from the start (BEGIN IMMEDIATE), so that a second migrator
+    # waits for the first instead of failing when both read and then both want to write.
+    with engine.execution_options(sqlite_begin="IMMEDIATE").connect() as connection:
         sqlite = connection.dialect.name == "sqlite"
         # On the driver's connection, before any transaction: inside one it is a no-op.
         raw = connection.connection.driver_connection if sqlite else None
@@ -56,6 +67,10 @@ def _migrating(engine: Engine) -> Iterator[Connection]:
             raw.execute("PRAGMA foreign_keys=OFF")
         try:
             with connection.begin():
+                if connection.dialect.name == "postgresql":
+                    connection.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
+                    )
                 yield connection
                 if sqlite:
                     broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
@@ -66,10 +81,13 @@ def _migrating(engine: Engine) -> Iterator[Connection]:
                 raw.execute("PRAGMA foreign_keys=ON")
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Migrate the database of `engine` up to `revision`."""
+def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | None]:
+    """Migrate the database of `engine` up to `revision`; the revisions it was at before and
+    is at after (equal when there was nothing to do)."""
     with _migrating(engine) as connection:
+        before = current_revision(connection)
         command.upgrade(alembic_config(connection), revision)
+        return before, current_revision(connection)
 
 
 def downgrade(engine: Engine, revision: str, *, allow_audit_loss: bool = False) -> None:
