@@ -154,12 +154,16 @@ def seed(
 ) -> None:
     """Load the seed data (the SKs and the default rating scale); safe to run again: rows
     that exist are kept as they are (admins may have edited them), unless --update."""
+    from app.services.common import analyze
     from app.services.seed import load_seed
 
     folder = seed_dir or Path(get_settings().seed_dir)
     with _session("seed") as session:
         try:
             report = load_seed(session, folder, update_existing=update)
+            if report.changed:  # the planner's statistics of what it filled (PostgreSQL)
+                filled = [t for t, rows in (report.created + report.updated).items() if rows]
+                analyze(session, [*filled, "audit_event"])
             session.commit()
         except IntegrityError as exc:
             first = str(exc.orig).splitlines()[0]

@@ -8,7 +8,7 @@ from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, func, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -417,3 +417,21 @@ def lock_agencies(
         owners = select(Unit.agency_id).where(col(Unit.id).in_(set(unit_ids)))
         wanted = wanted | col(Agency.id).in_(owners)
     session.exec(select(Agency.id).where(wanted).order_by(col(Agency.id)).with_for_update()).all()
+
+
+BULK_ROWS = 2_000
+"""Rows written by one load past which its tables' statistics are refreshed (`analyze`)."""
+
+
+def analyze(session: Session, tables: Iterable[str]) -> list[str]:
+    """Refresh PostgreSQL's statistics of tables a bulk load just filled (`ANALYZE`), in the
+    load's transaction; the tables analysed. Until autovacuum comes round, the planner would
+    otherwise plan with the statistics of the empty tables: a pull then scans every value of
+    the year once per page. Only tables of the models are analysed (a name is never taken from
+    input). SQLite keeps no statistics unless asked, and its plans do not need them."""
+    if session.get_bind().dialect.name != "postgresql":
+        return []
+    known = sorted(set(tables) & set(SQLModel.metadata.tables))
+    for table in known:
+        session.exec(text(f'ANALYZE "{table}"'))  # type: ignore[call-overload]
+    return known

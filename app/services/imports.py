@@ -24,7 +24,7 @@ from app.core.text import control_characters
 from app.core.types import MAX_TEXT
 from app.schemas.data_values import is_unsafe_link
 from app.schemas.imports import MAX_ROWS, ImportRowError, ImportSummary
-from app.services import audit
+from app.services import audit, common
 from app.services.common import NAMES_SHOWN, is_text, quote, resolve_agency
 from app.services.data_values import (
     KEEP,
@@ -599,6 +599,8 @@ def run_import(
         )
     rejections = sorted(unreadable + outcome.rejections, key=lambda r: r.write.row or 0)
     stored = not rejections or not atomic
+    if stored and not dry_run and outcome.created + outcome.updated > common.BULK_ROWS:
+        common.analyze(session, ["data_value", "audit_event"])
     summary = ImportSummary(
         dry_run=dry_run,
         atomic=atomic,
