@@ -30,6 +30,7 @@ from app.achievement import (
 )
 from app.achievement.rating import sorted_bands
 from app.core.db import StoredTime, StoredTimes, utcnow
+from app.core.plans import in_order
 from app.formula import CheckedFormula, FormulaError, parse
 from app.models import (
     Agency,
@@ -138,22 +139,27 @@ _INDICATOR = tuple(AchievementIndicator.model_fields)
 _POSITION = tuple(AchievementPosition.model_fields)
 _DEFINITION_COLUMNS = (
     col(Indicator.formula),
+    col(Indicator.decree_id),
     _stored(Indicator.updated_at),
     _stored(Position.updated_at),
+    *(_shown(getattr(Indicator, name)) for name in _INDICATOR),
+    *(_shown(getattr(Position, name)) for name in _POSITION),
+)
+_AT_INDICATOR = 4
+_AT_POSITION = _AT_INDICATOR + len(_INDICATOR)
+# What it needs of its agency, by decree.
+_AGENCY_COLUMNS = (
+    col(Decree.id),
     _stored(Agency.updated_at),
     col(Agency.id),
     col(Agency.rating_scale_id),
     col(Agency.code),  # `agency`
-    *(_shown(getattr(Indicator, name)) for name in _INDICATOR),
-    *(_shown(getattr(Position, name)) for name in _POSITION),
 )
-_AT_INDICATOR = 7
-_AT_POSITION = _AT_INDICATOR + len(_INDICATOR)
 
 
 class Definition(NamedTuple):
     """What an achievement needs of an indicator, its position and its agency, read as plain
-    columns in one query (no ORM objects: a pull reads thousands). Times are as stored
+    columns in two queries (no ORM objects: a pull reads thousands). Times are as stored
     (`StoredTime`): an achievement's `updated_at` is the latest of many, converted once."""
 
     shown: Row  # its indicator, position and agency, as its achievements show them
@@ -165,9 +171,11 @@ class Definition(NamedTuple):
     rating_scale_id: int | None
 
     @classmethod
-    def of(cls, row: Sequence[Any]) -> Definition:
-        """A definition from a row of `_DEFINITION_COLUMNS`."""
-        formula, *changed, agency_id, rating_scale_id, agency = row[:_AT_INDICATOR]
+    def of(cls, row: Sequence[Any], of_agency: Sequence[Any]) -> Definition:
+        """A definition from a row of `_DEFINITION_COLUMNS` and its decree's row of
+        `_AGENCY_COLUMNS`."""
+        formula, _, *changed = row[:_AT_INDICATOR]
+        _, agency_changed, agency_id, rating_scale_id, agency = of_agency
         indicator = dict(zip(_INDICATOR, row[_AT_INDICATOR:_AT_POSITION], strict=True))
         position = dict(zip(_POSITION, row[_AT_POSITION:], strict=True))
         return cls(
@@ -175,7 +183,7 @@ class Definition(NamedTuple):
             indicator["id"],
             Polarity(indicator["polarity"]),
             formula,
-            max(changed),
+            max(*changed, agency_changed),
             agency_id,
             rating_scale_id,
         )
@@ -193,14 +201,27 @@ def _rows(session: Session, statement: Executable, **parameters: Any) -> Sequenc
 
 # The statements of a pull, built once (a request only binds their parameters: building
 # them again costs more than running them for one indicator). Every list is an expanding
-# parameter, so their number does not grow with the number of indicators.
+# parameter, so their number does not grow with the number of indicators. Their joins are
+# read in the order written, whatever statistics SQLite holds (`in_order`): an indicator's
+# agency is read apart, agency first, since statistics of a city of one agency would have
+# SQLite scan `agency` and `decree` once per indicator rather than look them up.
 _DEFINITIONS = (
     sa_select(*_DEFINITION_COLUMNS)
-    .join(Decree, col(Decree.id) == col(Indicator.decree_id))
-    .join(Agency, col(Agency.id) == col(Decree.agency_id))
-    .join(Objective, col(Objective.id) == col(Indicator.objective_id))
-    .join(Position, col(Position.id) == col(Objective.position_id))
+    .select_from(
+        in_order(
+            Indicator,
+            (Objective, col(Objective.id) == col(Indicator.objective_id)),
+            (Position, col(Position.id) == col(Objective.position_id)),
+        )
+    )
     .where(col(Indicator.id).in_(bindparam("ids", expanding=True)))
+)
+_AGENCIES = (
+    sa_select(*_AGENCY_COLUMNS)
+    .select_from(
+        in_order(Agency, (Decree, col(Decree.agency_id) == col(Agency.id), "ix_decree_agency_id"))
+    )
+    .where(col(Decree.id).in_(bindparam("decrees", expanding=True)))
 )
 _VARIABLES = (
     sa_select(
@@ -212,7 +233,7 @@ _VARIABLES = (
         _stored(Variable.updated_at),
         col(Unit.code),
     )
-    .join(Unit, col(Unit.id) == col(Variable.owner_unit_id))
+    .select_from(in_order(Variable, (Unit, col(Unit.id) == col(Variable.owner_unit_id))))
     .where(
         col(Variable.agency_id).in_(bindparam("agencies", expanding=True)),
         col(Variable.code).in_(bindparam("codes", expanding=True)),
@@ -225,7 +246,7 @@ _VALUES = (
         col(DataValue.value),
         _stored(DataValue.updated_at),
     )
-    .join(Variable, col(Variable.id) == col(DataValue.variable_id))
+    .select_from(in_order(Variable, (DataValue, col(DataValue.variable_id) == col(Variable.id))))
     .where(
         col(Variable.agency_id).in_(bindparam("agencies", expanding=True)),
         col(Variable.code).in_(bindparam("codes", expanding=True)),
@@ -249,11 +270,18 @@ _TARGETS = sa_select(
 
 
 def definitions(session: Session, ids: Sequence[int]) -> list[Definition]:
-    """The definitions of these indicators, in the order of `ids`, in one query."""
+    """The definitions of these indicators, in the order of `ids`, in two queries."""
     if not ids:
         return []
     rows = _rows(session, _DEFINITIONS, ids=list(set(ids)))
-    found = {definition.id: definition for definition in map(Definition.of, rows)}
+    if not rows:
+        return []
+    decrees = {row[1] for row in rows}
+    agencies = {row[0]: row for row in _rows(session, _AGENCIES, decrees=list(decrees))}
+    found = {
+        definition.id: definition
+        for definition in (Definition.of(row, agencies[row[1]]) for row in rows)
+    }
     return [found[ident] for ident in ids if ident in found]
 
 
@@ -648,7 +676,9 @@ def _changed_indicator_ids(
         changed_codes[agency_id].add(code)
     for agency_id, code in session.exec(
         select(Variable.agency_id, Variable.code)
-        .join(DataValue, DataValue.variable_id == Variable.id)  # type: ignore[arg-type]
+        .select_from(
+            in_order(DataValue, (Variable, col(Variable.id) == col(DataValue.variable_id)))
+        )
         .where(
             DataValue.year == filters.year,
             DataValue.quarter <= quarter,
@@ -659,7 +689,16 @@ def _changed_indicator_ids(
         changed_codes[agency_id].add(code)
     for agency_id, code in session.exec(  # a workflow step changes `verification`
         select(Variable.agency_id, Variable.code)
-        .join(Period, Period.unit_id == Variable.owner_unit_id)  # type: ignore[arg-type]
+        .select_from(
+            in_order(
+                Period,
+                (
+                    Variable,
+                    col(Variable.owner_unit_id) == col(Period.unit_id),
+                    "ix_variable_owner_unit_id",
+                ),
+            )
+        )
         .where(
             Period.year == filters.year,
             Period.quarter <= quarter,
@@ -685,10 +724,15 @@ def _changed_indicator_ids(
             col(Position.updated_at),
             col(Decree.agency_id),
         )
-        .join(Decree, col(Decree.id) == col(Indicator.decree_id))
-        .join(Objective, col(Objective.id) == col(Indicator.objective_id))
-        .join(Position, col(Position.id) == col(Objective.position_id))
-        .where(col(Indicator.id).in_(matching))
+        .select_from(
+            in_order(
+                Decree,
+                (Indicator, col(Indicator.decree_id) == col(Decree.id), "ix_indicator_decree_id"),
+                (Objective, col(Objective.id) == col(Indicator.objective_id)),
+                (Position, col(Position.id) == col(Objective.position_id)),
+            )
+        )
+        .where(col(Decree.year) == filters.year, col(Indicator.id).in_(matching))
     ).all()
     return [
         ident

@@ -25,6 +25,7 @@ from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
 from app.core.errors import InvalidInput
+from app.core.plans import in_order
 from app.models import (
     AuditEvent,
     DataValue,
@@ -108,7 +109,12 @@ def changed_indicators(session: Session, cursor: Cursor, year: int) -> set[int]:
         return set()
     indicators = session.exec(
         select(Indicator.id, Indicator.formula, Indicator.objective_id, Decree.agency_id)
-        .join(Decree, Decree.id == Indicator.decree_id)  # type: ignore[arg-type]
+        .select_from(
+            in_order(
+                Decree,
+                (Indicator, col(Indicator.decree_id) == col(Decree.id), "ix_indicator_decree_id"),
+            )
+        )
         .where(Decree.year == year)
     ).all()
     if any(e.entity == "rating_scale" for e in events):  # a scale may rate any agency

@@ -18,6 +18,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from app.core.errors import Forbidden
+from app.core.plans import in_order
 from app.core.security import Principal
 from app.formula import CheckedFormula, FormulaError, parse
 from app.models import (
@@ -89,7 +90,9 @@ def unit_quarters(
             col(Agency.quality_capaian_below),
             col(Agency.quality_stock_change),
         )
-        .join(Agency, col(Agency.id) == col(Unit.agency_id))
+        .select_from(
+            in_order(Agency, (Unit, col(Unit.agency_id) == col(Agency.id), "ix_unit_agency_id"))
+        )
         .where(col(Unit.id).in_(unit_ids))
     ).all()
     facts: dict[int, _AgencyFacts] = {
@@ -120,7 +123,7 @@ def unit_quarters(
             col(Variable.unit_of_measure),
             col(Variable.needs_evidence),
         )
-        .join(Unit, col(Unit.id) == col(Variable.owner_unit_id))
+        .select_from(in_order(Variable, (Unit, col(Unit.id) == col(Variable.owner_unit_id))))
         .where(col(Variable.agency_id).in_(agencies))
     ):
         agency = facts[agency_id]
@@ -140,8 +143,13 @@ def unit_quarters(
             col(Indicator.unit_of_measure),
             col(Indicator.polarity),
         )
-        .join(Decree, col(Decree.id) == col(Indicator.decree_id))
-        .join(Objective, col(Objective.id) == col(Indicator.objective_id))
+        .select_from(
+            in_order(
+                Decree,
+                (Indicator, col(Indicator.decree_id) == col(Decree.id), "ix_indicator_decree_id"),
+                (Objective, col(Objective.id) == col(Indicator.objective_id)),
+            )
+        )
         .where(col(Decree.agency_id).in_(agencies), col(Decree.year) == year)
         .order_by(
             col(Objective.position_id),
@@ -183,7 +191,9 @@ def unit_quarters(
             col(DataValue.value),
             col(DataValue.evidence),
         )
-        .join(Variable, col(Variable.id) == col(DataValue.variable_id))
+        .select_from(
+            in_order(Variable, (DataValue, col(DataValue.variable_id) == col(Variable.id)))
+        )
         .where(
             col(Variable.agency_id).in_(agencies),
             or_(
@@ -199,8 +209,13 @@ def unit_quarters(
         sa_select(
             col(Decree.agency_id), col(Target.indicator_id), col(Target.quarter), col(Target.value)
         )
-        .join(Indicator, col(Indicator.id) == col(Target.indicator_id))
-        .join(Decree, col(Decree.id) == col(Indicator.decree_id))
+        .select_from(
+            in_order(
+                Decree,
+                (Indicator, col(Indicator.decree_id) == col(Decree.id), "ix_indicator_decree_id"),
+                (Target, col(Target.indicator_id) == col(Indicator.id)),
+            )
+        )
         .where(col(Decree.agency_id).in_(agencies), col(Target.year) == year)
     ):
         facts[agency_id].targets.setdefault(indicator_id, {})[in_quarter] = value
