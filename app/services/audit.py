@@ -10,7 +10,7 @@ names a use case that is more than a plain change (`submit`, `import` ...) with 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cache
 from typing import Any
@@ -26,6 +26,7 @@ from app.models import AuditEvent
 from app.schemas.audit import AuditEventPublic
 from app.schemas.common import PageParams
 from app.services.common import paginate
+from app.services.queries import events_condition
 
 NOT_AUDITED = frozenset({"audit_event", "seed_load", "sealed_figure", "person_session"})
 """Not audited: the trail itself, the seed's bookkeeping, the sealed figures, which a
@@ -173,4 +174,17 @@ def list_events(
     if until is not None:
         query = query.where(AuditEvent.at < until)
     rows, total = paginate(session, query, page, col(AuditEvent.id).desc())
+    return [AuditEventPublic.model_validate(row) for row in rows], total
+
+
+def latest_events_of(
+    session: Session, records: Mapping[str, Iterable[int | None]], limit: int
+) -> tuple[list[AuditEventPublic], int]:
+    """The newest `limit` events of these records (ids by kind), newest first, and how many
+    there are in all: one query for the page, one for the count, however many records."""
+    condition = events_condition(records)
+    if condition is None:
+        return [], 0
+    query = select(AuditEvent).where(condition)
+    rows, total = paginate(session, query, PageParams(limit=limit), col(AuditEvent.id).desc())
     return [AuditEventPublic.model_validate(row) for row in rows], total

@@ -23,6 +23,7 @@ from app.schemas.decrees import DecreePublic
 from app.schemas.documents import IkiDocument, IkiObjective
 from app.schemas.indicators import IndicatorPublic
 from app.schemas.organization import AgencyPublic
+from app.schemas.rating_scales import Rating
 from app.services import decrees, organization
 from app.services.achievements import compute_for
 from app.services.common import get_or_404, id_of
@@ -73,6 +74,13 @@ _REGION = re.compile(r"^(?P<body>.+?)\s+(?P<region>(?:Kota|Kabupaten|Provinsi)\s
 def indonesian_date(day: dt.date) -> str:
     """A date as Indonesian letters write it: "3 Januari 2025"."""
     return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
+def rating_color(rating: Rating | None) -> str | None:
+    """The colour of a rating band when it is a plain `#rrggbb` (it goes into a style)."""
+    if rating is None or rating.color is None or not _COLOR.match(rating.color):
+        return None
+    return rating.color
 
 
 def indonesian_number(value: float | None, decimals: int) -> str:
@@ -145,14 +153,20 @@ def iki_document(session: Session, position_id: int, year: int) -> IkiDocument:
     )
 
 
+def formula_fraction(indicator: IndicatorPublic) -> str:
+    """An indicator's formula as the SK prints it: HTML with each division a fraction, each
+    variable by its label (escaped), "x 100%" for a percentage. The fraction is markup that
+    templates print as it is: its labels break here."""
+    labels = {v.code: breakable(v.label) for v in indicator.variables}
+    return to_html(parse(indicator.formula), labels, percent=indicator.unit_of_measure == "%")
+
+
 def _lampiran(doc: IkiDocument) -> Lampiran:
     objectives = []
     for objective in doc.objectives:
         rows = []
         for ind in objective.indicators:
-            # The fraction is markup the templates print as it is: its labels break here.
-            labels = {v.code: breakable(v.label) for v in ind.variables}
-            formula = to_html(parse(ind.formula), labels, percent=ind.unit_of_measure == "%")
+            formula = formula_fraction(ind)
             rows.append(SheetIndicator(ind.code, ind.number, ind.name, formula, ind.data_source))
         objectives.append(SheetObjective(objective.number, objective.statement, rows))
     return Lampiran(
@@ -400,9 +414,7 @@ def achievement_report(
                 realization=indonesian_number(last.realization, places),
                 achievement=indonesian_number(last.achievement, 2),
                 rating=last.rating.label if last.rating else "-",
-                rating_color=last.rating.color
-                if last.rating and last.rating.color and _COLOR.match(last.rating.color)
-                else None,
+                rating_color=rating_color(last.rating),
                 status=STATUS_LABELS.get(last.status, last.status),
                 reason=REASON_LABELS.get(last.reason, last.reason) if last.reason else None,
                 verification=VERIFICATION_LABELS.get(last.verification, last.verification),

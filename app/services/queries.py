@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, or_
+from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -231,21 +231,25 @@ def events_of(session: Session, entity: str, ids: Iterable[int]) -> list[AuditEv
     return events_of_records(session, {entity: ids})
 
 
-def events_of_records(
-    session: Session, records: Mapping[str, Iterable[int | None]]
-) -> list[AuditEvent]:
-    """The events of these records (ids by kind), oldest first, in one query."""
+def events_condition(records: Mapping[str, Iterable[int | None]]) -> ColumnElement[bool] | None:
+    """The condition on audit events of these records (ids by kind); None if there is none."""
     wanted = {entity: [str(i) for i in ids if i is not None] for entity, ids in records.items()}
     conditions = [
         and_(col(AuditEvent.entity) == entity, col(AuditEvent.entity_id).in_(ids))
         for entity, ids in wanted.items()
         if ids
     ]
-    if not conditions:
+    return or_(*conditions) if conditions else None
+
+
+def events_of_records(
+    session: Session, records: Mapping[str, Iterable[int | None]]
+) -> list[AuditEvent]:
+    """The events of these records (ids by kind), oldest first, in one query."""
+    condition = events_condition(records)
+    if condition is None:
         return []
-    return list(
-        session.exec(select(AuditEvent).where(or_(*conditions)).order_by(col(AuditEvent.id)))
-    )
+    return list(session.exec(select(AuditEvent).where(condition).order_by(col(AuditEvent.id))))
 
 
 def indicators_over(
