@@ -553,28 +553,46 @@ def realization_history(
     when, in which request and in which workflow state of its unit's quarter."""
     _indicator, scope, _codes, keys = _indicator_quarter(session, indicator_id, year, quarter)
     stored = existing_values(session, keys)
-    by_value_id = {row.id: scope.variables_by_id[row.variable_id] for row in stored.values()}
-    events = queries.events_of(session, "data_value", (i for i in by_value_id if i is not None))
-    units = {v.owner_unit_id for v in by_value_id.values()}
-    periods = {p.id: p.unit_id for p in queries.periods(session, units, year, [quarter]).values()}
-    steps = queries.events_of(session, "period", (i for i in periods if i is not None))
+    by_value_id = {
+        row.id: scope.variables_by_id[row.variable_id]
+        for row in stored.values()
+        if row.id is not None
+    }
+    units = {ident: unit.code for ident, unit in scope.units.items()}
+    return _history(session, by_value_id, units, year, quarter)
+
+
+def _history(
+    session: Session,
+    by_value_id: Mapping[int, Variable],
+    unit_codes: Mapping[int, str],
+    year: int,
+    quarter: int,
+) -> list[ValueChange]:
+    """The changes of these stored values of one quarter (value id -> its variable), oldest
+    first, each with the workflow state its unit's quarter had then; in three queries."""
+    events = queries.events_of(session, "data_value", by_value_id)
+    owners = {v.owner_unit_id for v in by_value_id.values()}
+    periods = {p.id: p.unit_id for p in queries.periods(session, owners, year, [quarter]).values()}
+    steps = iter(queries.events_of(session, "period", (i for i in periods if i is not None)))
+    step = next(steps, None)
+    states: dict[int, str] = {}  # unit id -> the state its quarter had, as of the event
     history = []
     replayed: dict[str, dict[str, Any]] = {}  # each value's fields as of the event
     for event in events:
+        # Both lists are in the order of the audit trail: take the steps before the event.
+        while step is not None and (step.id or 0) < (event.id or 0):
+            if step.after and "state" in step.after:
+                states[periods[int(step.entity_id)]] = step.after["state"]
+            step = next(steps, None)
         variable = by_value_id[int(event.entity_id)]
         current = replayed.setdefault(event.entity_id, {})
         previous = current.get("value")
         current.update(event.after or {})  # an update carries only what changed
-        state = PeriodState.open.value
-        for step in steps:
-            if step.id is not None and event.id is not None and step.id > event.id:
-                break
-            if periods[int(step.entity_id)] == variable.owner_unit_id and step.after:
-                state = step.after.get("state", state)
         history.append(
             ValueChange(
                 variable=variable.code,
-                owner_unit=scope.units[variable.owner_unit_id].code,
+                owner_unit=unit_codes[variable.owner_unit_id],
                 value=current.get("value"),
                 previous=previous,
                 note=current.get("note"),
@@ -585,7 +603,52 @@ def realization_history(
                 actor_role=event.actor_role,
                 action=event.action,
                 request_id=event.request_id,
-                period_state=state,
+                period_state=states.get(variable.owner_unit_id, PeriodState.open.value),
             )
         )
     return history
+
+
+@dataclass(frozen=True)
+class UnitValue:
+    """A variable a unit owns, with its value of a quarter, its value of the quarter before
+    (None in the first quarter, or when none was stored) and the history of the quarter's
+    value, oldest first."""
+
+    variable: Variable
+    value: DataValue | None
+    previous: DataValue | None
+    history: list[ValueChange]
+
+
+def unit_quarter_values(session: Session, unit: Unit, year: int, quarter: int) -> list[UnitValue]:
+    """Every variable the unit owns (in the order they were defined) with its value of the
+    quarter, of the quarter before in the same year, and the history of the quarter's
+    value: in five queries, whatever the number of variables."""
+    variables = session.exec(
+        select(Variable).where(Variable.owner_unit_id == unit.id).order_by(col(Variable.id))
+    ).all()
+    rows = session.exec(
+        select(DataValue).where(
+            col(DataValue.variable_id).in_([v.id for v in variables]),
+            DataValue.year == year,
+            col(DataValue.quarter).in_([quarter, quarter - 1] if quarter > 1 else [quarter]),
+        )
+    ).all()
+    stored = {(r.variable_id, r.quarter): r for r in rows}
+    by_id = {v.id: v for v in variables}
+    by_value_id = {
+        r.id: by_id[r.variable_id] for r in rows if r.quarter == quarter and r.id is not None
+    }
+    changes_of: dict[str, list[ValueChange]] = {}
+    for change in _history(session, by_value_id, {unit.id or 0: unit.code}, year, quarter):
+        changes_of.setdefault(change.variable, []).append(change)
+    return [
+        UnitValue(
+            v,
+            stored.get((v.id or 0, quarter)),
+            stored.get((v.id or 0, quarter - 1)) if quarter > 1 else None,
+            changes_of.get(v.code, []),
+        )
+        for v in variables
+    ]

@@ -303,9 +303,16 @@ def unexplained_errors(
     return [f for f in findings if f.severity == Severity.error and f.key not in explanations]
 
 
+def units_read_by(principal: Principal) -> frozenset[int] | None:
+    """The units whose checks the principal reads: an operator (whose role works only for
+    its units) its own; anyone else every unit (None)."""
+    return principal.unit_ids if principal.role.needs_units else None
+
+
 def refuse_foreign_unit(principal: Principal, unit: Unit) -> None:
     """An operator (whose role works only for its units) reads only its units' checks."""
-    if principal.role.needs_units and (unit.id or 0) not in principal.unit_ids:
+    own = units_read_by(principal)
+    if own is not None and (unit.id or 0) not in own:
         raise Forbidden(f"The role '{principal.role}' reads the checks of its own units only")
 
 

@@ -14,7 +14,7 @@ be explained, and the findings with their explanations are kept with the step
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from sqlmodel import Session, col, select
@@ -212,6 +212,24 @@ def writers(session: Session, unit: Unit, year: int, quarter: int) -> Writers:
     )
 
 
+def may_take(principal: Principal, step: Step, unit_id: int) -> bool:
+    """Whether the principal may take the step on the unit's quarters (in a state the step
+    leaves from): its role holds the step's capability, and a submit is of its units."""
+    return principal.can(TRANSITIONS[step].capability) and (
+        step != Step.submit or principal.may_submit_unit(unit_id)
+    )
+
+
+def steps_open_to(principal: Principal, unit_id: int, state: PeriodState) -> list[Step]:
+    """The steps the principal may take now on a unit's quarter in `state` (the checks
+    before a step, four eyes and the data's quality, are still to pass)."""
+    return [
+        step
+        for step, transition in TRANSITIONS.items()
+        if state in transition.sources and may_take(principal, step, unit_id)
+    ]
+
+
 def _authorize(principal: Principal, step: Step, unit: Unit) -> None:
     capability = TRANSITIONS[step].capability
     if not principal.can(capability):
@@ -219,7 +237,7 @@ def _authorize(principal: Principal, step: Step, unit: Unit) -> None:
             f"To {step.value} a quarter needs the capability '{capability}', which the role "
             f"'{principal.role}' does not have"
         )
-    if step == Step.submit and not principal.may_submit_unit(unit.id or 0):
+    if not may_take(principal, step, unit.id or 0):
         raise Forbidden(f"Only an operator of {unit.code} (or an admin) may submit its quarter")
 
 
@@ -340,15 +358,18 @@ def list_periods(
     agency: str | None = None,
     unit: str | None = None,
     state: PeriodState | None = None,
+    unit_ids: Collection[int] | None = None,
 ) -> tuple[list[PeriodPublic], int]:
     """Every unit's quarters of a year (or one quarter) with their state, by agency, unit
-    and quarter; a quarter that never moved is open."""
+    and quarter; a quarter that never moved is open. `unit_ids`: of these units only."""
     require_decree(session, year)
     query = select(Unit, Agency).join(Agency, Agency.id == Unit.agency_id)  # type: ignore[arg-type]
     if agency:
         query = query.where(Agency.code == agency)
     if unit:
         query = query.where(Unit.code == unit)
+    if unit_ids is not None:
+        query = query.where(col(Unit.id).in_(unit_ids))
     units = session.exec(query.order_by(col(Agency.code), col(Unit.code))).all()
     quarters = [quarter] if quarter else [1, 2, 3, 4]
     rows = {
