@@ -2,7 +2,7 @@
 
 `RequestGuard`, in this order, for every request:
 1. a body whose Content-Length is over the limit (MAX_BODY_BYTES; MAX_IMPORT_BYTES for
-   imports) is answered 413;
+   imports, the API's and the entry page's upload) is answered 413;
 2. under /api/v1, the key is authenticated (401, or 429 for failures over the throttle's
    limit) in a short session of its own that is closed at once, and the principal is put on
    the request's state, where `current_principal` finds it;
@@ -18,6 +18,7 @@ or worker thread waits on a slow client: a route starts with its body in memory.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -50,10 +51,17 @@ class RequestTimeout(AppError):
     title = "Request timeout"
 
 
+# The entry page's upload of a filled-in template: an import, as the API's.
+PAGE_IMPORT_PATH = re.compile(r"/isian/[^/]+/[^/]+/[^/]+/unggah")
+
+
 def body_limit(path: str) -> int:
-    """The largest body accepted at `path`, in bytes."""
+    """The largest body accepted at `path`, in bytes: an import's (the API's, or the entry
+    page's upload), else the small one of every other request."""
     settings = get_settings()
-    return settings.max_import_bytes if path == IMPORT_PATH else settings.max_body_bytes
+    if path == IMPORT_PATH or PAGE_IMPORT_PATH.fullmatch(path):
+        return settings.max_import_bytes
+    return settings.max_body_bytes
 
 
 def _too_large(limit: int) -> BodyTooLarge:

@@ -257,6 +257,13 @@ def _remark(reason: str | None, missing: Sequence[str]) -> str:
 # The realization template ------------------------------------------------------------------
 
 
+def template_download(template: RealizationTemplate) -> Response:
+    """A unit's realization template as a download, named by its unit and quarter (the
+    API's route and the entry page answer the same)."""
+    name = f"realisasi-{template.unit}-{template.year}-tw{template.quarter}.xlsx"
+    return attachment(template_workbook(template), name)
+
+
 def template_workbook(template: RealizationTemplate) -> bytes:
     """The sheet a unit fills in (its first row names the columns the import reads, then
     read-only context), and the instructions."""

@@ -155,7 +155,36 @@ _FIELD_TYPES = {
     "not_finite": "harus berupa angka terhingga",
     "not_an_integer": "harus bilangan bulat",
     "too_long": "terlalu panjang",
+    "unknown_variable": "bukan variabel instansi ini",
+    "unsafe_link": "harus berupa tautan http(s) dengan nama host, atau rujukan tanpa tautan",
+    "control_character": "memuat karakter kendali",
+    "invalid_field": "harus berupa teks",
+    "period_locked": "triwulannya terkunci (diajukan atau terverifikasi)",
+    # What an import refuses in a row
+    "ambiguous_number": "angka bertitik ribuan tidak jelas: tulis tanpa pemisah ribuan",
+    "missing_field": "kolom wajib kosong",
+    "unknown_field": "kolom tidak dikenal",
+    "invalid_year": "tahun harus bilangan bulat",
+    "invalid_quarter": "triwulan harus 1, 2, 3 atau 4",
+    "year_not_in_decree": "tidak ada SK untuk tahun itu",
+    "duplicate_row": "variabel dan periode yang sama sudah ada di baris lain",
+    "invalid_row": "baris tidak dapat dibaca",
+    "invalid_text": "bukan teks yang sah",
 }
+
+_COLUMNS = {
+    "variable": "variabel",
+    "year": "tahun",
+    "quarter": "triwulan",
+    "value": "nilai",
+    "note": "catatan",
+    "evidence": "bukti",
+}
+"""The columns of an import, as a refused row names them."""
+
+_FIELD_PARTS = {"note": "catatan", "evidence": "bukti"}
+"""The parts of a variable's row that a field path may start with (`note.<code>`), as
+named beside the value's own errors."""
 
 
 def _field_words(error: Mapping[str, Any]) -> str:
@@ -172,7 +201,8 @@ def _field_words(error: Mapping[str, Any]) -> str:
 class RefusalWords:
     """A problem as a page shows it: a title, sentences, the findings it lists (their
     messages are already in Indonesian), and a message per field for inline errors (by the
-    field's last name, e.g. the variable code)."""
+    field's last name, e.g. the variable code: `values.x`, `note.x` and `evidence.x` are all
+    said beside `x`)."""
 
     status: int
     code: str
@@ -223,14 +253,37 @@ def refusal_words(error: AppError) -> RefusalWords:
         sentences = ["Yang diminta tidak ada (atau tidak ada SK untuk tahun itu)."]
     elif code == "busy":
         sentences = ["Layanan sedang sibuk. Coba lagi sebentar lagi."]
+    elif code == "concurrent_write":
+        sentences = [
+            "Nilai yang sama disimpan orang lain pada saat yang sama. Muat ulang halamannya, "
+            "periksa nilainya, lalu simpan lagi."
+        ]
+    elif code == "import_rejected":
+        rejected = extra.get("rejected", 0)
+        sentences = [
+            f"{rejected} baris ditolak, sehingga tidak ada yang disimpan. Perbaiki baris "
+            "berikut lalu unggah lagi."
+        ]
+        if extra.get("errors_total"):
+            sentences.append(f"Yang ditampilkan {len(extra.get('errors') or [])} yang pertama.")
     else:
         sentences = ["Permintaan ditolak."]
-    errors = extra.get("errors") or []
-    fields = {
-        str(e.get("field", "")).rsplit(".", 1)[-1]: _field_words(e)
-        for e in errors
-        if isinstance(e, Mapping)
-    }
+    fields: dict[str, str] = {}
+    for e in extra.get("errors") or []:
+        if not isinstance(e, Mapping):
+            continue
+        if code == "import_rejected":  # a refused row: its number, variable and column
+            variable = f" ({e['variable']})" if e.get("variable") else ""
+            column = _COLUMNS.get(str(e.get("field")), str(e.get("field")))
+            fields[f"baris {e.get('row')}{variable}, {column}"] = _field_words(
+                {"type": e.get("code"), "message": e.get("message")}
+            )
+            continue
+        part, _, name = str(e.get("field", "")).rpartition(".")
+        words = _field_words(e)
+        if part in _FIELD_PARTS:
+            words = f"{_FIELD_PARTS[part]} {words}"
+        fields[name] = f"{fields[name]}; {words}" if name in fields else words
     if code == "invalid_input" and not fields and extra.get("field"):
         fields = {str(extra["field"]): error.detail}
     return RefusalWords(

@@ -21,7 +21,8 @@ from app.core.errors import (
 )
 from app.core.etag import ETag
 from app.core.security import Principal
-from app.core.types import number_problem
+from app.core.text import control_characters
+from app.core.types import MAX_TEXT, number_problem
 from app.formula import FormulaError, parse
 from app.models import (
     Agency,
@@ -40,11 +41,13 @@ from app.schemas.data_values import (
     DataValuesPut,
     DataValuesWritten,
     ValueChange,
+    is_unsafe_link,
 )
 from app.services import changes, queries
 from app.services.achievements import compute_for
 from app.services.changes import Cursor
 from app.services.common import (
+    NAMES_SHOWN,
     find_agency,
     lock_agency_data,
     paginate,
@@ -88,13 +91,20 @@ class Write:
 @dataclass(frozen=True)
 class QuarterValues:
     """Values of variables for one quarter, as one request writes them. A note or evidence
-    of KEEP leaves the stored one as it is (it was not sent); None clears it."""
+    of KEEP leaves the stored one as it is (it was not sent); None clears it. `notes` and
+    `evidences` give a variable a note or evidence of its own, in place of the shared one
+    (the form of the pages has one per variable; the API one per request).
+
+    The values are checked as they are written (`check_value`): anything but a number (a
+    form's text that does not read as one) is refused as `not_a_number`."""
 
     year: int
     quarter: int
-    values: Mapping[str, float]
+    values: Mapping[str, Any]
     note: str | Keep | None = KEEP
     evidence: str | Keep | None = KEEP
+    notes: Mapping[str, str | Keep | None] = field(default_factory=dict)
+    evidences: Mapping[str, str | Keep | None] = field(default_factory=dict)
 
     @classmethod
     def of(cls, year: int, quarter: int, body: DataValuesPut) -> QuarterValues:
@@ -110,7 +120,14 @@ class QuarterValues:
 
     def writes(self) -> list[Write]:
         return [
-            Write(code, self.year, self.quarter, value, self.note, self.evidence)
+            Write(
+                code,
+                self.year,
+                self.quarter,
+                value,
+                self.notes.get(code, self.note),
+                self.evidences.get(code, self.evidence),
+            )
             for code, value in self.values.items()
         ]
 
@@ -151,6 +168,28 @@ def check_value(variable: Variable, value: Any) -> tuple[str, str] | None:
     return None
 
 
+def check_texts(write: Write) -> tuple[str, str, str] | None:
+    """Why a write's note or evidence cannot be stored, as (code, message, column)."""
+    texts = (("note", write.note), ("evidence", write.evidence))
+    for column, value in texts:
+        if value is KEEP or value is None:
+            continue
+        if not isinstance(value, str):
+            return "invalid_field", f"{column} must be text", column
+        if len(value) > MAX_TEXT:
+            return "too_long", f"{column} is longer than {MAX_TEXT} characters", column
+    if isinstance(write.evidence, str) and is_unsafe_link(write.evidence):
+        return "unsafe_link", "a link must be an http(s) URL with a host", "evidence"
+    for column, value in texts:
+        # A note may run over lines; a link is one line.
+        text = value if isinstance(value, str) else ""
+        found = control_characters(text, multiline=column == "note")
+        if found:
+            shown = ", ".join(found[:NAMES_SHOWN])
+            return "control_character", f"{column} holds control characters ({shown})", column
+    return None
+
+
 def _decree_years(session: Session, agency_id: int) -> set[int]:
     return set(session.exec(select(Decree.year).where(Decree.agency_id == agency_id)))
 
@@ -171,9 +210,10 @@ def apply_writes(
     (`lock_agency_data`) that it holds already.
 
     Validation covers: unknown variable, the key's unit scope, a value of the wrong type,
-    out of range or not finite, a quarter outside 1..4, a year without a decree, a quarter
-    that its unit submitted or that was verified (locked). The agency's writers are
-    serialised (see `lock_agency_data`) from before the locks are read to the commit."""
+    out of range or not finite, a note or evidence that cannot be stored (`check_texts`), a
+    quarter outside 1..4, a year without a decree, a quarter that its unit submitted or that
+    was verified (locked). The agency's writers are serialised (see `lock_agency_data`) from
+    before the locks are read to the commit."""
     if not dry_run and stored is None:
         lock_agency_data(session, scope.agency)
     years = _decree_years(session, scope.agency.id or 0)
@@ -199,6 +239,13 @@ def apply_writes(
             code, message = problem
             column = {"invalid_quarter": "quarter", "year_not_in_decree": "year"}.get(code, where)
             outcome.rejections.append(Rejection(code, message, column, write))
+            continue
+        # Texts come checked by the API's schema and an import's reading; a page's form
+        # sends them as typed.
+        text_problem = check_texts(write)
+        if text_problem is not None:
+            code, message, column = text_problem
+            outcome.rejections.append(Rejection(code, message, f"{column}.{write.variable}", write))
             continue
         if not principal.may_write_unit(variable.owner_unit_id):
             forbidden.append(write.variable)

@@ -21,8 +21,6 @@ from app.core.errors import MAX_FIELD_ERRORS, AppError, InvalidInput
 from app.core.jsonbody import unique_members
 from app.core.security import Principal
 from app.core.text import control_characters
-from app.core.types import MAX_TEXT
-from app.schemas.data_values import is_unsafe_link
 from app.schemas.imports import MAX_ROWS, ImportRowError, ImportSummary
 from app.services import audit, common
 from app.services.common import NAMES_SHOWN, is_text, quote, resolve_agency
@@ -31,6 +29,7 @@ from app.services.data_values import (
     Rejection,
     Write,
     apply_writes,
+    check_texts,
 )
 from app.services.queries import load_agency_variables
 from app.services.xlsx_reader import Limits, Sheet, Workbook
@@ -480,7 +479,7 @@ def to_writes(
             evidence=_text(row, "evidence", csv_rules),
             row=number,
         )
-        text_problem = _text_problem(write)
+        text_problem = check_texts(write)
         if text_problem is not None:
             code, message, column = text_problem
             rejections.append(Rejection(code, message, column, write))
@@ -507,28 +506,6 @@ def _text(row: Mapping[str, Any], column: str, csv_rules: bool) -> Any:
     if column not in row or (csv_rules and row[column] in (None, "")):
         return KEEP
     return row[column]
-
-
-def _text_problem(write: Write) -> tuple[str, str, str] | None:
-    """Why a row's note or evidence cannot be stored, as (code, message, column)."""
-    texts = (("note", write.note), ("evidence", write.evidence))
-    for column, value in texts:
-        if value is KEEP or value is None:
-            continue
-        if not isinstance(value, str):
-            return "invalid_field", f"{column} must be text", column
-        if len(value) > MAX_TEXT:
-            return "too_long", f"{column} is longer than {MAX_TEXT} characters", column
-    if isinstance(write.evidence, str) and is_unsafe_link(write.evidence):
-        return "unsafe_link", "a link must be an http(s) URL with a host", "evidence"
-    for column, value in texts:
-        # A note may run over lines; a link is one line.
-        text = value if isinstance(value, str) else ""
-        found = control_characters(text, multiline=column == "note")
-        if found:
-            shown = ", ".join(found[:NAMES_SHOWN])
-            return "control_character", f"{column} holds control characters ({shown})", column
-    return None
 
 
 def import_upload(

@@ -134,6 +134,7 @@ class TemplateRow:
     previous: float | None
     current: float | None
     note: str | None
+    evidence: str | None = None
 
 
 @dataclass(frozen=True)
@@ -167,8 +168,8 @@ def realization_template(
     session: Session, unit_code: str, agency_code: str | None, year: int, quarter: int
 ) -> RealizationTemplate:
     """The variables `unit_code` owns, in the order the year's SK first uses them, with the
-    indicators using each, last quarter's value and the value (and note) stored for the
-    quarter."""
+    indicators using each, last quarter's value and the value (with its note and evidence)
+    stored for the quarter."""
     agency = resolve_agency(session, agency_code)
     unit = unit_of_path(session, agency, unit_code, field="code")
     require_decree(session, year, agency)
@@ -229,6 +230,7 @@ def realization_template(
                 previous=_value(stored.get((v.id or 0, *previous_key))),
                 current=_value(current),
                 note=current.note if current is not None else None,
+                evidence=current.evidence if current is not None else None,
             )
             for v in variables
             for current in [stored.get((v.id or 0, year, quarter))]

@@ -100,5 +100,4 @@ def realization_template(
     data values may download it: it shows nothing such a key cannot read already."""
     template = workbooks.realization_template(session, code, agency, year, quarter)
     release_connection(session)
-    name = f"realisasi-{template.unit}-{year}-tw{quarter}.xlsx"
-    return xlsx.attachment(xlsx.template_workbook(template), name)
+    return xlsx.template_download(template)
