@@ -79,6 +79,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/formula_bench.py
 	$(BIN)/python bench/seed_bench.py
 	$(BIN)/python bench/city_bench.py
+	$(BIN)/python bench/pages_bench.py
 
 clean:
 	rm -rf $(VENV) data/*.db data/*.db-wal data/*.db-shm .pytest_cache .mypy_cache .ruff_cache
