@@ -24,7 +24,7 @@ from fastapi import Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session, col, select
 
-from app.achievement.rating import rate
+from app.achievement.rating import Band, rate
 from app.api import xlsx
 from app.api.documents import DocumentFormat, position_report
 from app.core.errors import NotFound
@@ -43,6 +43,9 @@ router = page_router()
 
 NO_UNIT_NAME = "Tanpa unit sumber data"
 QUARTER_NAMES = {q: f"TW {ROMAN[q - 1]}" for q in (1, 2, 3, 4)}
+# The charts as drawn for a screen (the documents draw them wider): their text stays
+# readable on a phone, where they are shrunk to its width.
+CHART_WIDTH, CHART_HEIGHT = 480, 300
 QUARTER_MONTHS = {1: "Jan–Mar", 2: "Jan–Jun", 3: "Jan–Sep", 4: "Jan–Des"}
 
 # A filter as the address carries it: empty (the form's "all") is no filter.
@@ -297,7 +300,9 @@ def _trends(
     for code, items in series.items():
         position = positions.get(code)
         ident = position.id if position else None
-        chart = charts.trend_chart(f"Tren capaian {code}", charts.lines(items))
+        chart = charts.trend_chart(
+            f"Tren capaian {code}", charts.lines(items), width=CHART_WIDTH, height=CHART_HEIGHT
+        )
         trends.append(
             Trend(ident, code, titles[code], chart, _report_address(ident, year, quarter))
         )
@@ -363,9 +368,19 @@ def dashboard(
     }
     if chosen.year is None:  # the agency has no decree (SK) yet
         return render(request, "dasbor.html", **context)
-    year, quarter = chosen.year, chosen.quarter
+    context |= _figures(session, chosen, units, positions)
+    return render(request, "dasbor.html", **context)
+
+
+def _figures(
+    session: Session, chosen: Chosen, units: Sequence[Unit], positions: Sequence[Position]
+) -> dict[str, Any]:
+    """What the page shows of the agency's year up to the quarter, in a fixed number of
+    queries: the rows, the counts, the charts and the documents' addresses."""
+    agency, year, quarter = chosen.agency, chosen.year, chosen.quarter
+    assert year is not None
     filters = AchievementFilters(
-        year=year, agency=chosen_agency.code, unit=chosen.unit, position=chosen.position
+        year=year, agency=agency.code, unit=chosen.unit, position=chosen.position
     )
     # The quarter as the API answers it; then the capaian of quarters 1..4 in one batch.
     found = achievements.at_quarter(session, filters, quarter)
@@ -373,40 +388,41 @@ def dashboard(
     trend = achievements.capaian_by_quarter(session, ids, year, [1, 2, 3, 4])
     sources, _ = source_units(session, ids)
     rows = [IndicatorRow([a], sources[a.indicator.id]) for a in found]
-    scale = rating_scales(session, {chosen_agency.id or 0: chosen_agency.rating_scale_id})
-    bands = [
-        Rated(b.label, charts.printable_color(b.color)) for b in scale[chosen_agency.id or 0].bands
-    ]
+    bands = rating_scales(session, {agency.id or 0: agency.rating_scale_id})[agency.id or 0].bands
     by_code = {p.code: p for p in positions}
     groups = _groups(rows, trend, units, chosen.unit, by_code)
-    counts, without = _counts(rows, bands)
+    counts, without = _counts(
+        rows, [Rated(b.label, charts.printable_color(b.color)) for b in bands]
+    )
     bars = tuple(
         charts.Bar(
             group.code if group.code != NO_UNIT else "Tanpa unit",
             group.average,
-            _band_color(group.average, scale[chosen_agency.id or 0].bands),
+            _band_color(group.average, bands),
         )
         for group in groups
     )
-    workbook: dict[str, Any] = {"tahun": year, "triwulan": quarter, "agency": chosen_agency.code}
+    workbook: dict[str, Any] = {"tahun": year, "triwulan": quarter, "agency": agency.code}
     if chosen.unit:
         workbook["unit"] = chosen.unit
-    context |= {
+    return {
         "groups": groups,
         "counts": counts,
         "without": without,
         "total": len(rows),
         "unit_chart": charts.capaian_chart(
-            f"Rata-rata capaian per unit s.d. {QUARTER_NAMES[quarter]}", bars
+            f"Rata-rata capaian per unit s.d. {QUARTER_NAMES[quarter]}",
+            bars,
+            width=CHART_WIDTH,
+            height=CHART_HEIGHT,
         ),
         "trends": _trends(rows, trend, by_code, year, quarter),
         "workbook": f"/dasbor/capaian.xlsx?{urlencode(workbook)}",
         "report_address": _report_address,
     }
-    return render(request, "dasbor.html", **context)
 
 
-def _band_color(value: float | None, bands: Sequence[Any]) -> str | None:
+def _band_color(value: float | None, bands: Sequence[Band]) -> str | None:
     rating = rate(value, bands)
     return charts.printable_color(rating.color) if rating else None
 

@@ -9,6 +9,7 @@ an image with a title and an `aria-label` naming what it shows.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -54,13 +55,13 @@ _STYLE = Style(
     guide_stroke_color="#c9ced6",
     major_guide_stroke_color="#b3261e",
     major_guide_stroke_dasharray="6,3",
-    title_font_size=15,
-    label_font_size=11,
-    major_label_font_size=12,
-    legend_font_size=12,
-    value_font_size=11,
-    tooltip_font_size=11,
-    no_data_font_size=16,
+    title_font_size=16,
+    label_font_size=13,
+    major_label_font_size=13,
+    legend_font_size=13,
+    value_font_size=13,
+    tooltip_font_size=13,
+    no_data_font_size=18,
 )
 
 
@@ -119,12 +120,19 @@ def _top(values: Sequence[float | None]) -> float:
     return float(25 * (int(highest * 1.1) // 25 + 1))
 
 
-def _y_labels(top: float) -> list[float]:
-    step = 25.0 if top <= 200 else 50.0 if top <= 500 else 100.0 * (1 + int(top // 1000))
-    labels = [0.0]
-    while labels[-1] + step <= top:
-        labels.append(labels[-1] + step)
-    return sorted({*labels, TARGET})
+_STEPS = tuple(m * 10**k for k in range(1, 8) for m in (2.5, 5, 10, 20))
+"""The steps between the y axis's labels: 25, 50, 100, 200, 250, 500 ..."""
+
+
+def _y_labels(top: float) -> list[dict[str, Any]]:
+    """At most six labels from 0 to `top`, and the target's line (unlabelled when its label
+    would crowd the others: the captions say what the red line is)."""
+    step = next(s for s in _STEPS if top / s <= 6)
+    values = [step * i for i in range(math.ceil(top / step) + 1)]
+    labels = [{"value": v, "label": indonesian_number(v, 0)} for v in values]
+    if TARGET not in values:
+        labels.append({"value": TARGET, "label": ""})
+    return sorted(labels, key=lambda label: label["value"])
 
 
 def _cleaned(label: str) -> Callable[[Any], Any]:
@@ -147,14 +155,14 @@ def _cleaned(label: str) -> Callable[[Any], Any]:
 
 
 def _config(title: str, values: Sequence[float | None]) -> dict[str, Any]:
-    top = _top(values)
+    y_labels = _y_labels(_top(values))
     return {
         "title": title,
         "style": _STYLE,
         "js": [],
         "disable_xml_declaration": True,
-        "range": (0, top),
-        "y_labels": _y_labels(top),
+        "range": (0, y_labels[-1]["value"]),
+        "y_labels": y_labels,
         "y_labels_major": [TARGET],
         "show_minor_y_labels": True,
         "value_formatter": lambda value: indonesian_number(value, 0),  # the y axis
@@ -180,7 +188,7 @@ def capaian_chart(
         show_legend=False,
         print_values=True,
         print_values_position="top",
-        x_label_rotation=30 if len(bars) > 6 else 0,
+        x_label_rotation=30 if len(bars) * 90 > width else 0,
         **_config(title, values),
     )
     chart.add_xml_filter(
@@ -210,7 +218,7 @@ def trend_chart(
         width=width,
         height=height,
         legend_at_bottom=True,
-        legend_at_bottom_columns=min(len(lines), 4) or 1,
+        legend_at_bottom_columns=max(1, min(len(lines), width // 160)),
         allow_interruptions=True,
         dots_size=3,
         **_config(title, [v for line in lines for v in line.values]),

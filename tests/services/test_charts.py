@@ -48,11 +48,19 @@ def test_a_value_without_capaian_has_no_bar():
     assert not BAR.findall(nothing) and "Belum ada capaian" in nothing
 
 
-def test_the_axis_reaches_above_the_highest_value():
-    svg = capaian_chart("Tinggi", (Bar("A", 340.0),))
+def y_labels(svg: str) -> list[int]:
     axis = svg[svg.index('class="axis y') : svg.index('class="axis x')]
-    labels = [int(x.replace(".", "")) for x in re.findall(r'class="(?:major)?">([0-9.]+)<', axis)]
+    return [int(x.replace(".", "")) for x in re.findall(r'class="(?:major)?">([0-9.]+)<', axis)]
+
+
+def test_the_axis_reaches_above_the_highest_value_with_the_target_line():
+    labels = y_labels(capaian_chart("Tinggi", (Bar("A", 340.0),)))
     assert labels[0] == 0 and max(labels) >= 340 and 100 in labels
+    # Far above: a few round labels (1.000, 2.000 ...), the target still a line of its own.
+    wide = capaian_chart("Jauh", (Bar("A", 2600.0),))
+    labels = y_labels(wide)
+    assert max(labels) >= 2600 and len(labels) <= 7 and 100 not in labels
+    assert len(re.findall(r'<path [^>]*class="major guide line"', wide)) == 1
 
 
 def test_a_line_per_item_with_a_gap_for_a_missing_quarter():
