@@ -118,21 +118,24 @@ def timed(function: Callable[[], Any], repeats: int) -> list[float]:
 
 
 @contextmanager
-def fresh_database(kind: str, workdir: Path) -> Iterator[str]:
-    """The URL of an empty database of `kind`, dropped afterwards (PostgreSQL)."""
+def fresh_database(
+    kind: str, workdir: Path, admin_url: str = POSTGRES_ADMIN, name: str = BENCH_DATABASE
+) -> Iterator[str]:
+    """The URL of an empty database of `kind`, dropped afterwards (PostgreSQL: `name` on the
+    server that `admin_url` connects to)."""
     if kind == "sqlite":
         yield f"sqlite:///{workdir / 'bench.db'}"
         return
-    admin = make_engine(POSTGRES_ADMIN).execution_options(isolation_level="AUTOCOMMIT")
+    admin = make_engine(admin_url).execution_options(isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"))
-        connection.execute(text(f"CREATE DATABASE {BENCH_DATABASE}"))
-    url = make_url(POSTGRES_ADMIN).set(database=BENCH_DATABASE)
+        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    url = make_url(admin_url).set(database=name)
     try:
         yield url.render_as_string(hide_password=False)
     finally:
         with admin.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"))
+            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         admin.dispose()
 
 
@@ -540,13 +543,24 @@ def main() -> int:
     missed = []
     for kind in args.databases.split(","):
         sizes = tuple(int(s) for s in args.sizes.split(","))
-        ratios = run(kind, sizes, args.repeats, args.writes, args.analyze)
-        for name, value in ratios.items():
-            limit = GOALS.get(name)
-            verdict = "" if limit is None else ("met" if value <= limit else "MISSED")
-            print(f"{kind:10} {name:44} {value:7.2f}  goal <= {limit or '-':<5} {verdict}")
-            if verdict == "MISSED":
-                missed.append(f"{kind}: {name}")
+        missed += verdicts(kind, run(kind, sizes, args.repeats, args.writes, args.analyze), GOALS)
+    return finish(missed)
+
+
+def verdicts(kind: str, ratios: dict[str, float], goals: dict[str, float]) -> list[str]:
+    """Print each figure measured on `kind` against its goal, if it has one; the missed."""
+    missed = []
+    for name, value in ratios.items():
+        limit = goals.get(name)
+        verdict = "" if limit is None else ("met" if value <= limit else "MISSED")
+        print(f"{kind:10} {name:44} {value:7.2f}  goal <= {limit or '-':<5} {verdict}")
+        if verdict == "MISSED":
+            missed.append(f"{kind}: {name}")
+    return missed
+
+
+def finish(missed: list[str]) -> int:
+    """Print the machine and the goals missed; the exit status (1 if one was)."""
     print(f"machine: {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}")
     if missed:
         print("missed: " + "; ".join(missed))

@@ -24,10 +24,13 @@ from types import TracebackType
 from typing import Annotated, Any
 
 from fastapi import Query, Request, Response
+from sqlmodel import Session
 
 from app.api.typesetting import render_html, start_worker, typeset
 from app.core.config import get_settings
+from app.core.db import release_connection
 from app.core.errors import Busy, PdfUnavailable, problem_schema_responses
+from app.services import documents
 
 HTML = "text/html"
 PDF = "application/pdf"
@@ -253,3 +256,24 @@ def _unavailable(reason: str) -> PdfUnavailable:
         "PDF rendering needs WeasyPrint and its system libraries (pango); "
         f"ask for the HTML (format=html) instead ({reason})"
     )
+
+
+def position_report(
+    session: Session,
+    format_: DocumentFormat,
+    position_id: int,
+    year: int,
+    quarter: int,
+    *,
+    verified_only: bool = False,
+) -> Response:
+    """A position's capaian report up to a quarter, as HTML or PDF (through the PDF workers:
+    503 busy when none is free): what `GET /positions/{id}/report` answers, and the pages'
+    Dasbor links to."""
+    with Rendering(format_) as rendering:
+        report = documents.achievement_report(
+            session, position_id, year, quarter, verified_only=verified_only
+        )
+        release_connection(session)
+        name = f"capaian-{position_id}-{year}-tw{quarter}"
+        return rendering.document("report.html", name, report=report)

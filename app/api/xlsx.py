@@ -14,11 +14,15 @@ from openpyxl.styles import Alignment, Font, PatternFill, Protection
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
+from sqlmodel import Session
 
 from app.api.renderers import safe_text
+from app.core.db import release_connection
 from app.core.text import without_controls
 from app.core.types import MAX_MAGNITUDE
 from app.models import Aggregation, PeriodState, ValueType
+from app.services import workbooks
+from app.services.achievements import AchievementFilters
 from app.services.imports import COLUMNS, TEMPLATE_CONTEXT, TEMPLATE_SHEET, XLSX_TYPE
 from app.services.workbooks import (
     AchievementReport,
@@ -74,6 +78,19 @@ def attachment(content: bytes, filename: str) -> Response:
         media_type=XLSX_TYPE,
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
+
+
+def achievements_attachment(
+    session: Session, filters: AchievementFilters, quarter: int
+) -> Response:
+    """The achievements workbook of the filters up to `quarter`, as a download: what
+    `GET /reports/achievements.xlsx` answers, and the pages' Dasbor links to. The workbook
+    is made without holding a connection."""
+    report = workbooks.achievement_report(session, filters, quarter)
+    release_connection(session)
+    suffix = "-terverifikasi" if filters.verified_only else ""
+    name = f"capaian-iki-{filters.year}-tw{quarter}{suffix}.xlsx"
+    return attachment(achievements_workbook(report), name)
 
 
 def number_format(decimals: int) -> str:

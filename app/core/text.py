@@ -1,4 +1,5 @@
-"""Control characters in text: what a stored text may hold, and what an export drops.
+"""Control characters in text: what a stored text may hold, and what an export drops; text
+as it is printed (break opportunities in long runs, numbers written Indonesian-style).
 
 A control character (Unicode category Cc: U+0000-U+001F, U+007F-U+009F) never shows as
 itself, cannot be written to an Excel cell, and no name, label or note needs one. Text that
@@ -56,3 +57,19 @@ def printed(value: object) -> object:
     if isinstance(value, str) and not hasattr(value, "__html__"):
         return breakable(value)
     return value
+
+
+# Numbers ------------------------------------------------------------------------------------
+
+_INDONESIAN_SEPARATORS = str.maketrans(",.", ".,")
+
+
+def indonesian_number(value: float | None, decimals: int) -> str:
+    """A number Indonesian-style: thousands with dots, a decimal comma ("1.234,50"); "-" if
+    there is none."""
+    if value is None:
+        return "-"
+    text = f"{value:,.{decimals}f}"
+    if text.lstrip("-").strip("0,.") == "":
+        text = text.lstrip("-")  # no "-0,00"
+    return text.translate(_INDONESIAN_SEPARATORS)

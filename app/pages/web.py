@@ -419,7 +419,9 @@ class PageRoute(APIRoute):
             except PasswordChangeRequired:
                 return see_other("/ganti-sandi")
             except AppError as error:
-                return error_page(request, refusal_words(error))
+                refused = error_page(request, refusal_words(error))
+                refused.headers.update(error.headers or {})  # e.g. Retry-After of a 503
+                return refused
             except RequestValidationError as error:
                 fields = {
                     str(e["loc"][-1]): str(e.get("msg", "")) for e in error.errors() if e["loc"]

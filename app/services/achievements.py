@@ -448,7 +448,11 @@ def _computed_rows(
     year: int,
     quarters: Sequence[int],
     verified_only: bool,
+    *,
+    findings: bool = True,
 ) -> list[Row]:
+    """The rows computed from the stored facts; without their data-quality findings
+    (`quality` None) when not `findings`, for callers that keep only numbers."""
     found = definitions(session, indicator_ids)
     if not found:
         return []
@@ -476,6 +480,8 @@ def _computed_rows(
             owners = {v.owner_unit_id for v in used}
             resting += [(row, [(unit, row["quarter"]) for unit in owners]) for row in computed]
             rows += computed
+    if not findings:
+        return rows
     # The quality of each figure: the findings of the units' quarters it rests on, each
     # quarter's computed once for the whole page.
     seen = quality.seen_findings(
@@ -812,6 +818,27 @@ def up_to_quarter(
     quarters = list(range(1, quarter + 1))
     results = compute_for(session, ids, filters.year, quarters, verified_only=filters.verified_only)
     return [results[i : i + quarter] for i in range(0, len(results), quarter)]
+
+
+def at_quarter(
+    session: Session, filters: AchievementFilters, quarter: int
+) -> list[AchievementPublic]:
+    """Every indicator of the filters, in SK order, with its achievement at `quarter` (year
+    to date), as `GET /achievements?quarter=` answers it."""
+    ids = list(session.exec(_ids_of(_base_query(filters)).order_by(*INDICATOR_ORDER)))
+    return compute_for(session, ids, filters.year, [quarter], verified_only=filters.verified_only)
+
+
+def capaian_by_quarter(
+    session: Session, indicator_ids: Sequence[int], year: int, quarters: Sequence[int]
+) -> dict[int, list[float | None]]:
+    """Each indicator's capaian at each of `quarters` (each year to date), computed as
+    `achievement_rows` computes them, in one batch, without the data-quality findings that
+    the whole figures carry: the numbers of a trend."""
+    found: dict[int, list[float | None]] = defaultdict(list)
+    for row in _computed_rows(session, indicator_ids, year, quarters, False, findings=False):
+        found[row["indicator"]["id"]].append(row["achievement"])
+    return dict(found)
 
 
 def indicator_year(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
-from app.core.text import breakable
+from app.core.text import breakable, indonesian_number
 from app.formula import parse, to_html
 from app.models import DataValue, Decree, Indicator, Objective, Position, Variable
 from app.schemas.achievements import AchievementQuality
@@ -24,8 +24,9 @@ from app.schemas.documents import IkiDocument, IkiObjective
 from app.schemas.indicators import IndicatorPublic
 from app.schemas.organization import AgencyPublic
 from app.schemas.rating_scales import Rating
-from app.services import decrees, organization
+from app.services import charts, decrees, organization
 from app.services.achievements import compute_for
+from app.services.charts import printable_color
 from app.services.common import get_or_404, id_of
 from app.services.indicators import indicator_views
 
@@ -66,8 +67,6 @@ REASON_LABELS = {
     "no_target": "target belum ditetapkan",
     "not_verified": "data belum terverifikasi",
 }
-_INDONESIAN_SEPARATORS = str.maketrans(",.", ".,")
-_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _REGION = re.compile(r"^(?P<body>.+?)\s+(?P<region>(?:Kota|Kabupaten|Provinsi)\s+.+)$")
 
 
@@ -78,20 +77,7 @@ def indonesian_date(day: dt.date) -> str:
 
 def rating_color(rating: Rating | None) -> str | None:
     """The colour of a rating band when it is a plain `#rrggbb` (it goes into a style)."""
-    if rating is None or rating.color is None or not _COLOR.match(rating.color):
-        return None
-    return rating.color
-
-
-def indonesian_number(value: float | None, decimals: int) -> str:
-    """A number Indonesian-style: thousands with dots, a decimal comma ("1.234,50"); "-" if
-    there is none."""
-    if value is None:
-        return "-"
-    text = f"{value:,.{decimals}f}"
-    if text.lstrip("-").strip("0,.") == "":
-        text = text.lstrip("-")  # no "-0,00"
-    return text.translate(_INDONESIAN_SEPARATORS)
+    return printable_color(rating.color) if rating is not None else None
 
 
 # The IKI of a position (a lampiran of the SK) -----------------------------------------------
@@ -335,6 +321,10 @@ class AchievementReport:
     quarter_names: list[str]
     rows: list[ReportRow]
     signatory: SheetSignatory
+    chart: str
+    """Capaian against the target, a bar per indicator in its predikat's colour (SVG)."""
+    trend: str
+    """Each indicator's capaian quarter by quarter up to the report's (SVG)."""
 
     @property
     def flagged(self) -> bool:
@@ -400,8 +390,10 @@ def achievement_report(
     by_code = {v.code: v for v in variables}
     evidence = _evidence(session, variables, year, quarter)
     rows = []
+    series = []
     for index, ind in enumerate(indicators):
         per_quarter = results[index * quarter : (index + 1) * quarter]
+        series.append((ind.code, per_quarter))
         last = per_quarter[-1]
         places = ind.decimals
         rows.append(
@@ -433,12 +425,13 @@ def achievement_report(
             )
         )
     agency = organization.get_agency(session, position.agency_id)
+    quarter_names = [f"TW {ROMAN[q - 1]}" for q in quarters]
     return AchievementReport(
         letterhead=letterhead(agency),
         position_title=position.title,
         year=year,
         quarter=quarter,
-        quarter_names=[f"TW {ROMAN[q - 1]}" for q in quarters],
+        quarter_names=quarter_names,
         rows=rows,
         signatory=SheetSignatory(
             place=decree.place,
@@ -446,5 +439,14 @@ def achievement_report(
             name=decree.signatory,
             rank=decree.signatory_rank,
             nip=decree.signatory_nip,
+        ),
+        chart=charts.capaian_chart(
+            f"Capaian terhadap target s.d. {quarter_names[-1]}",
+            charts.bars((code, found[-1]) for code, found in series),
+        ),
+        trend=charts.trend_chart(
+            "Tren capaian per triwulan",
+            charts.lines((code, [a.achievement for a in found]) for code, found in series),
+            tuple(quarter_names),
         ),
     )

@@ -80,6 +80,24 @@ def summarize(code: str, name: str, rows: Sequence[IndicatorRow]) -> UnitSummary
     return UnitSummary(code, name, len(rows), statuses, average)
 
 
+def source_units(
+    session: Session, indicator_ids: Sequence[int]
+) -> tuple[defaultdict[int, tuple[str, ...]], dict[str, str]]:
+    """The codes of each indicator's Sumber Data units (none: an empty tuple), and the names
+    of those units by code, in one query."""
+    sources: defaultdict[int, tuple[str, ...]] = defaultdict(tuple)
+    names: dict[str, str] = {}
+    for indicator_id, unit in session.exec(
+        select(IndicatorSourceUnit.indicator_id, Unit)
+        .join(Unit, Unit.id == IndicatorSourceUnit.unit_id)  # type: ignore[arg-type]
+        .where(col(IndicatorSourceUnit.indicator_id).in_(indicator_ids))
+        .order_by(col(Unit.code))
+    ):
+        sources[indicator_id] += (unit.code,)
+        names[unit.code] = unit.name
+    return sources, names
+
+
 def achievement_report(
     session: Session, filters: achievements.AchievementFilters, quarter: int
 ) -> AchievementReport:
@@ -87,18 +105,8 @@ def achievement_report(
     Sumber Data unit (only the filter's unit when it names one)."""
     require_decree(session, filters.year)
     found = achievements.up_to_quarter(session, filters, quarter)
-    ids = [quarters[0].indicator.id for quarters in found]
-    sources: dict[int, list[str]] = defaultdict(list)
-    names: dict[str, str] = {}
-    for indicator_id, unit in session.exec(
-        select(IndicatorSourceUnit.indicator_id, Unit)
-        .join(Unit, Unit.id == IndicatorSourceUnit.unit_id)  # type: ignore[arg-type]
-        .where(col(IndicatorSourceUnit.indicator_id).in_(ids))
-        .order_by(col(Unit.code))
-    ):
-        sources[indicator_id].append(unit.code)
-        names[unit.code] = unit.name
-    rows = [IndicatorRow(quarters, tuple(sources[quarters[0].indicator.id])) for quarters in found]
+    sources, names = source_units(session, [quarters[0].indicator.id for quarters in found])
+    rows = [IndicatorRow(quarters, sources[quarters[0].indicator.id]) for quarters in found]
     by_unit: dict[str, list[IndicatorRow]] = defaultdict(list)
     for row in rows:
         for code in row.units or (NO_UNIT,):

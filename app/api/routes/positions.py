@@ -26,6 +26,7 @@ from app.api.documents import (
     Rendering,
     document_responses,
     negotiate,
+    position_report,
 )
 from app.core.db import SessionDep, release_connection
 from app.core.errors import problem_schema_responses
@@ -126,13 +127,7 @@ def get_position_report(
     capaian (%), its rating, status and verification state, and the data behind it with its
     evidence. HTML by default, `format=pdf` (or `Accept: application/pdf`) a PDF."""
     chosen = negotiate(request, format, (DocumentFormat.html, DocumentFormat.pdf))
-    with Rendering(chosen) as rendering:
-        report = documents.achievement_report(
-            session, position_id, year, quarter, verified_only=verified_only
-        )
-        release_connection(session)
-        name = f"capaian-{position_id}-{year}-tw{quarter}"
-        return rendering.document("report.html", name, report=report)
+    return position_report(session, chosen, position_id, year, quarter, verified_only=verified_only)
 
 
 @router.post(

@@ -68,11 +68,7 @@ def achievements_workbook(
     order: target, each quarter's realization, the year-to-date realization, capaian, the
     rating in its colour, status and verification."""
     filters = AchievementFilters(year=year, agency=agency, unit=unit, verified_only=verified_only)
-    report = workbooks.achievement_report(session, filters, quarter)
-    release_connection(session)  # the workbook is made without holding a connection
-    suffix = "-terverifikasi" if verified_only else ""
-    name = f"capaian-iki-{year}-tw{quarter}{suffix}.xlsx"
-    return xlsx.attachment(xlsx.achievements_workbook(report), name)
+    return xlsx.achievements_attachment(session, filters, quarter)
 
 
 @router.get(
