@@ -7,7 +7,8 @@ export DATABASE_URL ?= sqlite:///./data/iki.db
 .PHONY: run test lint format pytest bench migrate seed clean help system-deps test-system-deps
 
 # WeasyPrint (PDF documents) needs pango and fonts; the document test renders the SK in
-# Chromium. Installed with apt-get only when missing (the HTML documents work without them).
+# Chromium, and the browser tests (tests/browser) drive it with Playwright. Installed with
+# apt-get only when missing (the HTML documents work without them).
 PDF_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
 APT_GET := $(shell [ "$$(id -u)" = 0 ] || echo sudo) apt-get
 
@@ -45,7 +46,7 @@ system-deps:
 test-system-deps: system-deps
 	@[ -x /usr/bin/chromium ] || { command -v apt-get >/dev/null && $(APT_GET) update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -qq chromium; } \
-		|| echo "could not install chromium: its document test is skipped"
+		|| echo "could not install chromium: the browser tests and the document test are skipped"
 
 migrate: $(VENV)/.installed-run system-deps
 	$(BIN)/iki migrate
