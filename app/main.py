@@ -15,6 +15,7 @@ from app.api.documents import pdf_workers
 from app.api.limits import HeadAsGet, RequestGuard
 from app.api.main import api_router
 from app.api.routes import health
+from app.api.routes.webhooks import document_events
 from app.core.errors import PROBLEM_JSON, install_error_handlers, openapi_problem
 from app.core.logging import is_sane_request_id
 from app.pages import pages_router
@@ -88,6 +89,12 @@ TAGS = [
         "description": "Spreadsheets for people: achievements as an Excel workbook, and each "
         "unit's realization template to fill in and import back.",
     },
+    {
+        "name": "webhooks",
+        "description": "Subscriptions to events (admin): a verified quarter's capaian and "
+        "each workflow step, posted signed (Standard Webhooks) from an outbox written with "
+        "the step. The events themselves are the document's `webhooks`.",
+    },
     {"name": "audit", "description": "Every change: who, when, before and after, request id."},
     {"name": "health", "description": "Liveness and readiness probes; no key needed."},
 ]
@@ -157,6 +164,7 @@ def create_app() -> FastAPI:
     )
     app.include_router(health.router)
     app.include_router(api_router)
+    document_events(app.webhooks)  # OpenAPI 3.1 `webhooks`: what subscribers are posted
     # The pages for people: outside /api/v1, signed in by a session cookie, never by a key.
     app.include_router(pages_router())
     return app

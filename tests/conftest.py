@@ -15,6 +15,8 @@ import pytest
 
 # Throttling of failed authentication is off in tests (tests of it turn it on).
 os.environ.setdefault("AUTH_FAILURE_LIMIT", "0")
+# Webhook secrets are encrypted under a key of the run's own (no key file is left behind).
+os.environ.setdefault("WEBHOOK_ENCRYPTION_KEY", "Yi1AfDvs1ynPyRGGGZTG8VWvC2c0aHcfHgzzG9bN96M=")
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
@@ -205,3 +207,44 @@ def committed_engine(databases) -> Iterator[Engine]:
     yield engine
     app.dependency_overrides.clear()
     engine.dispose()
+
+
+# Webhook URLs are resolved before they are stored: tests resolve names from this table, so
+# that no test asks a DNS server (addresses written as such resolve as themselves).
+FAKE_DNS = {
+    "esakip.probolinggokota.go.id": ["103.151.20.7"],
+    "esakip.example.go.id": ["103.151.20.8", "2001:df0:27a::8"],
+    "sneaky.example": ["127.0.0.1"],
+    "rebound.example": ["103.151.20.9", "10.1.2.3"],
+}
+
+
+@pytest.fixture
+def fake_dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
+    """`socket.getaddrinfo` answering from `FAKE_DNS` (editable by the test), addresses as
+    themselves, and any other name as unknown."""
+    import ipaddress
+    import socket
+
+    table = {name: list(found) for name, found in FAKE_DNS.items()}
+
+    def getaddrinfo(host: str, port: int, *args: object, **kwargs: object) -> list[tuple]:
+        try:
+            addresses = [str(ipaddress.ip_address(host))]
+        except ValueError:
+            if host not in table:
+                raise socket.gaierror(socket.EAI_NONAME, "Name or service not known") from None
+            addresses = table[host]
+        return [
+            (
+                socket.AF_INET6 if ":" in a else socket.AF_INET,
+                socket.SOCK_STREAM,
+                6,
+                "",
+                (a, port, 0, 0) if ":" in a else (a, port),
+            )
+            for a in addresses
+        ]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return table

@@ -25,6 +25,7 @@ from app.api.routes import (
     targets,
     units,
     variables,
+    webhooks,
     workbooks,
 )
 from app.core.errors import problem_schema_responses
@@ -84,6 +85,7 @@ RESOURCES = (
     periods,
     quality_rules,
     seals,
+    webhooks,
     audit,
     formulas,
     rating_scales,

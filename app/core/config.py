@@ -95,6 +95,36 @@ class Settings(BaseSettings):
     session_last_seen_resolution_seconds: int = Field(
         default=60, description="How often at most a session's last-seen time is written"
     )
+    webhook_encryption_key: str = Field(
+        default="",
+        description="The Fernet key (32 url-safe base64 bytes) that webhook secrets are "
+        "stored encrypted with; several, comma-separated, to change keys (the first "
+        "encrypts, each decrypts). Production must set it: unset, a key file is made "
+        "beside the SQLite database (or under data/) for development",
+    )
+    webhook_allow_loopback: bool = Field(
+        default=False,
+        description="Allow webhook URLs on loopback addresses (127.0.0.0/8, ::1), for "
+        "development and tests; every other private, link-local or reserved address stays "
+        "refused",
+    )
+    webhook_secret_grace_hours: float = Field(
+        default=24,
+        ge=0,
+        description="How long a webhook's previous secret still signs after a rotation",
+    )
+    webhook_page_size: int = Field(
+        default=200,
+        ge=1,
+        le=1000,
+        description="Achievements per `achievements.verified` event: more are split into "
+        "pages, each an event of its own",
+    )
+    webhook_dns_timeout_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="The longest wait for a webhook URL's host name to resolve",
+    )
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -105,6 +135,21 @@ class Settings(BaseSettings):
                     ipaddress.ip_network(item, strict=False)
                 except ValueError as error:
                     raise ValueError(f"not an IP address or CIDR network: {item!r}") from error
+        return value
+
+    @field_validator("webhook_encryption_key")
+    @classmethod
+    def _fernet_keys(cls, value: str) -> str:
+        from cryptography.fernet import Fernet
+
+        for key in (part.strip() for part in value.split(",")):
+            if key:
+                try:
+                    Fernet(key)
+                except ValueError as error:
+                    raise ValueError(
+                        "not a Fernet key (32 url-safe base64-encoded bytes)"
+                    ) from error
         return value
 
     @field_validator("database_url")

@@ -24,6 +24,8 @@ KEY_SHAPED = re.compile(
     r"(?<![A-Za-z0-9])(?:i|%69)(?:k|%6b)(?:i|%69)(?:_|%5f)(?:[A-Za-z0-9_-]|%[0-9a-f]{2})*",
     re.IGNORECASE,
 )
+# Webhook secrets (`whsec_...`, base64), which no line should quote either.
+WEBHOOK_SECRET_SHAPED = re.compile(r"whsec_[A-Za-z0-9+/=_-]*", re.IGNORECASE)
 MASK = "***"
 
 
@@ -38,7 +40,11 @@ def _decoded(text: str, *, plus: bool = False) -> str:
 
 
 def _key_shaped(text: str) -> bool:
-    return KEY_SHAPED.search(text) is not None or KEY_SHAPED.search(_decoded(text)) is not None
+    return any(
+        shape.search(found) is not None
+        for shape in (KEY_SHAPED, WEBHOOK_SECRET_SHAPED)
+        for found in (text, _decoded(text))
+    )
 
 
 def mask_secrets(target: str) -> str:
@@ -66,8 +72,8 @@ def mask_secrets(target: str) -> str:
 
 
 def mask_keys(text: str) -> str:
-    """`text` with anything shaped like this service's keys masked."""
-    return KEY_SHAPED.sub(f"iki_{MASK}", text)
+    """`text` with anything shaped like this service's keys (or webhook secrets) masked."""
+    return WEBHOOK_SECRET_SHAPED.sub(f"whsec_{MASK}", KEY_SHAPED.sub(f"iki_{MASK}", text))
 
 
 class HideSecrets(logging.Filter):

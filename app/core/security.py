@@ -87,6 +87,13 @@ class PrincipalKind(StrEnum):
 
     key = "key"
     person = "person"
+    subscription = "subscription"
+    """A webhook subscription: it is sent only what it may read (`SUBSCRIPTION_CAPABILITIES`)."""
+
+
+SUBSCRIPTION_CAPABILITIES = frozenset({Capability.read_achievements})
+"""All a webhook subscription may read: capaian and the state of each quarter, as a viewer
+key would (and no more: neither the definitions nor the data values behind them)."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +114,8 @@ class Principal:
 
     @property
     def capabilities(self) -> frozenset[Capability]:
+        if self.kind is PrincipalKind.subscription:
+            return SUBSCRIPTION_CAPABILITIES
         return self.role.capabilities
 
     def can(self, capability: Capability) -> bool:

@@ -15,6 +15,13 @@ from app.models.seals import SealedFigure
 from app.models.security import ROLE_CAPABILITIES, ApiKey, ApiKeyUnit, Capability, Role
 from app.models.seed import SeedLoad
 from app.models.variables import ValueType, Variable
+from app.models.webhooks import (
+    DeliveryState,
+    WebhookDelivery,
+    WebhookEvent,
+    WebhookEventType,
+    WebhookSubscription,
+)
 from app.models.workflow import Period, PeriodState
 
 __all__ = [
@@ -27,6 +34,7 @@ __all__ = [
     "Capability",
     "DataValue",
     "Decree",
+    "DeliveryState",
     "Indicator",
     "IndicatorSourceUnit",
     "Objective",
@@ -46,4 +54,8 @@ __all__ = [
     "Unit",
     "ValueType",
     "Variable",
+    "WebhookDelivery",
+    "WebhookEvent",
+    "WebhookEventType",
+    "WebhookSubscription",
 ]

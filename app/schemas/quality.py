@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel.main import SQLModelConfig
 
 from app.core.types import KEYS_BY_PATTERN, AgencyCode, VariableKey
@@ -75,6 +75,9 @@ class QualityRulePublic(QualityRuleBase):
 
 class QualityFinding(BaseModel):
     """One thing a verifier should see in a unit's quarter."""
+
+    # Only ever answered (or posted to a webhook): one schema, the answer's.
+    model_config = ConfigDict(json_schema_mode_override="serialization")
 
     code: str = Field(
         description="Stable kind of finding: `numerator_exceeds_denominator`, "

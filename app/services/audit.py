@@ -28,11 +28,23 @@ from app.schemas.common import PageParams
 from app.services.common import paginate
 from app.services.queries import events_condition
 
-NOT_AUDITED = frozenset({"audit_event", "seed_load", "sealed_figure", "person_session"})
-"""Not audited: the trail itself, the seed's bookkeeping, the sealed figures, which a
-audited step (verify, reopen) derives in its transaction, and people's sessions (a sign-in
-is no change of the data)."""
-SECRET_COLUMNS = frozenset({"secret_hash", "password_hash", "token_hash"})
+NOT_AUDITED = frozenset(
+    {"audit_event", "seed_load", "sealed_figure", "person_session", "webhook_event"}
+)
+"""Not audited: the trail itself, the seed's bookkeeping, the sealed figures and the
+webhook events, which an audited step (verify, reopen ...) derives in its transaction (its
+deliveries are audited), and people's sessions (a sign-in is no change of the data)."""
+SECRET_COLUMNS = frozenset(
+    {
+        "secret_hash",
+        "password_hash",
+        "token_hash",
+        "secret_encrypted",
+        "previous_secret_encrypted",
+    }
+)
+"""Columns left out of every event's before and after: hashes and webhook secrets (which a
+key other than the database's own would decrypt, but no reader of the trail needs)."""
 
 ACTOR, ACTOR_ID, ROLE = "audit_actor", "audit_actor_id", "audit_role"
 REQUEST_ID, ACTION = "audit_request_id", "audit_action"

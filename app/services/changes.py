@@ -41,7 +41,9 @@ from app.services.formulas import formula_variables
 _TOKEN = re.compile(r"c1-([0-9]{1,18})")  # as CURSOR_PATTERN says
 
 # Records whose change does not change any achievement.
-_IRRELEVANT = frozenset({"api_key", "api_key_unit", "unit", "seed_load"})
+_IRRELEVANT = frozenset(
+    {"api_key", "api_key_unit", "unit", "seed_load", "webhook_subscription", "webhook_delivery"}
+)
 
 
 @dataclass(frozen=True)

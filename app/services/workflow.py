@@ -7,6 +7,9 @@ While a quarter is submitted or verified, the unit's data of that quarter is loc
 (`queries.locked_periods`, checked by the one write path of data values). Every step is audited with
 its note (`audit.action`).
 
+Each step writes its webhook events to the outbox in its own transaction
+(`webhooks.record_step`), after the seal: a step rolled back sends nothing.
+
 A submit and a verify check the quarter's data first (`app.services.quality`): errors must
 be explained, and the findings with their explanations are kept with the step
 (`Period.findings`), so a verified quarter keeps what its verifier saw.
@@ -44,7 +47,7 @@ from app.models import (
 from app.quality import Finding
 from app.schemas.common import PageParams
 from app.schemas.workflow import PeriodPublic, PeriodStep, Step
-from app.services import achievements, audit, quality
+from app.services import achievements, audit, quality, webhooks
 from app.services.common import lock_agency_data, resolve_agency, unit_of_path
 from app.services.queries import events_of_records, indicators_over, require_decree
 
@@ -312,7 +315,10 @@ def take_step(
         session.add(row)
     if step in SEALING:
         achievements.seal(session, unit.id or 0, year, quarter)
-    return _view(agency, unit, year, quarter, row)
+    view = _view(agency, unit, year, quarter, row)
+    with audit.action(session, step.value):  # its deliveries are audited as the step
+        webhooks.record_step(session, step, agency, unit, view)
+    return view
 
 
 def _explanations(

@@ -35,6 +35,7 @@ from app.models.objectives import ObjectiveBase
 from app.models.organization import AgencyBase, PositionBase, UnitBase
 from app.models.quality import QualityRuleBase
 from app.models.variables import VariableBase
+from app.models.webhooks import WebhookSubscriptionBase
 
 # A valid text for each code pattern; `{n}` tells the create's value from the update's.
 CODES = {
@@ -47,6 +48,9 @@ BY_NAME: dict[str, tuple[Any, Any]] = {
     "formula": ("psks_diberdayakan / psks_terdata * 100", "psks_terdata + ppks_terdata"),
     "left": ("psks_diberdayakan", "psks_berpartisipasi + 1"),
     "right": ("psks_terdata", "ppks_terdata * 2"),
+    # A public address written as such: checked without a name to resolve.
+    "url": ("https://93.184.216.34/iki/hook-1", "http://93.184.216.34:8080/iki/hook-2"),
+    "events": (["period.submitted", "achievements.verified"], ["period.verified"]),
 }
 
 
@@ -150,6 +154,7 @@ ENTITIES = {
     "indicator": Entity("indicators", IndicatorBase, _objective),
     "variable": Entity("variables", VariableBase, lambda _: AGENCY | {"owner_unit": "BID_PSM"}),
     "quality rule": Entity("quality-rules", QualityRuleBase, lambda _: AGENCY),
+    "webhook": Entity("webhooks", WebhookSubscriptionBase, lambda _: AGENCY),
 }
 
 
