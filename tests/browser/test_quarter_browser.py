@@ -48,7 +48,6 @@ from __future__ import annotations
 import re
 
 import httpx
-import pytest
 from playwright.sync_api import Locator, Page, expect
 from sqlmodel import Session, select
 
@@ -63,7 +62,6 @@ from tests.browser.helpers import (
     sign_out,
     submit,
 )
-
 
 YEAR, QUARTER, UNIT = 2025, 1, "BID_PSM"
 ENTRY = f"/isian/{YEAR}/{QUARTER}/{UNIT}"
