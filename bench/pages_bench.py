@@ -73,8 +73,7 @@ class PageGoal:
 
 PAGES = [
     PageGoal("dashboard", "/dasbor", {"tahun": YEAR, "triwulan": 4, "agency": AGENCY}, 3.0),
-    # The verification desk of one unit's quarter (at most 3x) goes here, e.g.
-    # PageGoal("verification desk", f"/verifikasi/{YEAR}/4/BID_RPJS", {"agency": AGENCY}, 3.0),
+    PageGoal("verification desk", f"/verifikasi/{YEAR}/4/BID_RPJS", {"agency": AGENCY}, 3.0),
 ]
 
 
@@ -88,7 +87,7 @@ def make_person(engine: Any) -> str:
     name = f"bench-{uuid.uuid4().hex[:8]}"
     with Session(engine) as session:
         audit.act_as(session, "bench", "admin", None)
-        person = people.create_person(session, name, Role.viewer, PASSWORD)
+        person = people.create_person(session, name, Role.verifier, PASSWORD)  # reads both pages
         person.must_change_password = False
         session.add(person)
         session.commit()
