@@ -116,8 +116,13 @@ def percent(value: float | None) -> str:
 
 def _top(values: Sequence[float | None]) -> float:
     """The top of the y axis: the target and every value, with some room above."""
-    highest = max([v for v in values if v is not None] + [TARGET])
+    # An absurd capaian (a tiny target) goes off the top rather than squash every other bar.
+    highest = min(max([v for v in values if v is not None] + [TARGET]), AXIS_CAP)
     return float(25 * (int(highest * 1.1) // 25 + 1))
+
+
+AXIS_CAP = 100_000.0
+"""The highest capaian (%) the y axis reaches."""
 
 
 _STEPS = tuple(m * 10**k for k in range(1, 8) for m in (2.5, 5, 10, 20))
@@ -214,6 +219,8 @@ def trend_chart(
     """Capaian quarter by quarter (each year to date): a line per item over `quarters`,
     named in the legend, with the target (100%) as a red dashed line; a quarter without
     capaian is a gap in its line."""
+    if not lines:  # pygal draws no line chart without a series: the empty chart says so
+        return capaian_chart(title, (), width=width, height=height)
     chart = pygal.Line(
         width=width,
         height=height,

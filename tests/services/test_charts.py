@@ -93,3 +93,16 @@ def test_texts_are_escaped(chart):
     assert "<script" not in svg
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in svg
     assert_self_contained(svg)
+
+
+def test_a_trend_without_any_line_is_the_empty_chart_not_an_error():
+    # A position without indicators in the year: pygal draws no line chart without a series.
+    svg = trend_chart("Tren capaian KOSONG", ())
+    assert "Belum ada capaian" in svg and "<svg" in svg
+
+
+def test_an_absurd_capaian_draws_on_a_bounded_axis():
+    huge = (Bar("A", 1e300), Bar("B", float(10**20)), Bar("C", 90.0))
+    assert "<svg" in capaian_chart("Capaian besar", huge)
+    trend = (Line("A", (1e300, -5.0, None, 1e15)),)
+    assert "<svg" in trend_chart("Tren besar", trend)
