@@ -181,8 +181,18 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default: HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: PORT)")] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes (default: WORKERS)")] = None,
+    with_worker: Annotated[
+        bool,
+        typer.Option(
+            "--with-worker",
+            help="Also run the webhook dispatcher (`iki worker`) beside the server, as one "
+            "deployment on one machine does; stopped with it",
+        ),
+    ] = False,
 ) -> None:
     """Serve the API with uvicorn; on a database without keys, create and print an admin key."""
+    import subprocess
+
     import uvicorn
 
     from app.core.logging import logging_config
@@ -200,14 +210,51 @@ def serve(
             f"Use it as 'Authorization: Bearer <key>' (the Authorize button in /docs).\n{banner}",
             err=True,
         )
-    uvicorn.run(
-        "app.main:app",
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers or settings.workers,
-        log_config=logging_config(),
-        **proxy_options(settings.trusted_proxies),
+    dispatcher = (
+        subprocess.Popen([sys.executable, "-m", "app.cli", "worker"]) if with_worker else None
     )
+    try:
+        uvicorn.run(
+            "app.main:app",
+            host=host or settings.host,
+            port=port or settings.port,
+            workers=workers or settings.workers,
+            log_config=logging_config(),
+            **proxy_options(settings.trusted_proxies),
+        )
+    finally:
+        if dispatcher is not None:
+            dispatcher.terminate()
+            try:
+                dispatcher.wait(timeout=settings.webhook_timeout_seconds + 10)
+            except subprocess.TimeoutExpired:
+                dispatcher.kill()
+
+
+@cli.command()
+def worker() -> None:
+    """Deliver webhooks from the outbox until SIGTERM or Ctrl-C, then let the deliveries in
+    flight end. Several may run on PostgreSQL; on SQLite, run one."""
+    import asyncio
+    import logging.config
+    import signal
+
+    from app.core.logging import logging_config
+    from app.services.dispatch import Dispatcher
+
+    logging.config.dictConfig(logging_config())
+    dispatcher = Dispatcher(get_engine())
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        typer.echo(f"webhook dispatcher {dispatcher.name} started", err=True)
+        await dispatcher.run(stop)
+        typer.echo(f"webhook dispatcher {dispatcher.name} stopped", err=True)
+
+    asyncio.run(main())
 
 
 def proxy_options(trusted_proxies: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -188,10 +189,11 @@ def count_statements(engine: Engine) -> Iterator[StatementCounter]:
     event.remove(engine, "before_cursor_execute", counter)
 
 
-@pytest.fixture
-def committed_engine(databases) -> Iterator[Engine]:
-    """A database of its own, for tests that commit for real (the app uses it too)."""
-    engine = make_engine(databases.new_url("concurrency"))
+@contextmanager
+def serving_own_database(databases: DatabaseFactory, label: str) -> Iterator[Engine]:
+    """A database of its own, migrated and seeded, that the app uses for the block: for
+    tests that commit for real."""
+    engine = make_engine(databases.new_url(label))
     upgrade(engine)
     with Session(engine) as session:
         load_seed(session, SEED_DIR)
@@ -204,9 +206,18 @@ def committed_engine(databases) -> Iterator[Engine]:
 
     app.dependency_overrides[get_session] = lambda: (yield from session_for(engine))
     app.dependency_overrides[get_write_session] = lambda: (yield from session_for(writes))
-    yield engine
-    app.dependency_overrides.clear()
-    engine.dispose()
+    try:
+        yield engine
+    finally:
+        app.dependency_overrides.clear()
+        engine.dispose()
+
+
+@pytest.fixture
+def committed_engine(databases: DatabaseFactory) -> Iterator[Engine]:
+    """A database of its own, for tests that commit for real (the app uses it too)."""
+    with serving_own_database(databases, "concurrency") as engine:
+        yield engine
 
 
 # Webhook URLs are resolved before they are stored: tests resolve names from this table, so

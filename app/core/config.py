@@ -4,7 +4,7 @@ import ipaddress
 import os
 from functools import lru_cache
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -125,6 +125,50 @@ class Settings(BaseSettings):
         gt=0,
         description="The longest wait for a webhook URL's host name to resolve",
     )
+    webhook_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="The longest a delivery may take, connection to last byte read; beyond "
+        "it the delivery is retried",
+    )
+    webhook_connect_timeout_seconds: float = Field(
+        default=3.0, gt=0, le=60, description="The longest wait to connect to a receiver"
+    )
+    webhook_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a dispatcher holds a delivery it claimed (longer than "
+        "WEBHOOK_TIMEOUT_SECONDS): a dispatcher that stops mid-delivery leaves it to be "
+        "claimed again after that",
+    )
+    webhook_retry_base_seconds: float = Field(
+        default=20.0,
+        gt=0,
+        description="The first retry's delay, doubled at each retry up to "
+        "WEBHOOK_RETRY_CAP_SECONDS, each drawn between half of it and all of it (jitter)",
+    )
+    webhook_retry_cap_seconds: float = Field(
+        default=3600.0, gt=0, description="The longest delay between two retries"
+    )
+    webhook_retry_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="How long a delivery is retried (from its making, or its redelivery) "
+        "before it is `failed`",
+    )
+    webhook_concurrency: int = Field(
+        default=16,
+        ge=1,
+        le=256,
+        description="Deliveries a dispatcher makes at once (one per lane at most)",
+    )
+    webhook_poll_seconds: float = Field(
+        default=0.25,
+        gt=0,
+        le=60,
+        description="How often an idle dispatcher looks for due deliveries",
+    )
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -151,6 +195,15 @@ class Settings(BaseSettings):
                         "not a Fernet key (32 url-safe base64-encoded bytes)"
                     ) from error
         return value
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_delivery(self) -> "Settings":
+        if self.webhook_lease_seconds <= self.webhook_timeout_seconds:
+            raise ValueError(
+                "WEBHOOK_LEASE_SECONDS must be longer than WEBHOOK_TIMEOUT_SECONDS: a "
+                "delivery still in flight would be claimed again by another dispatcher"
+            )
+        return self
 
     @field_validator("database_url")
     @classmethod

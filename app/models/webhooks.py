@@ -211,4 +211,10 @@ class WebhookDelivery(SQLModel, table=True):
     last_latency_ms: int | None = None
     last_excerpt: str | None = Field(default=None, max_length=MAX_EXCERPT)
     delivered_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    retry_until: dt.datetime = Field(
+        sa_type=UTCDateTime,
+        nullable=False,
+        description="When retrying ends and a delivery still not made is `failed`: "
+        "WEBHOOK_RETRY_HOURS after it was made, or after it was redelivered",
+    )
     created_at: dt.datetime = timestamp_field()

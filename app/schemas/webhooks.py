@@ -124,6 +124,9 @@ class WebhookDeliveryPublic(BaseModel):
         description="The start of the last answer's body or error (at most 200 characters)"
     )
     delivered_at: dt.datetime | None = Field(description="When a 2xx answered it")
+    retry_until: dt.datetime = Field(
+        description="When retrying ends: a delivery not made by then is `failed`"
+    )
     created_at: dt.datetime = Field(description="When it was written, with its event")
 
 

@@ -124,6 +124,12 @@ def signing_secrets(subscription: WebhookSubscription, now: dt.datetime) -> list
     return found
 
 
+def sign(secrets: Sequence[str], message_id: str, timestamp: dt.datetime, body: bytes) -> str:
+    """The `webhook-signature` header of a message: `v1,<base64>` per secret, separated by
+    spaces (a receiver accepts the message when one of them matches)."""
+    return " ".join(Webhook(secret).sign(message_id, timestamp, body) for secret in secrets)
+
+
 def signature(
     subscription: WebhookSubscription,
     message_id: str,
@@ -131,9 +137,5 @@ def signature(
     body: bytes,
     now: dt.datetime,
 ) -> str:
-    """The `webhook-signature` header of a delivery: `v1,<base64>` per signing secret,
-    separated by spaces (a receiver accepts the message when one of them matches)."""
-    return " ".join(
-        Webhook(secret).sign(message_id, timestamp, body)
-        for secret in signing_secrets(subscription, now)
-    )
+    """The `webhook-signature` header of a delivery to `subscription` at `now`."""
+    return sign(signing_secrets(subscription, now), message_id, timestamp, body)

@@ -23,7 +23,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from app.core.config import get_settings
 from app.core.db import utcnow
-from app.core.errors import Conflict
+from app.core.errors import Conflict, NotFound
 from app.core.etag import ETag
 from app.core.security import Principal, PrincipalKind
 from app.models import (
@@ -261,6 +261,11 @@ def _event(
     )
 
 
+def retry_window() -> dt.timedelta:
+    """How long a delivery is retried, from its making or its redelivery."""
+    return dt.timedelta(hours=get_settings().webhook_retry_hours)
+
+
 def _write(
     session: Session,
     outbox: Sequence[tuple[WebhookEvent, Sequence[WebhookSubscription]]],
@@ -278,6 +283,7 @@ def _write(
             event_id=id_of(event),
             agency_id=event.agency_id,
             next_attempt_at=now,
+            retry_until=now + retry_window(),
             created_at=now,
         )
         for event, subscriptions in outbox
@@ -452,6 +458,38 @@ def list_deliveries(
         col(WebhookDelivery.event_id).desc(),
     )
     return _delivery_views(session, rows), total
+
+
+def redeliver(session: Session, webhook_id: int, delivery_id: int) -> WebhookDeliveryPublic:
+    """Send a delivery again, made or failed: it is due now, with a new day of retries, and
+    keeps its event's `webhook-id` (the receiver may have it already). It goes back to the
+    head of its lane, so the lane's later events wait for it. 409 while it is in flight or
+    still pending (it will be sent anyway), and when the subscription is not active."""
+    row = get_or_404(session, WebhookSubscription, webhook_id, LABEL)
+    delivery = session.get(WebhookDelivery, delivery_id)
+    if delivery is None or delivery.subscription_id != webhook_id:
+        raise NotFound(f"Delivery {delivery_id} of {LABEL} {webhook_id} not found")
+    if not row.active:
+        raise Conflict(
+            f"{LABEL} {webhook_id} is not active: set `active` to true first", field="active"
+        )
+    if delivery.state in OPEN_STATES:
+        raise Conflict(
+            f"Delivery {delivery_id} is {delivery.state.value}: it will be sent without a "
+            "redelivery",
+            field="state",
+        )
+    now = utcnow()
+    with audit.action(session, "redeliver"):
+        delivery.state = DeliveryState.pending
+        delivery.next_attempt_at = now
+        delivery.retry_until = now + retry_window()
+        delivery.lease_until = None
+        delivery.leased_by = None
+        session.add(delivery)
+    event = session.get(WebhookEvent, delivery.event_id)
+    assert event is not None  # a delivery's event is kept while the delivery is
+    return _delivery_views(session, [(delivery, event)])[0]
 
 
 def claimable_deliveries(now: dt.datetime, limit: int) -> SelectOfScalar[WebhookDelivery]:

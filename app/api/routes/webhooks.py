@@ -42,6 +42,7 @@ router = APIRouter(
     dependencies=[requires(Capability.administer)],
 )
 WebhookId = Annotated[Id, id_path("Webhook")]
+DeliveryId = Annotated[Id, id_path("Delivery")]
 ETAG = {
     "ETag": {
         "description": "The subscription's version: send it as If-Match to change or delete it",
@@ -195,6 +196,23 @@ def list_webhook_deliveries(
     event, its state, the attempts made, when the next is due, and the last answer's
     status code, latency and first 200 characters."""
     return ListPage.of(webhooks.list_deliveries(session, webhook_id, page, state=state), page)
+
+
+@router.post(
+    "/{webhook_id}/deliveries/{delivery_id}/redeliver",
+    summary="Send a webhook delivery again",
+    status_code=202,
+    response_model=WebhookDeliveryPublic,
+    responses=problem_schema_responses(404, 409),
+)
+def redeliver_webhook_delivery(
+    session: WriteSessionDep, webhook_id: WebhookId, delivery_id: DeliveryId
+) -> WebhookDeliveryPublic:
+    """Send a delivery again, delivered or failed (admin): it is due now, with a new day of
+    retries, and keeps its `webhook-id`. It goes back to the head of its lane: the lane's
+    later events wait for it. 409 while it is pending or in flight (it will be sent
+    anyway), or when the subscription is not active."""
+    return webhooks.redeliver(session, webhook_id, delivery_id)
 
 
 # The events, as receivers are posted them ----------------------------------------------------
