@@ -33,14 +33,15 @@ import os
 import random
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib.metadata import version
 from typing import Any
 
 import httpx
 from sqlalchemy import Engine, update
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from app.core.config import Settings, get_settings
 from app.core.db import for_writes, utcnow
@@ -287,41 +288,62 @@ def claim(session: Session, lease: str, now: dt.datetime, limit: int) -> list[At
     return attempts
 
 
-def record(session: Session, attempt: Attempt, answer: Answer, decision: Decision) -> bool:
-    """Record an attempt's answer and what it decided, audited (`deliver`; `gone` for the
-    subscription a 410 sets inactive), and commit; False when the delivery is no longer
-    this attempt's (its lease ran out and another dispatcher claimed it, or the
-    subscription was deleted), which leaves it as it is."""
-    delivery = session.get(WebhookDelivery, attempt.delivery_id, with_for_update=True)
-    if (
-        delivery is None
-        or delivery.state is not DeliveryState.delivering
-        or delivery.leased_by != attempt.lease
-    ):
-        session.rollback()
-        return False
+@dataclass(frozen=True)
+class Outcome:
+    """An attempt made: its answer, and what the answer decided."""
+
+    attempt: Attempt
+    answer: Answer
+    decision: Decision
+
+
+def record(session: Session, outcomes: Sequence[Outcome]) -> list[Outcome]:
+    """Record attempts' answers and what they decided, audited (`deliver`; `gone` for a
+    subscription a 410 sets inactive), in one transaction that it commits; the outcomes
+    recorded. An outcome whose delivery is no longer its attempt's (its lease ran out and
+    another dispatcher claimed it, or the subscription was deleted) is left out: the
+    delivery stays as it is."""
+    ids = [outcome.attempt.delivery_id for outcome in outcomes]
+    held = {
+        row.id: row
+        for row in session.exec(
+            select(WebhookDelivery)
+            .where(col(WebhookDelivery.id).in_(ids))
+            .order_by(col(WebhookDelivery.id))  # locked in the same order by every dispatcher
+            .with_for_update()
+        )
+    }
+    mine = [
+        outcome
+        for outcome in outcomes
+        if (row := held.get(outcome.attempt.delivery_id)) is not None
+        and row.state is DeliveryState.delivering
+        and row.leased_by == outcome.attempt.lease
+    ]
     now = utcnow()
     with audit.action(session, "deliver"):
-        delivery.state = decision.state
-        delivery.next_attempt_at = decision.next_attempt_at
-        delivery.lease_until = None
-        delivery.leased_by = None
-        delivery.last_status_code = answer.status_code
-        delivery.last_latency_ms = answer.latency_ms
-        delivery.last_excerpt = answer.excerpt or None
-        if decision.state is DeliveryState.delivered:
-            delivery.delivered_at = now
-        session.add(delivery)
-    if decision.disable:
-        subscription = session.get(WebhookSubscription, attempt.subscription_id)
-        if subscription is not None and subscription.active:
-            with audit.action(session, GONE):
+        for outcome in mine:
+            delivery, answer = held[outcome.attempt.delivery_id], outcome.answer
+            delivery.state = outcome.decision.state
+            delivery.next_attempt_at = outcome.decision.next_attempt_at
+            delivery.lease_until = None
+            delivery.leased_by = None
+            delivery.last_status_code = answer.status_code
+            delivery.last_latency_ms = answer.latency_ms
+            delivery.last_excerpt = answer.excerpt or None
+            if outcome.decision.state is DeliveryState.delivered:
+                delivery.delivered_at = now
+            session.add(delivery)
+    gone = {o.attempt.subscription_id for o in mine if o.decision.disable}
+    with audit.action(session, GONE):
+        for subscription in by_id(session, WebhookSubscription, gone).values():
+            if subscription.active:
                 subscription.active = False
                 subscription.disabled_reason = GONE
                 subscription.updated_at = now
                 session.add(subscription)
     session.commit()
-    return True
+    return mine
 
 
 # The loop --------------------------------------------------------------------------------------
@@ -354,41 +376,66 @@ class Dispatcher:
         with self._session() as session:
             return claim(session, f"{self.name}#{self.claims}", utcnow(), limit)
 
-    def finish(self, attempt: Attempt, answer: Answer) -> Decision:
-        """Record an attempt's answer; what it decided."""
-        decision = decide(answer, attempt, utcnow(), self.settings, self.draw())
+    def finish(self, made: Sequence[tuple[Attempt, Answer]]) -> list[Outcome]:
+        """Decide and record attempts made, in one transaction; their outcomes."""
+        now = utcnow()
+        outcomes = [
+            Outcome(attempt, answer, decide(answer, attempt, now, self.settings, self.draw()))
+            for attempt, answer in made
+        ]
         with self._session() as session:
-            recorded = record(session, attempt, answer, decision)
-        level = logging.INFO if decision.state is DeliveryState.delivered else logging.WARNING
-        logger.log(
-            level,
-            "webhook delivery %s (subscription %s, attempt %s): %s in %s ms, %s%s",
-            attempt.delivery_id,
-            attempt.subscription_id,
-            attempt.number,
-            answer.status_code or answer.excerpt,
-            answer.latency_ms,
-            decision.state.value,
-            "" if recorded else " (not recorded: its lease was taken over)",
-        )
-        return decision
+            recorded = {id(outcome) for outcome in record(session, outcomes)}
+        for outcome in outcomes:
+            attempt, answer, decision = outcome.attempt, outcome.answer, outcome.decision
+            delivered = decision.state is DeliveryState.delivered
+            logger.log(
+                logging.INFO if delivered else logging.WARNING,
+                "webhook delivery %s (subscription %s, attempt %s): %s in %s ms, %s%s",
+                attempt.delivery_id,
+                attempt.subscription_id,
+                attempt.number,
+                answer.status_code or answer.excerpt,
+                answer.latency_ms,
+                decision.state.value,
+                "" if id(outcome) in recorded else " (not recorded: its lease was taken over)",
+            )
+        return outcomes
 
-    async def _deliver(self, client: httpx.AsyncClient, attempt: Attempt) -> None:
+    async def _post(self, client: httpx.AsyncClient, attempt: Attempt) -> tuple[Attempt, Answer]:
+        return attempt, await post(client, attempt, self.settings)
+
+    async def _record(self, finished: set[asyncio.Task[tuple[Attempt, Answer]]]) -> None:
+        made = []
+        for task in finished:
+            try:
+                made.append(task.result())
+            except Exception:  # a bug in posting: the lease runs out and it is claimed again
+                logger.exception("a webhook delivery failed unexpectedly")
+        if not made:
+            return
         try:
-            answer = await post(client, attempt, self.settings)
-            await asyncio.to_thread(self.finish, attempt, answer)
-        except Exception:  # a database error: the lease runs out and it is claimed again
-            logger.exception("webhook delivery %s could not be recorded", attempt.delivery_id)
+            await asyncio.to_thread(self.finish, made)
+        except Exception:  # the database is away: the leases run out, they are claimed again
+            logger.exception("webhook deliveries could not be recorded")
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Claim and deliver until `stop` is set, then let the deliveries in flight end
-        (each is bounded by WEBHOOK_TIMEOUT_SECONDS)."""
+        """Claim, post and record until `stop` is set, then let the deliveries in flight end
+        (each is bounded by WEBHOOK_TIMEOUT_SECONDS) and record them.
+
+        A round records what was posted since the last one, in one transaction, then claims
+        what is due, in another: two transactions a round, whatever the number of
+        deliveries, so that the database (SQLite's one writer above all) is not asked once
+        per delivery."""
         settings = self.settings
         timeout = httpx.Timeout(
             settings.webhook_timeout_seconds, connect=settings.webhook_connect_timeout_seconds
         )
-        running: set[asyncio.Task[None]] = set()
+        running: set[asyncio.Task[tuple[Attempt, Answer]]] = set()
         stopping = asyncio.ensure_future(stop.wait())
+        # Threads for the database and the URL checks: one per delivery in flight and one
+        # for the rounds, so that none waits for another's thread.
+        threads = ThreadPoolExecutor(settings.webhook_concurrency + 1, "webhook-dispatch")
+        asyncio.get_running_loop().set_default_executor(threads)
         pause = settings.webhook_poll_seconds
         async with httpx.AsyncClient(
             timeout=timeout,
@@ -398,6 +445,9 @@ class Dispatcher:
             limits=httpx.Limits(max_connections=settings.webhook_concurrency),
         ) as client:
             while not stop.is_set():
+                finished = {task for task in running if task.done()}
+                running -= finished
+                await self._record(finished)
                 free = settings.webhook_concurrency - len(running)
                 claimed: list[Attempt] = []
                 if free > 0:
@@ -408,9 +458,7 @@ class Dispatcher:
                         logger.exception("webhook dispatcher cannot claim deliveries")
                         pause = min(30.0, pause * 2)
                 for attempt in claimed:
-                    task = asyncio.create_task(self._deliver(client, attempt))
-                    running.add(task)
-                    task.add_done_callback(running.discard)
+                    running.add(asyncio.create_task(self._post(client, attempt)))
                 if claimed and len(claimed) == free:
                     continue  # more may be due at once
                 await asyncio.wait(
@@ -418,4 +466,5 @@ class Dispatcher:
                 )
             if running:
                 await asyncio.wait(running, timeout=settings.webhook_timeout_seconds + 5)
+                await self._record({task for task in running if task.done()})
         stopping.cancel()

@@ -16,8 +16,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, or_
-from sqlalchemy.orm import aliased
+from sqlalchemy import and_, delete, func, or_
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -504,27 +503,39 @@ def claimable_deliveries(now: dt.datetime, limit: int) -> SelectOfScalar[Webhook
     what it claimed and commits before it posts; a dispatcher killed mid-delivery leaves
     the delivery to be claimed again once its lease has run out. SQLite has one writer at
     a time, and one dispatcher."""
-    earlier = aliased(WebhookDelivery)
-    ahead = select(earlier.id).where(
-        earlier.subscription_id == WebhookDelivery.subscription_id,
-        col(earlier.agency_id).is_not_distinct_from(WebhookDelivery.agency_id),
-        col(earlier.state).in_(OPEN_STATES),
-        earlier.event_id < WebhookDelivery.event_id,
+    still_open = col(WebhookDelivery.state).in_(OPEN_STATES)
+    # The head of each lane: its earliest open delivery (a pair of subscription and event
+    # names one delivery). Read from the open deliveries only, which the index on state
+    # finds, whatever the number delivered before.
+    heads = (
+        select(
+            col(WebhookDelivery.subscription_id).label("subscription_id"),
+            func.min(WebhookDelivery.event_id).label("event_id"),
+        )
+        .where(still_open)
+        .group_by(col(WebhookDelivery.subscription_id), col(WebhookDelivery.agency_id))
+        .subquery("heads")
     )
     return (
         select(WebhookDelivery)
+        .join(
+            heads,
+            and_(
+                heads.c.subscription_id == WebhookDelivery.subscription_id,
+                heads.c.event_id == WebhookDelivery.event_id,
+            ),
+        )
         .join(
             WebhookSubscription,
             col(WebhookSubscription.id) == col(WebhookDelivery.subscription_id),
         )
         .where(
             col(WebhookSubscription.active),
-            col(WebhookDelivery.state).in_(OPEN_STATES),
+            still_open,
             WebhookDelivery.next_attempt_at <= now,
             or_(
                 col(WebhookDelivery.lease_until).is_(None), col(WebhookDelivery.lease_until) <= now
             ),
-            ~ahead.exists(),
         )
         .order_by(col(WebhookDelivery.event_id))
         .limit(limit)

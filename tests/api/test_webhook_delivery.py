@@ -21,7 +21,7 @@ from app.core.config import get_settings
 from app.main import app
 from app.models import DeliveryState, Role, WebhookDelivery, WebhookEvent
 from app.services import webhooks
-from app.services.dispatch import Answer, Attempt, Decision, record
+from app.services.dispatch import Answer, Attempt, Decision, Outcome, record
 from app.services.keys import create_key
 from tests.api.helpers import assert_problem, indicator_id
 from tests.conftest import serving_own_database
@@ -345,6 +345,7 @@ def test_a_delivery_is_recorded_only_under_its_own_lease(world, subscriptions):
         with Session(world.engine) as session:
             answer = Answer(200, 5, "ok")
             now = dt.datetime.now(dt.UTC)
-            assert not record(session, stale, answer, Decision(DeliveryState.delivered, now))
+            decision = Decision(DeliveryState.delivered, now)
+            assert record(session, [Outcome(stale, answer, decision)]) == []
         assert world.delivery(subscription, sent["id"])["state"] == "delivering"
         wait_for(lambda: world.settled(subscription, sent["id"]), WAIT, "delivered")

@@ -363,6 +363,7 @@ def test_the_deliveries_are_listed_newest_first_and_paged(client, session, admin
         "last_latency_ms",
         "last_excerpt",
         "delivered_at",
+        "retry_until",
         "created_at",
     }
     rest = client.get(deliveries, headers=admin, params={"limit": 2, "offset": 2}).json()
