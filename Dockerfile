@@ -30,5 +30,6 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request, os; urllib.request.urlopen(f'http://127.0.0.1:{os.environ.get(\"PORT\", \"8000\")}/readyz', timeout=4)"]
 
 # A seed that cannot load (say, a new SK file with an error) is reported but does not keep
-# the service down.
-CMD ["sh", "-c", "iki migrate && { iki seed || echo 'iki seed failed: serving without it' >&2; } && exec iki serve"]
+# the service down. The webhook dispatcher runs beside the server (`--with-worker`); a
+# deployment of several replicas runs `iki worker` as a service of its own instead.
+CMD ["sh", "-c", "iki migrate && { iki seed || echo 'iki seed failed: serving without it' >&2; } && exec iki serve --with-worker"]

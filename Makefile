@@ -13,7 +13,7 @@ PDF_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejav
 APT_GET := $(shell [ "$$(id -u)" = 0 ] || echo sudo) apt-get
 
 help:
-	@echo "make run    install, migrate, seed and serve the API on http://127.0.0.1:8000"
+	@echo "make run    install, migrate, seed and serve the API on http://127.0.0.1:8000 (and deliver webhooks)"
 	@echo "make test   install the dev tools, lint and run the whole test suite"
 	@echo "            (TEST_DATABASE_URL=postgresql+psycopg://... to run it on PostgreSQL;"
 	@echo "            PYTEST_WORKERS=0 to run the tests in one process, default: one per core)"
@@ -55,7 +55,7 @@ seed: migrate
 	$(BIN)/iki seed
 
 run: seed
-	$(BIN)/iki serve
+	$(BIN)/iki serve --with-worker
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check app tests migrations bench
@@ -78,7 +78,8 @@ test: lint pytest
 
 # Every bench runs to the end and prints its lines, each goal `met` or `MISSED`; the target
 # fails at the end if any bench missed a goal (not at the first miss).
-BENCHES := bench/formula_bench.py bench/seed_bench.py bench/city_bench.py bench/pages_bench.py
+BENCHES := bench/formula_bench.py bench/seed_bench.py bench/city_bench.py bench/pages_bench.py \
+	bench/webhooks_bench.py
 
 bench: $(VENV)/.installed-dev
 	@missed=""; for b in $(BENCHES); do \

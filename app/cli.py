@@ -191,6 +191,7 @@ def serve(
     ] = False,
 ) -> None:
     """Serve the API with uvicorn; on a database without keys, create and print an admin key."""
+    import signal
     import subprocess
 
     import uvicorn
@@ -210,9 +211,14 @@ def serve(
             f"Use it as 'Authorization: Bearer <key>' (the Authorize button in /docs).\n{banner}",
             err=True,
         )
-    dispatcher = (
-        subprocess.Popen([sys.executable, "-m", "app.cli", "worker"]) if with_worker else None
-    )
+    dispatcher = None
+    if with_worker:
+        dispatcher = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "worker"], preexec_fn=_stop_with_parent
+        )
+        # uvicorn ends by raising the SIGTERM it was stopped with again: as an exit, so that
+        # the dispatcher is stopped below.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     try:
         uvicorn.run(
             "app.main:app",
@@ -229,6 +235,16 @@ def serve(
                 dispatcher.wait(timeout=settings.webhook_timeout_seconds + 10)
             except subprocess.TimeoutExpired:
                 dispatcher.kill()
+
+
+def _stop_with_parent() -> None:
+    """In a child process (Linux): be sent SIGTERM when the parent dies, even killed."""
+    import contextlib
+    import ctypes
+    import signal
+
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: stopped at the exit only
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 @cli.command()

@@ -162,20 +162,22 @@ def run(kind: str) -> dict[str, float]:
     figures: dict[str, float] = {}
     os.environ.update(SETTINGS)
     get_settings.cache_clear()
-    with tempfile.TemporaryDirectory() as workdir:
-        with fresh_database(kind, Path(workdir), name="iki_webhooks_bench") as url:
-            engine, secrets = prepare(url)
+    with (
+        tempfile.TemporaryDirectory() as workdir,
+        fresh_database(kind, Path(workdir), name="iki_webhooks_bench") as url,
+    ):
+        engine, secrets = prepare(url)
+        with Receiver(accept) as receiver:
+            with server(url) as base, dispatcher(url):
+                samples = latency(base, secrets, receiver)
+            figures["verify to receipt p50 (s)"] = statistics.median(samples)
+            figures["verify to receipt p95 (s)"] = statistics.quantiles(samples, n=20)[18]
+            figures["verify to receipt max (s)"] = max(samples)
+        for workers in (1, 2) if kind == "postgresql" else (1,):
             with Receiver(accept) as receiver:
-                with server(url) as base, dispatcher(url):
-                    samples = latency(base, secrets, receiver)
-                figures["verify to receipt p50 (s)"] = statistics.median(samples)
-                figures["verify to receipt p95 (s)"] = statistics.quantiles(samples, n=20)[18]
-                figures["verify to receipt max (s)"] = max(samples)
-            for workers in (1, 2) if kind == "postgresql" else (1,):
-                with Receiver(accept) as receiver:
-                    rate = backlog(engine, url, receiver, workers)
-                figures[f"backlog of {BACKLOG:,}, {workers} worker(s) (events/s)"] = rate
-            engine.dispose()
+                rate = backlog(engine, url, receiver, workers)
+            figures[f"backlog of {BACKLOG:,}, {workers} worker(s) (events/s)"] = rate
+        engine.dispose()
     return figures
 
 

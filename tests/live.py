@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,14 +88,15 @@ class Process:
 
 
 @contextmanager
-def iki_serve(env: dict[str, str], log: Path) -> Iterator[Process]:
-    """`iki serve` in a process of its own, as deployed (its uvicorn options, its logging
-    to `log`), stopped as a service manager would (SIGTERM)."""
+def iki_serve(env: dict[str, str], log: Path, options: Sequence[str] = ()) -> Iterator[Process]:
+    """`iki serve` (with `options`) in a process of its own, as deployed (its uvicorn
+    options, its logging to `log`), stopped as a service manager would (SIGTERM)."""
     port = free_port()
     environment = {**os.environ, **env}
+    command = [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port"]
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [*command, str(port), *options],
             env=environment,
             cwd=ROOT,
             stdout=sink,

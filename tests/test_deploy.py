@@ -192,7 +192,9 @@ def run_start_script(tmp_path: Path, failing: str = "") -> tuple[int, list[str]]
 
 def test_the_container_migrates_seeds_then_serves(tmp_path):
     assert run_start_script(tmp_path) == (0, ["migrate", "seed", "serve"])
-    assert re.search(r"\bexec iki serve\s*$", start_script()), "the server must be PID 1"
+    assert re.search(r"\bexec iki serve --with-worker\s*$", start_script()), (
+        "the server must be PID 1, the webhook dispatcher beside it"
+    )
     commands = {c.name or c.callback.__name__ for c in cli.registered_commands}  # type: ignore[union-attr]
     assert {"migrate", "seed", "serve"} <= commands
 

@@ -14,17 +14,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
 from app.core.config import get_settings
 from app.core.db import utcnow
-from app.models import DeliveryState, WebhookDelivery, WebhookEvent
+from app.models import DeliveryState, Role, WebhookDelivery, WebhookEvent
 from app.models.webhooks import PING
 from app.schemas.webhooks import WebhookCreate
 from app.services import webhooks
 from tests.conftest import serving_own_database
+from tests.live import alive, descendants, iki_serve, seeded_database
 from tests.receivers import Receiver, accept, hang_first, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -175,3 +177,30 @@ def test_two_workers_deliver_a_backlog_of_1000_without_losing_one(database, tmp_
             .distinct()
         ).all()
     assert len(workers) == 2
+
+
+def test_serve_with_worker_delivers_and_stops_its_dispatcher_with_it(tmp_path, monkeypatch):
+    """`make run` and the container: `iki serve --with-worker` runs the dispatcher beside
+    the server, and a SIGTERM to the server stops both."""
+    url = f"sqlite:///{tmp_path / 'iki.db'}"
+    headers = seeded_database(url, {"admin": (Role.admin, ())})["admin"]
+    with (
+        Receiver(accept) as receiver,
+        iki_serve(
+            {"DATABASE_URL": url, **FAST}, tmp_path / "serve.log", ["--with-worker"]
+        ) as server,
+    ):
+        workers = {
+            pid
+            for pid in descendants(server.pid)
+            if b"worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        }
+        assert len(workers) == 1
+        created = httpx.post(
+            f"{server.base}/api/v1/webhooks",
+            headers=headers,
+            json={"url": receiver.url, "events": ["period.reopened"]},
+        ).json()
+        httpx.post(f"{server.base}/api/v1/webhooks/{created['id']}/ping", headers=headers)
+        wait_for(lambda: receiver.received, 30, "the ping delivered")
+    wait_for(lambda: not alive(workers), 30, "the dispatcher stopped with the server")
