@@ -19,7 +19,6 @@ from pathlib import Path, PurePosixPath
 from typing import ClassVar
 
 import pytest
-import yaml
 from sqlalchemy.engine import make_url
 
 from app.cli import cli
@@ -258,53 +257,3 @@ def test_the_healthcheck_probes_readiness_on_the_service_port(probe_server):
 
     handler.status = 503  # database unreachable or schema behind
     assert run_healthcheck(port) != 0
-
-
-def substitute_defaults(value: str) -> str:
-    """Compose's ${NAME:-default}, with NAME unset."""
-    return re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", value)
-
-
-COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-
-
-def test_compose_builds_this_image_and_publishes_its_port():
-    app_service = COMPOSE["services"]["app"]
-    assert app_service["build"] == "."
-    published = [str(p).split(":") for p in app_service["ports"]]
-    assert [p[-1] for p in published] == [only("EXPOSE").arguments]
-
-
-def test_compose_wires_the_app_to_postgres():
-    app_service, db = COMPOSE["services"]["app"], COMPOSE["services"]["db"]
-    assert db["image"].startswith("postgres:")
-    assert app_service["depends_on"]["db"]["condition"] == "service_healthy"
-    db_env = {k: substitute_defaults(str(v)) for k, v in db["environment"].items()}
-    url = make_url(substitute_defaults(app_service["environment"]["DATABASE_URL"]))
-    assert url.drivername == "postgresql+psycopg"
-    assert (url.host, url.port) == ("db", 5432)
-    assert url.username == db_env["POSTGRES_USER"]
-    assert url.password == db_env["POSTGRES_PASSWORD"]
-    assert url.database == db_env["POSTGRES_DB"]
-
-    test = db["healthcheck"]["test"]
-    assert test[0] == "CMD-SHELL"
-    probe = shlex.split(test[1])
-    assert probe[0] == "pg_isready"
-    assert probe[probe.index("-U") + 1] == db_env["POSTGRES_USER"]
-    assert probe[probe.index("-d") + 1] == db_env["POSTGRES_DB"]
-
-    volume, mount = db["volumes"][0].split(":")
-    assert volume in COMPOSE["volumes"]
-    assert mount == "/var/lib/postgresql/data"
-
-
-def test_the_app_accepts_the_compose_environment(monkeypatch):
-    environment = COMPOSE["services"]["app"]["environment"]
-    for name, value in environment.items():
-        monkeypatch.setenv(name, substitute_defaults(str(value)))
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    # Settings ignore unknown variables: a misspelt one would silently do nothing.
-    assert {name.lower() for name in environment} <= set(Settings.model_fields)
-    assert settings.workers >= 1
-    assert settings.database_url.startswith("postgresql+psycopg://")
