@@ -349,3 +349,21 @@ def test_a_delivery_is_recorded_only_under_its_own_lease(world, subscriptions):
             assert record(session, [Outcome(stale, answer, decision)]) == []
         assert world.delivery(subscription, sent["id"])["state"] == "delivering"
         wait_for(lambda: world.settled(subscription, sent["id"]), WAIT, "delivered")
+
+
+def test_a_url_is_checked_again_at_each_delivery(world, subscriptions, fake_dns):
+    """A name that resolved to a public address when it was set and to a private one by the
+    time of the delivery: the attempt is refused before any connection, and retried."""
+    subscription = world.subscribe("https://esakip.example.go.id/hook")["id"]
+    subscriptions.append(subscription)
+    fake_dns["esakip.example.go.id"] = ["10.1.2.3"]
+    sent = world.ping(subscription)
+    tried = wait_for(
+        lambda: (d := world.delivery(subscription, sent["id"]))["attempts"] >= 1
+        and d["state"] == "pending"
+        and d,
+        WAIT,
+        "one attempt refused",
+    )
+    assert tried["last_status_code"] is None
+    assert "resolves to 10.1.2.3, a private address" in tried["last_excerpt"]
