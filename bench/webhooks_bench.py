@@ -36,19 +36,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx
 from cryptography.fernet import Fernet
 from sqlalchemy import Engine
-from sqlmodel import Session, func, select
+from sqlmodel import Session
 
 from app.core.config import get_settings
-from app.core.db import make_engine, utcnow
+from app.core.db import make_engine
 from app.core.migrations import upgrade
-from app.models import DeliveryState, Role, WebhookDelivery, WebhookSubscription
-from app.models.webhooks import PING
-from app.schemas.webhooks import WebhookCreate
-from app.services import audit, keys, webhooks
+from app.models import Role
+from app.services import audit, keys
 from app.services.seed import load_seed
 from bench.city_bench import finish, fresh_database, server, verdicts
 from bench.pages_bench import postgres_server
-from tests.receivers import Receiver, accept, wait_for
+from tests.receivers import Receiver, accept, backlog, delivered, subscribe, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 VERIFICATIONS = 200
@@ -122,38 +120,19 @@ def latency(base: str, secrets: dict[str, str], receiver: Receiver) -> list[floa
     return samples
 
 
-def backlog(engine: Engine, url: str, receiver: Receiver, workers: int) -> float:
+def drain(engine: Engine, url: str, receiver: Receiver, workers: int) -> float:
     """Events per second that `workers` dispatchers drain a backlog of BACKLOG with."""
-    with Session(engine) as session:
-        created, _ = webhooks.create_webhook(
-            session, WebhookCreate(url=receiver.url, events=["period.reopened"])
-        )
-        subscription = session.get(WebhookSubscription, created.id)
-        now = utcnow()
-        outbox = [
-            (webhooks._event(PING, now, {"n": n}, agency_id=n % LANES + 1), [subscription])
-            for n in range(BACKLOG)
-        ]
-        webhooks._write(session, outbox, now)
-        session.commit()
-
-    def drained() -> bool:
-        with Session(engine) as session:
-            return (
-                session.exec(
-                    select(func.count()).where(
-                        WebhookDelivery.subscription_id == created.id,
-                        WebhookDelivery.state == DeliveryState.delivered,
-                    )
-                ).one()
-                == BACKLOG
-            )
-
+    subscription = subscribe(engine, receiver.url)
+    backlog(engine, subscription, BACKLOG, LANES)
     started = time.monotonic()
     with ExitStack() as stack:
         for _ in range(workers):
             stack.enter_context(dispatcher(url))
-        wait_for(lambda: time.sleep(0.2) or drained(), 600, "the backlog drained")
+        wait_for(
+            lambda: time.sleep(0.2) or delivered(engine, subscription) == BACKLOG,
+            600,
+            "the backlog drained",
+        )
         elapsed = time.monotonic() - started
     return BACKLOG / elapsed
 
@@ -175,7 +154,7 @@ def run(kind: str) -> dict[str, float]:
             figures["verify to receipt max (s)"] = max(samples)
         for workers in (1, 2) if kind == "postgresql" else (1,):
             with Receiver(accept) as receiver:
-                rate = backlog(engine, url, receiver, workers)
+                rate = drain(engine, url, receiver, workers)
             figures[f"backlog of {BACKLOG:,}, {workers} worker(s) (events/s)"] = rate
         engine.dispose()
     return figures

@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlmodel import Session, func, select
 
+from app.core.db import utcnow
+from app.models import DeliveryState, WebhookDelivery, WebhookSubscription
+from app.models.webhooks import PING
+from app.schemas.webhooks import WebhookCreate
+from app.services import webhooks
 from app.services.dispatch import Dispatcher
 
 
@@ -146,3 +152,41 @@ def dispatching(engine: Engine, **options: Any) -> Iterator[Dispatcher]:
         held["loop"].call_soon_threadsafe(held["stop"].set)
         thread.join(timeout=30)
         assert not thread.is_alive(), "the dispatcher did not stop"
+
+
+def subscribe(engine: Engine, url: str) -> int:
+    """A subscription to `url` that gets pings only (it wants an event nothing here
+    causes); its id."""
+    with Session(engine) as session:
+        created, _ = webhooks.create_webhook(
+            session, WebhookCreate(url=url, events=["period.reopened"])
+        )
+        session.commit()
+    return created.id
+
+
+def backlog(engine: Engine, subscription: int, events: int, lanes: int) -> list[str]:
+    """`events` test events for one subscription, spread over `lanes` lanes (as if of that
+    many agencies), written by the outbox's own writer; their message ids in event order."""
+    with Session(engine) as session:
+        row = session.get(WebhookSubscription, subscription)
+        assert row is not None
+        now = utcnow()
+        outbox = [
+            (webhooks._event(PING, now, {"n": n}, agency_id=n % lanes + 1), [row])
+            for n in range(events)
+        ]
+        webhooks._write(session, outbox, now)
+        session.commit()
+        return [event.message_id for event, _ in outbox]
+
+
+def delivered(engine: Engine, subscription: int) -> int:
+    """How many of a subscription's deliveries are delivered."""
+    with Session(engine) as session:
+        return session.exec(
+            select(func.count()).where(
+                WebhookDelivery.subscription_id == subscription,
+                WebhookDelivery.state == DeliveryState.delivered,
+            )
+        ).one()

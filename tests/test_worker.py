@@ -17,17 +17,21 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from app.core.config import get_settings
-from app.core.db import utcnow
-from app.models import DeliveryState, Role, WebhookDelivery, WebhookEvent
-from app.models.webhooks import PING
-from app.schemas.webhooks import WebhookCreate
-from app.services import webhooks
+from app.models import Role, WebhookDelivery, WebhookEvent
 from tests.conftest import serving_own_database
 from tests.live import alive, descendants, iki_serve, seeded_database
-from tests.receivers import Receiver, accept, hang_first, wait_for
+from tests.receivers import (
+    Receiver,
+    accept,
+    backlog,
+    delivered,
+    hang_first,
+    subscribe,
+    wait_for,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = {
@@ -71,40 +75,6 @@ def worker(engine: Engine, log: Path, **settings: str) -> Iterator[subprocess.Po
         if process.poll() is None:
             process.terminate()
         assert process.wait(timeout=30) in (0, -signal.SIGKILL), log.read_text()[-2000:]
-
-
-def subscribe(engine: Engine, url: str) -> int:
-    with Session(engine) as session:
-        created, _ = webhooks.create_webhook(
-            session, WebhookCreate(url=url, events=["period.reopened"])
-        )
-        session.commit()
-    return created.id
-
-
-def backlog(engine: Engine, subscription: int, events: int, lanes: int) -> list[str]:
-    """`events` test events for one subscription, spread over `lanes` lanes (as if of that
-    many agencies), written by the outbox's own writer; their message ids in event order."""
-    with Session(engine) as session:
-        row = session.get(webhooks.WebhookSubscription, subscription)
-        now = utcnow()
-        outbox = [
-            (webhooks._event(PING, now, {"n": n}, agency_id=n % lanes + 1), [row])
-            for n in range(events)
-        ]
-        webhooks._write(session, outbox, now)
-        session.commit()
-        return [event.message_id for event, _ in outbox]
-
-
-def delivered(engine: Engine, subscription: int) -> int:
-    with Session(engine) as session:
-        return session.exec(
-            select(func.count()).where(
-                WebhookDelivery.subscription_id == subscription,
-                WebhookDelivery.state == DeliveryState.delivered,
-            )
-        ).one()
 
 
 def test_a_worker_killed_mid_delivery_leaves_it_to_be_delivered_again(database, tmp_path):
