@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator
 from pydantic import Field as Limits
-from sqlalchemy import CheckConstraint, Index, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from app.core.db import UTCDateTime
@@ -55,6 +55,7 @@ class DeliveryState(StrEnum):
 
 OPEN_STATES = (DeliveryState.pending, DeliveryState.delivering)
 """The states of a delivery still to be made: it holds back the later ones of its lane."""
+OPEN_CONDITION = "state IN ('pending', 'delivering')"
 
 MAX_URL = 2000
 MAX_EXCERPT = 200
@@ -194,6 +195,16 @@ class WebhookDelivery(SQLModel, table=True):
         Index("ix_webhook_delivery_lane", "subscription_id", "agency_id", "event_id"),
         # What is due: open deliveries by when they are due.
         Index("ix_webhook_delivery_due", "state", "next_attempt_at"),
+        # The open deliveries of each lane alone, whatever the number delivered before: where
+        # a claim finds each lane's head.
+        Index(
+            "ix_webhook_delivery_open_lane",
+            "subscription_id",
+            "agency_id",
+            "event_id",
+            postgresql_where=text(OPEN_CONDITION),
+            sqlite_where=text(OPEN_CONDITION),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -1,5 +1,5 @@
 """Webhook deliveries: when retrying ends (`retry_until`), set when a delivery is made and
-again when it is redelivered
+again when it is redelivered; an index of the open deliveries of each lane, for the claim
 
 Revision ID: 0012
 Revises: 0011
@@ -19,6 +19,7 @@ down_revision: str | Sequence[str] | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+OPEN = "state IN ('pending', 'delivering')"
 RETRY = dt.timedelta(hours=24)
 """The default of WEBHOOK_RETRY_HOURS, given to the deliveries made before this revision."""
 
@@ -49,8 +50,22 @@ def upgrade() -> None:
             existing_type=app.core.db.UTCDateTime(timezone=True),
             nullable=False,
         )
+    op.create_index(
+        "ix_webhook_delivery_open_lane",
+        "webhook_delivery",
+        ["subscription_id", "agency_id", "event_id"],
+        unique=False,
+        postgresql_where=sa.text(OPEN),
+        sqlite_where=sa.text(OPEN),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index(
+        "ix_webhook_delivery_open_lane",
+        table_name="webhook_delivery",
+        postgresql_where=sa.text(OPEN),
+        sqlite_where=sa.text(OPEN),
+    )
     with op.batch_alter_table("webhook_delivery") as batch_op:
         batch_op.drop_column("retry_until")
