@@ -88,8 +88,28 @@ class SeedReport(BaseModel):
         return bool(sum(self.created.values()) or sum(self.updated.values()))
 
 
-# libyaml's parser when PyYAML has it: the same safe loader, several times faster.
-_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+class _YamlLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """PyYAML's safe loader (libyaml's parser when PyYAML has it: several times faster)
+    that refuses a key given twice in one mapping, which YAML forbids and PyYAML would
+    read as its last value: a seed would then silently drop what the SK says."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                twice = key in seen
+            except TypeError:  # an unhashable key: the base class says so
+                break
+            if twice:
+                raise yaml.constructor.ConstructorError(
+                    "in a mapping",
+                    node.start_mark,
+                    f"the key {key!r} is given twice",
+                    key_node.start_mark,
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
 
 
 def _read_yaml(path: Path) -> Any:

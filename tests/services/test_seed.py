@@ -387,6 +387,23 @@ def test_a_seed_that_cannot_be_read_is_refused_in_words(session, tmp_path):
         load_seed(session, broken)
 
 
+def test_a_key_given_twice_is_refused_not_read_as_its_last_value(session, tmp_path):
+    seed = _copy_of_the_seed(tmp_path, lambda files: None)
+    variables = seed / "baru" / "variables.yaml"
+    text = variables.read_text()
+    first = text.index("  code: ")  # the first variable's code, given again below it
+    line = text[first : text.index("\n", first) + 1]
+    variables.write_text(
+        text[:first] + line + line.replace("code:", "code: ") + text[first + len(line) :]
+    )
+    number = text[:first].count("\n") + 2
+    with pytest.raises(
+        InvalidInput, match=rf"variables\.yaml: not valid YAML \(line {number}\): the key 'code'"
+    ):
+        load_seed(session, seed)
+    assert load_seed(session, _copy_of_the_seed(tmp_path / "again", lambda files: None)).changed
+
+
 def test_a_seed_path_longer_than_its_column_is_refused(session, tmp_path):
     # PostgreSQL would refuse it with a database error, SQLite store it: refused alike, first.
     seed = _copy_of_the_seed(tmp_path, lambda files: None)
