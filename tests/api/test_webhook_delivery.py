@@ -359,9 +359,11 @@ def test_a_url_is_checked_again_at_each_delivery(world, subscriptions, fake_dns)
     fake_dns["esakip.example.go.id"] = ["10.1.2.3"]
     sent = world.ping(subscription)
     tried = wait_for(
-        lambda: (d := world.delivery(subscription, sent["id"]))["attempts"] >= 1
-        and d["state"] == "pending"
-        and d,
+        lambda: (
+            (d := world.delivery(subscription, sent["id"]))["attempts"] >= 1
+            and d["state"] == "pending"
+            and d
+        ),
         WAIT,
         "one attempt refused",
     )
