@@ -11,7 +11,7 @@ from typing import Any, NamedTuple, cast
 
 from pydantic_core import to_jsonable_python
 from sqlalchemy import Enum as SAEnum
-from sqlalchemy import Executable, String, bindparam, or_, type_coerce
+from sqlalchemy import String, bindparam, or_, type_coerce
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -58,7 +58,7 @@ from app.schemas.common import PageParams
 from app.schemas.rating_scales import Rating as RatingPublic
 from app.services import changes, quality
 from app.services.changes import Cursor
-from app.services.common import paginate
+from app.services.common import core_rows, paginate
 from app.services.queries import (
     INDICATOR_ORDER,
     indicator_in_year,
@@ -193,12 +193,6 @@ class Definition(NamedTuple):
         return self.shown | {"year": year}
 
 
-def _rows(session: Session, statement: Executable, **parameters: Any) -> Sequence[Any]:
-    """The rows of a select of columns, read by the Core (no ORM loading: pulls read tens of
-    thousands of rows) and fetched all at once (iterating fetches them one by one)."""
-    return session.connection().execute(statement, parameters).all()
-
-
 # The statements of a pull, built once (a request only binds their parameters: building
 # them again costs more than running them for one indicator). Every list is an expanding
 # parameter, so their number does not grow with the number of indicators. Their joins are
@@ -273,11 +267,11 @@ def definitions(session: Session, ids: Sequence[int]) -> list[Definition]:
     """The definitions of these indicators, in the order of `ids`, in two queries."""
     if not ids:
         return []
-    rows = _rows(session, _DEFINITIONS, ids=list(set(ids)))
+    rows = core_rows(session, _DEFINITIONS, ids=list(set(ids)))
     if not rows:
         return []
     decrees = {row[1] for row in rows}
-    agencies = {row[0]: row for row in _rows(session, _AGENCIES, decrees=list(decrees))}
+    agencies = {row[0]: row for row in core_rows(session, _AGENCIES, decrees=list(decrees))}
     found = {
         definition.id: definition
         for definition in (Definition.of(row, agencies[row[1]]) for row in rows)
@@ -331,25 +325,25 @@ def _read_facts(
     }
     variables: dict[tuple[int, str], _Variable] = {}
     unit_codes: dict[int, str] = {}
-    for ident, agency_id, code, aggregation, unit_id, updated_at, unit_code in _rows(
+    for ident, agency_id, code, aggregation, unit_id, updated_at, unit_code in core_rows(
         session, _VARIABLES, **scope
     ):
         variables[(agency_id, code)] = _Variable(ident, code, aggregation, unit_id, updated_at)
         unit_codes[unit_id] = unit_code
     values: dict[int, dict[int, tuple[float, Any]]] = defaultdict(dict)
-    for variable_id, quarter, value, updated_at in _rows(
+    for variable_id, quarter, value, updated_at in core_rows(
         session, _VALUES, **scope, year=year, last=last
     ):
         values[variable_id][quarter] = (value, updated_at)
     # The units' quarters that left open at least once (the others are open).
     periods = {
         (unit_id, quarter): (state, changed_at)
-        for unit_id, quarter, state, changed_at in _rows(
+        for unit_id, quarter, state, changed_at in core_rows(
             session, _PERIODS, units=list(unit_codes), year=year, last=last
         )
     }
     targets: dict[int, dict[int, tuple[float, Any]]] = defaultdict(dict)
-    for indicator_id, quarter, value, updated_at in _rows(
+    for indicator_id, quarter, value, updated_at in core_rows(
         session, _TARGETS, ids=[d.id for d in found], year=year
     ):
         targets[indicator_id][quarter] = (value, updated_at)

@@ -8,7 +8,7 @@ from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, text
+from sqlalchemy import ColumnElement, Executable, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, func, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -132,6 +132,28 @@ def insert_in_order(
         session.add(row)
         unflushed.add(id(row))
     session.flush()
+
+
+def core_rows(session: Session, statement: Executable, **parameters: Any) -> Sequence[Any]:
+    """The rows of a select of columns, read by the Core (no ORM loading: pulls read tens of
+    thousands of rows) and fetched all at once (iterating fetches them one by one). The Core
+    does not flush the session: callers read after their writes are flushed."""
+    return session.connection().execute(statement, parameters).all()
+
+
+TableRow = TypeVar("TableRow", bound=SQLModel)
+
+
+def new_row(model: type[TableRow], data: SQLModel, **values: Any) -> TableRow:
+    """A new row of `model` from a body its API model has validated (`XCreate`), with
+    `values` (the ids of what it belongs to), made by the table model's constructor, which
+    does not validate again, and stamped created and updated now: validating our own data a
+    second time, and each timestamp's default factory, cost more than the rest of a seeded
+    row."""
+    fields = model.model_fields
+    now = utcnow()
+    stamps = {name: now for name in ("created_at", "updated_at") if name in fields}
+    return model(**data.model_dump(include=set(fields)), **stamps, **values)
 
 
 class NewRows(ABC, Generic[D, M]):

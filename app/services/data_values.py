@@ -336,6 +336,11 @@ def _store(
     outcome.rows = list(seen.values())
     if dry_run:
         return
+    if not created:
+        # Only changes of value, note and evidence, of rows read under the agency's lock: no
+        # constraint can refuse them, so no savepoint is needed to turn a refusal into a 409.
+        session.flush()
+        return
     # New rows go in a savepoint: if a concurrent writer created one of them first, only the
     # savepoint is lost and the caller gets a clear conflict.
     conflict = WriteConflict(

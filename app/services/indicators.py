@@ -40,6 +40,7 @@ from app.services.common import (
     exists,
     get_or_404,
     id_of,
+    new_row,
     paginate,
     pick_units,
     refuse_if_referred,
@@ -206,9 +207,7 @@ class NewIndicators(NewRows[IndicatorCreate, Indicator]):
             if not isinstance(found, Indicator):
                 raise _unknown_parent(decree, data.parent)
             parent = found
-        indicator = Indicator(
-            decree_id=id_of(decree), **data.model_dump(exclude={"source_units", "parent"})
-        )
+        indicator = new_row(Indicator, data, decree_id=id_of(decree))
         self.sources[id(indicator)] = units
         return indicator.code, indicator, parent
 

@@ -29,6 +29,7 @@ from app.services.common import (
     exists,
     get_or_404,
     id_of,
+    new_row,
     paginate,
     pick_position,
     position_by_code,
@@ -142,7 +143,7 @@ class NewObjectives(NewRows[ObjectiveCreate, Objective]):
         )
         key = (id_of(position), data.number)
         self.claim(key)
-        return key, Objective.model_validate(data, update={"position_id": key[0]}), None
+        return key, new_row(Objective, data, position_id=key[0]), None
 
     def conflict(self, keys: Sequence[Hashable]) -> Conflict:
         if len(keys) == 1:

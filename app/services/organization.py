@@ -48,6 +48,7 @@ from app.services.common import (
     exists,
     get_or_404,
     id_of,
+    new_row,
     paginate,
     pick_position,
     pick_units,
@@ -151,7 +152,7 @@ class NewUnits(NewOfAgency[UnitCreate, Unit]):
 
     def check(self, data: UnitCreate) -> tuple[str, Unit, None]:
         self.claim(data.code)
-        return data.code, Unit.model_validate(data, update={"agency_id": id_of(self.agency)}), None
+        return data.code, new_row(Unit, data, agency_id=id_of(self.agency)), None
 
 
 def update_unit(session: Session, unit_id: int, data: UnitUpdate) -> UnitPublic:
@@ -260,8 +261,8 @@ class NewPositions(NewOfAgency[PositionCreate, Position]):
             superior = pick_position(
                 known if isinstance(known, Position) else None, agency, data.superior, "superior"
             )
-        position = Position.model_validate(
-            data, update={"agency_id": id_of(agency), "unit_id": id_of(unit) if unit else None}
+        position = new_row(
+            Position, data, agency_id=id_of(agency), unit_id=id_of(unit) if unit else None
         )
         return position.code, position, superior
 

@@ -13,9 +13,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, bindparam, or_
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from app.core.errors import Forbidden
 from app.core.plans import in_order
@@ -47,7 +47,7 @@ from app.quality import (
     check,
 )
 from app.schemas.quality import QualityFinding, QualityReport, QualitySummary
-from app.services.common import resolve_agency, unit_of_path
+from app.services.common import core_rows, resolve_agency, unit_of_path
 from app.services.queries import periods, require_decree
 
 
@@ -71,6 +71,127 @@ class _AgencyFacts:
     targets: dict[int, dict[int, float]]  # indicator id -> quarter (0: annual)
 
 
+_DECREE_INDICATORS = (
+    Indicator,
+    col(Indicator.decree_id) == col(Decree.id),
+    "ix_indicator_decree_id",
+)
+"""A decree's indicators, as `in_order` joins them (through the index by decree)."""
+_OF_AGENCIES = col(Decree.agency_id).in_(bindparam("agencies", expanding=True))
+
+# The statements of `unit_quarters`, built once (a request binds their parameters: building
+# them again cost more than running them for one unit), run by the Core (plain rows, no ORM
+# loading). Every list is an expanding parameter.
+_UNITS = (
+    sa_select(
+        col(Unit.id),
+        col(Unit.code),
+        col(Unit.agency_id),
+        col(Agency.quality_capaian_above),
+        col(Agency.quality_capaian_below),
+        col(Agency.quality_stock_change),
+    )
+    .select_from(
+        in_order(Agency, (Unit, col(Unit.agency_id) == col(Agency.id), "ix_unit_agency_id"))
+    )
+    .where(col(Unit.id).in_(bindparam("units", expanding=True)))
+)
+_VARIABLES = (
+    sa_select(
+        col(Variable.id),
+        col(Variable.agency_id),
+        col(Variable.code),
+        col(Variable.label),
+        col(Variable.aggregation),
+        col(Variable.owner_unit_id),
+        col(Unit.code),
+        col(Variable.unit_of_measure),
+        col(Variable.needs_evidence),
+    )
+    .select_from(in_order(Variable, (Unit, col(Unit.id) == col(Variable.owner_unit_id))))
+    .where(col(Variable.agency_id).in_(bindparam("agencies", expanding=True)))
+)
+_INDICATORS = (
+    sa_select(
+        col(Decree.agency_id),
+        col(Indicator.id),
+        col(Indicator.code),
+        col(Indicator.name),
+        col(Indicator.formula),
+        col(Indicator.unit_of_measure),
+        col(Indicator.polarity),
+    )
+    .select_from(
+        in_order(
+            Decree,
+            _DECREE_INDICATORS,
+            (Objective, col(Objective.id) == col(Indicator.objective_id)),
+        )
+    )
+    .where(
+        _OF_AGENCIES,
+        col(Decree.year) == bindparam("year"),
+    )
+    .order_by(
+        col(Objective.position_id),
+        col(Objective.number),
+        col(Indicator.number),
+        col(Indicator.id),
+    )
+)
+_RULES = (
+    sa_select(
+        col(QualityRule.agency_id),
+        col(QualityRule.code),
+        col(QualityRule.name),
+        col(QualityRule.left),
+        col(QualityRule.operator),
+        col(QualityRule.right),
+        col(QualityRule.period),
+        col(QualityRule.severity),
+        col(QualityRule.description),
+    )
+    .where(col(QualityRule.agency_id).in_(bindparam("agencies", expanding=True)))
+    .order_by(col(QualityRule.code))
+)
+_VALUES = (
+    sa_select(
+        col(DataValue.variable_id),
+        col(DataValue.year),
+        col(DataValue.quarter),
+        col(DataValue.value),
+        col(DataValue.evidence),
+    )
+    .select_from(in_order(Variable, (DataValue, col(DataValue.variable_id) == col(Variable.id))))
+    .where(
+        col(Variable.agency_id).in_(bindparam("agencies", expanding=True)),
+        or_(
+            col(DataValue.year) == bindparam("year") - 1,
+            and_(
+                col(DataValue.year) == bindparam("year"),
+                col(DataValue.quarter) <= bindparam("last"),
+            ),
+        ),
+    )
+)
+_TARGETS = (
+    sa_select(
+        col(Decree.agency_id), col(Target.indicator_id), col(Target.quarter), col(Target.value)
+    )
+    .select_from(
+        in_order(
+            Decree,
+            _DECREE_INDICATORS,
+            (Target, col(Target.indicator_id) == col(Indicator.id)),
+        )
+    )
+    .where(
+        _OF_AGENCIES,
+        col(Target.year) == bindparam("year"),
+    )
+)
+
+
 def unit_quarters(
     session: Session, unit_ids: Iterable[int], year: int, quarters: Iterable[int]
 ) -> dict[tuple[int, int], UnitQuarter]:
@@ -81,25 +202,13 @@ def unit_quarters(
     unit_ids, quarters = sorted(set(unit_ids)), sorted(set(quarters))
     if not unit_ids or not quarters:
         return {}
-    units = session.execute(
-        sa_select(
-            col(Unit.id),
-            col(Unit.code),
-            col(Unit.agency_id),
-            col(Agency.quality_capaian_above),
-            col(Agency.quality_capaian_below),
-            col(Agency.quality_stock_change),
-        )
-        .select_from(
-            in_order(Agency, (Unit, col(Unit.agency_id) == col(Agency.id), "ix_unit_agency_id"))
-        )
-        .where(col(Unit.id).in_(unit_ids))
-    ).all()
+    session.flush()  # the Core reads what is stored: what the session holds first
+    units = core_rows(session, _UNITS, units=unit_ids)
     facts: dict[int, _AgencyFacts] = {
         agency_id: _AgencyFacts(Thresholds(above, below, stock), {}, {}, [], [], {}, {})
         for _, _, agency_id, above, below, stock in units
     }
-    agencies = list(facts)
+    agencies = {"agencies": list(facts)}
     ids: dict[int, tuple[int, str]] = {}  # variable id -> (agency id, code)
     for (
         ident,
@@ -111,21 +220,7 @@ def unit_quarters(
         owner_code,
         measure,
         evidence,
-    ) in session.execute(
-        sa_select(
-            col(Variable.id),
-            col(Variable.agency_id),
-            col(Variable.code),
-            col(Variable.label),
-            col(Variable.aggregation),
-            col(Variable.owner_unit_id),
-            col(Unit.code),
-            col(Variable.unit_of_measure),
-            col(Variable.needs_evidence),
-        )
-        .select_from(in_order(Variable, (Unit, col(Unit.id) == col(Variable.owner_unit_id))))
-        .where(col(Variable.agency_id).in_(agencies))
-    ):
+    ) in core_rows(session, _VARIABLES, **agencies):
         agency = facts[agency_id]
         agency.variables[code] = VariableFacts(
             code, label, aggregation, owner_code, measure, evidence
@@ -133,90 +228,41 @@ def unit_quarters(
         agency.owners[code] = owner
         ids[ident] = (agency_id, code)
     parsed: dict[str, CheckedFormula | None] = {}  # a city's agencies share their formulas
-    for agency_id, ident, code, name, formula, measure, polarity in session.execute(
-        sa_select(  # more columns than sqlmodel's typed select() takes
-            col(Decree.agency_id),
-            col(Indicator.id),
-            col(Indicator.code),
-            col(Indicator.name),
-            col(Indicator.formula),
-            col(Indicator.unit_of_measure),
-            col(Indicator.polarity),
-        )
-        .select_from(
-            in_order(
-                Decree,
-                (Indicator, col(Indicator.decree_id) == col(Decree.id), "ix_indicator_decree_id"),
-                (Objective, col(Objective.id) == col(Indicator.objective_id)),
-            )
-        )
-        .where(col(Decree.agency_id).in_(agencies), col(Decree.year) == year)
-        .order_by(
-            col(Objective.position_id),
-            col(Objective.number),
-            col(Indicator.number),
-            col(Indicator.id),
-        )
+    for agency_id, ident, code, name, formula, measure, polarity in core_rows(
+        session, _INDICATORS, **agencies, year=year
     ):
         if formula not in parsed:
             parsed[formula] = _parsed(formula)
         checked = parsed[formula]
         if checked is not None:
             facts[agency_id].indicators.append((ident, code, name, checked, measure, polarity))
-    for rule in session.exec(
-        select(QualityRule)
-        .where(col(QualityRule.agency_id).in_(agencies))
-        .order_by(col(QualityRule.code))
-    ):
-        left, right = _parsed(rule.left), _parsed(rule.right)
-        if left is not None and right is not None:
-            facts[rule.agency_id].rules.append(
+    for (
+        agency_id,
+        code,
+        name,
+        left,
+        operator,
+        right,
+        period,
+        severity,
+        description,
+    ) in core_rows(session, _RULES, **agencies):
+        left_side, right_side = _parsed(left), _parsed(right)
+        if left_side is not None and right_side is not None:
+            facts[agency_id].rules.append(
                 RuleFacts(
-                    rule.code,
-                    rule.name,
-                    left,
-                    rule.operator,
-                    right,
-                    rule.period,
-                    rule.severity,
-                    rule.description,
+                    code, name, left_side, operator, right_side, period, severity, description
                 )
             )
     last = max(quarters)
-    for variable_id, in_year, in_quarter, value, evidence in session.execute(
-        sa_select(
-            col(DataValue.variable_id),
-            col(DataValue.year),
-            col(DataValue.quarter),
-            col(DataValue.value),
-            col(DataValue.evidence),
-        )
-        .select_from(
-            in_order(Variable, (DataValue, col(DataValue.variable_id) == col(Variable.id)))
-        )
-        .where(
-            col(Variable.agency_id).in_(agencies),
-            or_(
-                col(DataValue.year) == year - 1,
-                and_(col(DataValue.year) == year, col(DataValue.quarter) <= last),
-            ),
-        )
+    for variable_id, in_year, in_quarter, value, evidence in core_rows(
+        session, _VALUES, **agencies, year=year, last=last
     ):
         agency_id, code = ids[variable_id]
         by_code = facts[agency_id].values.setdefault(in_year, {}).setdefault(code, {})
         by_code[in_quarter] = Observation(value, evidence)
-    for agency_id, indicator_id, in_quarter, value in session.execute(
-        sa_select(
-            col(Decree.agency_id), col(Target.indicator_id), col(Target.quarter), col(Target.value)
-        )
-        .select_from(
-            in_order(
-                Decree,
-                (Indicator, col(Indicator.decree_id) == col(Decree.id), "ix_indicator_decree_id"),
-                (Target, col(Target.indicator_id) == col(Indicator.id)),
-            )
-        )
-        .where(col(Decree.agency_id).in_(agencies), col(Target.year) == year)
+    for agency_id, indicator_id, in_quarter, value in core_rows(
+        session, _TARGETS, **agencies, year=year
     ):
         facts[agency_id].targets.setdefault(indicator_id, {})[in_quarter] = value
     return {

@@ -31,6 +31,7 @@ from app.services.common import (
     get_or_404,
     id_of,
     names,
+    new_row,
     resolve_agency,
 )
 from app.services.formulas import checked_against, variable_codes
@@ -134,7 +135,7 @@ class NewQualityRules(NewRows[QualityRuleCreate, QualityRule]):
     def check(self, data: QualityRuleCreate) -> tuple[str, QualityRule, None]:
         self.claim(data.code)
         _check_sides(data.left, data.right, self.variables)
-        rule = QualityRule.model_validate(data, update={"agency_id": id_of(self.agency)})
+        rule = new_row(QualityRule, data, agency_id=id_of(self.agency))
         return rule.code, rule, None
 
     def conflict(self, keys: Sequence[Hashable]) -> AppError:

@@ -28,6 +28,7 @@ from app.services.common import (
     delete_rows,
     get_or_404,
     id_of,
+    new_row,
     paginate,
     pick_units,
     refuse_if_referred,
@@ -97,9 +98,7 @@ class NewVariables(NewOfAgency[VariableCreate, Variable]):
     def check(self, data: VariableCreate) -> tuple[str, Variable, None]:
         self.claim(data.code)
         owner = pick_units(self.units, self.agency, [data.owner_unit], "owner_unit")[0]
-        variable = Variable.model_validate(
-            data, update={"agency_id": id_of(self.agency), "owner_unit_id": id_of(owner)}
-        )
+        variable = new_row(Variable, data, agency_id=id_of(self.agency), owner_unit_id=id_of(owner))
         return variable.code, variable, None
 
 
