@@ -37,6 +37,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -162,6 +163,7 @@ class City:
     url: str
     clients: list[dict[str, Any]]
     backends: Callable[[], set[int]]  # the PIDs of PostgreSQL's backends of its database
+    empty_bytes: int  # the database's size, migrated and empty
     built_bytes: int  # the database's size once built
 
 
@@ -205,6 +207,7 @@ def city(agencies: int, kinds: list[str], workdir: Path) -> Iterator[City]:
     with fresh_database("postgresql", workdir, admin_url, LOAD_DATABASE) as url:
         engine = make_engine(url)
         upgrade(engine)
+        empty = database_bytes(url)
         secret = admin_key(engine)
         folder = workdir / "seed"
         city_seed_dir(folder, agencies)
@@ -229,7 +232,7 @@ def city(agencies: int, kinds: list[str], workdir: Path) -> Iterator[City]:
         )
         engine.dispose()
         with backends(url) as find:
-            yield City(url, clients, find, database_bytes(url))
+            yield City(url, clients, find, empty, database_bytes(url))
 
 
 # The servers ---------------------------------------------------------------------------------
@@ -242,15 +245,18 @@ def iki_command() -> list[str]:
 
 @contextmanager
 def servers(url: str, configuration: Configuration, logs: Path) -> Iterator[list[Any]]:
-    """The configuration's `iki serve` processes on 127.0.0.1; [(base URL, process)]."""
+    """The configuration's `iki serve` processes on 127.0.0.1, each logging to a file of its
+    own in `logs`; [(base URL, process)]."""
     env = os.environ | {"DATABASE_URL": url, "HOST": "127.0.0.1"}
     if configuration.redis:
         env["RATE_LIMIT_STORAGE_URL"] = REDIS
     started: list[Any] = []
     try:
-        for n in range(configuration.servers):
+        for _ in range(configuration.servers):
             port = free_port()
-            log = (logs / f"{configuration.name.replace(' ', '-')}-{n}.log").open("wb")
+            runs = len(list(logs.glob("*.log")))
+            name = f"{runs + 1:02d}-{configuration.name.replace(' ', '-').replace('+', 'and')}"
+            log = (logs / f"{name}.log").open("wb")
             workers = str(configuration.workers)
             process = subprocess.Popen(
                 [*iki_command(), "serve", "--port", str(port), "--workers", workers],
@@ -367,7 +373,8 @@ class CpuMeter:
         self.machine_start = machine_ticks()
 
     def end(self) -> dict[str, float]:
-        """CPU seconds of each group since `start`, and of the whole machine (`machine`)."""
+        """CPU seconds of each group since `start`, of the whole machine (`machine`), and
+        how many processes of each group began within the window (`<group> started`)."""
         self.machine_end = machine_ticks()
         self.sample()
         with self.lock:
@@ -376,6 +383,8 @@ class CpuMeter:
                 group: sum(t - self.baseline[group].get(p, 0) for p, t in last.items()) / TICKS
                 for group, last in self.last.items()
             }
+            for group, last in self.last.items():  # processes that began within the window
+                used[f"{group} started"] = len(set(last) - set(self.baseline[group]))
         used["machine"] = (self.machine_end[0] - self.machine_start[0]) / TICKS
         return used
 
@@ -604,6 +613,26 @@ def kind_lines(kinds: list[tuple[str, int, Measured]]) -> list[str]:
     return lines
 
 
+def troubles(runs: list[Measured]) -> list[str]:
+    """What went wrong outside the table: warm-up answers not had, clients that failed or did
+    not finish, and the PostgreSQL connections opened within the window."""
+    lines = []
+    for run in runs:
+        warm = run.summary.get("warm_up", {})
+        failed = Counter(run.summary["clients_failed"])
+        notes = [
+            f"{run.cpu.get('postgres started', 0):.0f} PostgreSQL connections opened in the window"
+        ]
+        if warm.get("busy") or warm.get("errors"):
+            notes.append(f"warm-up: {warm['busy']} busy, errors {warm['errors']}")
+        if failed:
+            notes.append("clients failed: " + "; ".join(f"{n} x {e}" for e, n in failed.items()))
+        if run.summary["clients_unfinished"]:
+            notes.append(f"{run.summary['clients_unfinished']} clients unfinished")
+        lines.append(f"{run.name}: " + "; ".join(notes))
+    return lines
+
+
 def goals(runs: list[Measured]) -> list[tuple[str, str, bool]]:
     """(name, value, met) of each goal of the deadline day."""
     found = []
@@ -625,25 +654,33 @@ def goals(runs: list[Measured]) -> list[tuple[str, str, bool]]:
     return found
 
 
+def ratio_bound(server: float, postgres: float, generator: float, cores: int) -> float:
+    """The most that 2 workers can give over 1 on `cores` cores shared by the servers,
+    PostgreSQL and the generator, from the CPU each spends per request: one worker runs on
+    one core at most (1 / server requests a second), and all of them together on all the
+    cores (cores / (server + postgres + generator))."""
+    whole = cores / (server + postgres + generator)
+    return min(2 / server, whole) / min(1 / server, whole)
+
+
 def why(runs: list[Measured]) -> list[str]:
-    """The arithmetic of the throughput's ceiling on this machine."""
+    """The arithmetic of the throughput's ceiling on this machine: with what others used in
+    each window, and the ratio of 2 workers to 1 that the CPU per request allows at best."""
     lines = []
     for run in runs:
-        whole = (run.cpu["server"] + run.cpu["postgres"] + run.cpu["generator"]) / max(
-            run.answered, 1
-        )
-        other = (
-            max(
-                0.0,
-                run.cpu["machine"] - run.cpu["server"] - run.cpu["postgres"] - run.cpu["generator"],
-            )
-            / run.seconds
-        )
+        ours = run.cpu["server"] + run.cpu["postgres"] + run.cpu["generator"]
+        whole = ours / max(run.answered, 1)
+        other = max(0.0, run.cpu["machine"] - ours) / run.seconds
         ceiling = (CORES - other) / whole if whole else math.inf
+        server, postgres, generator = (
+            run.cpu[g] / max(run.answered, 1) for g in ("server", "postgres", "generator")
+        )
+        bound = ratio_bound(server, postgres, generator, CORES)
         lines.append(
             f"{run.name}: {whole * 1000:.1f} ms of CPU per request (server + PostgreSQL + "
             f"generator); {CORES} cores less {other:.2f} used by others allow at most "
-            f"{ceiling:.0f} req/s; measured {run.throughput:.1f} req/s"
+            f"{ceiling:.0f} req/s; measured {run.throughput:.1f} req/s; with nothing else on "
+            f"the machine, 2 workers / 1 at most {bound:.2f}x"
         )
     return lines
 
@@ -677,6 +714,7 @@ def main() -> int:
         "--kind-seconds", type=float, default=15, help="each kind alone (0: not run)"
     )
     parser.add_argument("--kind-clients", type=int, default=10)
+    parser.add_argument("--logs", type=Path, help="keep the servers' logs in this folder")
     args = parser.parse_args()
     chosen = [c for c in CONFIGURATIONS if c.name in args.configurations.split(",")]
     missing = unreachable(chosen)
@@ -699,15 +737,17 @@ def main() -> int:
             for run in runs + [m for _, _, m in alone]
         )
         grown = database_bytes(built.url) - built.built_bytes
+        city_bytes = built.built_bytes - built.empty_bytes
         size = (
-            f"database: {built.built_bytes / 1e6:.1f} MB built, {grown / 1e6:.1f} MB more after "
-            f"{writes} realisasi PUTs ({grown / max(writes, 1) / 1e3:.1f} kB each, with their "
-            "audit events and history)"
+            f"database: {built.empty_bytes / 1e6:.1f} MB empty, {built.built_bytes / 1e6:.1f} MB "
+            f"built ({city_bytes / args.agencies / 1e3:.0f} kB per agency), "
+            f"{grown / 1e6:.1f} MB more after {writes} realisasi PUTs "
+            f"({grown / max(writes, 1) / 1e3:.1f} kB each, with their audit events and history)"
         )
-        if any(run.errors for run in runs):
-            for log in sorted(Path(tmp).glob("*.log")):
-                tail = log.read_text(errors="replace").splitlines()[-15:]
-                print(f"--- {log.name} (last lines)", *tail, sep="\n")
+        if args.logs:
+            args.logs.mkdir(parents=True, exist_ok=True)
+            for log in Path(tmp).glob("*.log"):
+                shutil.copy(log, args.logs / log.name)
     print(
         f"\nThe deadline day: {args.clients} clients, {args.seconds:.0f} s each, "
         f"{args.agencies} agencies on PostgreSQL, {CORES} cores, {time.strftime('%Y-%m-%d')}"
@@ -717,6 +757,7 @@ def main() -> int:
     if alone:
         print("\nEach kind alone, one worker", *kind_lines(alone), sep="\n")
     print("\nThroughput's ceiling", *why(runs), sep="\n")
+    print(*troubles(runs), sep="\n")
     print(size)
     print()
     missed = []

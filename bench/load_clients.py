@@ -15,8 +15,9 @@ and sends its next request when the previous one answered (a closed loop, no thi
   the first page's cursor kept), over and over;
 - `dashboard`: opens `/dasbor` of its agency, signed in as a person (the session cookie).
 
-A warm-up (each client's first pull or read, the e-SAKIP's full pull that gives its first
-cursor) runs before the clock. The generator prints `start` and `end` lines at the edges of
+A warm-up runs before the clock: each client's first request (the e-SAKIP's is the full
+pull that gives its first cursor), tried again a few times if it fails, since the clients
+start as one herd. The generator prints `start` and `end` lines at the edges of
 the measured window (so that `load.py` reads the processes' CPU time there), then one line of
 JSON: per kind of request its count, throughput, latency percentiles and errors by status,
 and the generator's own CPU seconds. An answer 503 `busy` with Retry-After is counted apart
@@ -33,15 +34,19 @@ import resource
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
 PUT, READ, PULL, DASHBOARD = "operator PUT", "operator GET", "e-SAKIP pull", "dashboard"
 KINDS = (PUT, READ, PULL, DASHBOARD)
+WARM = "warm-up"
+WARM_TRIES = 5
 PAGE = 1000
 MAX_RETRY_AFTER = 5.0
+T = TypeVar("T")
 
 
 def percentile(ordered: list[float], q: float) -> float:
@@ -104,10 +109,18 @@ class Run:
         self.ready = 0  # clients whose warm-up request answered
         self.tallies: dict[str, Tally] = defaultdict(Tally)
 
-    async def warmed(self) -> None:
-        """Count this client ready, and wait for the clock to start."""
+    async def warm_up(self, first: Callable[[], Awaitable[T | None]]) -> T | None:
+        """The client's first request, tried again while it fails (busy, or an error: the
+        clients start as one herd), a few times; then the client is counted ready and waits
+        for the clock. Its answer, or None."""
+        answer = None
+        for _ in range(WARM_TRIES):
+            answer = await first()
+            if answer is not None:
+                break
         self.ready += 1
         await self.started.wait()
+        return answer
 
     def open(self) -> bool:
         return time.monotonic() < self.deadline
@@ -149,9 +162,8 @@ async def operator(run: Run, client: httpx.AsyncClient, plan: dict[str, Any], sp
     """PUT an indicator's values of the quarter, read them back; the next indicator."""
     writes = spec["writes"]
     year, quarter = plan["year"], plan["quarter"]
-    warm = await client.get(f"/api/v1/indicators/{writes[0][0]}/realizations/{year}/{quarter}")
-    warm.raise_for_status()
-    await run.warmed()
+    first = f"/api/v1/indicators/{writes[0][0]}/realizations/{year}/{quarter}"
+    await run.warm_up(lambda: run.send(client, WARM, "GET", first))
     n = 0
     while run.open():
         indicator, codes = writes[n % len(writes)]
@@ -167,23 +179,20 @@ async def operator(run: Run, client: httpx.AsyncClient, plan: dict[str, Any], sp
                 run.tallies[READ].errors["mismatch"] += 1
 
 
-async def pull(run: Run | None, client: httpx.AsyncClient, params: dict[str, Any]) -> str:
-    """Every page of one pull (timed when `run` is given); the first page's cursor."""
+async def pull(
+    run: Run, client: httpx.AsyncClient, params: dict[str, Any], kind: str = PULL
+) -> str | None:
+    """Every page of one pull, tallied under `kind`; the first page's cursor, or None if a
+    page was not answered."""
     offset, cursor = 0, ""
     while True:
         page = {**params, "limit": PAGE, "offset": offset}
-        if run is None:
-            response = await client.get("/api/v1/achievements", params=page)
-            response.raise_for_status()
-        else:
-            answer = await run.send(client, PULL, "GET", "/api/v1/achievements", params=page)
-            if answer is None:
-                return str(params.get("cursor", ""))  # pulled again from the same cursor
-            response = answer
-        body = response.json()
+        answer = await run.send(client, kind, "GET", "/api/v1/achievements", params=page)
+        if answer is None:
+            return None
+        body = answer.json()
         cursor = cursor or body["cursor"]
-        if run is not None:
-            run.tallies[PULL].items += len(body["items"])
+        run.tallies[kind].items += len(body["items"])
         offset += PAGE
         if offset >= body["total"]:
             return cursor
@@ -193,18 +202,17 @@ async def esakip(run: Run, client: httpx.AsyncClient, plan: dict[str, Any], spec
     """Pull the quarter's changes since the cursor, over and over (with `full`, the whole
     quarter every time)."""
     params = {"year": plan["year"], "quarter": plan["quarter"]}
-    cursor = await pull(None, client, params)  # the full pull that gives the first cursor
-    await run.warmed()
+    # The full pull that gives the first cursor (without one, the first timed pull is full).
+    cursor = await run.warm_up(lambda: pull(run, client, params, WARM))
     while run.open():
-        since = {} if spec.get("full") else {"cursor": cursor}
-        cursor = await pull(run, client, params | since)
+        since = {"cursor": cursor} if cursor and not spec.get("full") else {}
+        cursor = await pull(run, client, params | since) or cursor
 
 
 async def dashboard(run: Run, client: httpx.AsyncClient, plan: dict[str, Any], spec: Any) -> None:
     """Open the agency's dashboard of the quarter, over and over."""
     params = {"tahun": plan["year"], "triwulan": plan["quarter"], "agency": spec["agency"]}
-    (await client.get("/dasbor", params=params)).raise_for_status()
-    await run.warmed()
+    await run.warm_up(lambda: run.send(client, WARM, "GET", "/dasbor", params=params))
     while run.open():
         answer = await run.send(client, DASHBOARD, "GET", "/dasbor", params=params)
         if answer is not None and "text/html" not in answer.headers.get("content-type", ""):
@@ -212,6 +220,17 @@ async def dashboard(run: Run, client: httpx.AsyncClient, plan: dict[str, Any], s
 
 
 LOOPS = {"operator": operator, "esakip": esakip, "dashboard": dashboard}
+
+
+def spread(kinds: list[str], servers: int) -> list[int]:
+    """The server of each client: the clients of each kind dealt in turn, so that every
+    server has its share of each kind."""
+    dealt: Counter[str] = Counter()
+    where = []
+    for kind in kinds:
+        where.append(dealt[kind] % servers)
+        dealt[kind] += 1
+    return where
 
 
 def connect(base: str, spec: dict[str, Any], timeout: float) -> httpx.AsyncClient:
@@ -234,9 +253,10 @@ async def generate(plan: dict[str, Any]) -> dict[str, Any]:
     """Run the plan's clients for its seconds, after their warm-up; the summary."""
     run = Run(float(plan["seconds"]))
     bases = plan["bases"]
+    where = spread([spec["kind"] for spec in plan["clients"]], len(bases))
     clients = [
-        connect(bases[i % len(bases)], spec, plan["timeout"])
-        for i, spec in enumerate(plan["clients"])
+        connect(bases[n], spec, plan["timeout"])
+        for n, spec in zip(where, plan["clients"], strict=True)
     ]
     tasks = [
         asyncio.create_task(LOOPS[spec["kind"]](run, client, plan, spec))
@@ -266,6 +286,7 @@ async def generate(plan: dict[str, Any]) -> dict[str, Any]:
         "seconds": run.seconds,
         "generator_cpu_s": cpu_window,
         "kinds": {k: run.tallies[k].summary(run.seconds) for k in KINDS if k in run.tallies},
+        "warm_up": run.tallies[WARM].summary(run.seconds),
         "clients_failed": failed,
         "clients_unfinished": len(pending),
     }

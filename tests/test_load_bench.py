@@ -10,8 +10,8 @@ import math
 import httpx
 import pytest
 
-from bench.load import kinds_of_clients, operator_places, unit_writes
-from bench.load_clients import PUT, Run, Tally, is_busy, percentile
+from bench.load import kinds_of_clients, operator_places, ratio_bound, unit_writes
+from bench.load_clients import PUT, Run, Tally, is_busy, percentile, spread
 
 
 def test_percentiles_interpolate_between_ranks():
@@ -109,3 +109,21 @@ def test_a_unit_writes_the_variables_it_owns():
     ]
     assert unit_writes(indicators, "U") == [[1, ["a"]], [3, ["d", "e"]]]
     assert unit_writes(indicators, "W") == []
+
+
+def test_each_server_gets_its_share_of_each_kind():
+    kinds = kinds_of_clients(100)
+    where = spread(kinds, 2)
+    for kind in ("operator", "esakip", "dashboard"):
+        servers = [n for n, k in zip(where, kinds, strict=True) if k == kind]
+        assert abs(servers.count(0) - servers.count(1)) <= 1, kind
+    assert spread(kinds, 1) == [0] * 100
+
+
+def test_two_workers_gain_what_the_cores_left_to_them_allow():
+    # 50 ms of server CPU a request: one worker, one core, 20 a second.
+    assert ratio_bound(0.050, 0.0, 0.0, cores=2) == pytest.approx(2.0)
+    # PostgreSQL and the generator take 20 ms a request on the same two cores: 2 / 0.07.
+    assert ratio_bound(0.050, 0.015, 0.005, cores=2) == pytest.approx(2 / 0.070 / 20)
+    # With 4 cores they no longer limit two workers.
+    assert ratio_bound(0.050, 0.015, 0.005, cores=4) == pytest.approx(2.0)
