@@ -419,6 +419,7 @@ class Measured:
     name: str
     summary: dict[str, Any]
     cpu: dict[str, float]
+    workers: int = 1  # worker processes in all
 
     @property
     def seconds(self) -> float:
@@ -497,7 +498,9 @@ def run_configuration(
     """The configuration under the whole load for `seconds`."""
     with servers(built.url, configuration, logs) as started:
         plan = plan_of(built.clients, [base for base, _ in started], seconds, timeout)
-        return generate(configuration.name, plan, [p.pid for _, p in started], built.backends)
+        measured = generate(configuration.name, plan, [p.pid for _, p in started], built.backends)
+        measured.workers = configuration.servers * configuration.workers
+        return measured
 
 
 def plan_of(
@@ -623,6 +626,11 @@ def troubles(runs: list[Measured]) -> list[str]:
         notes = [
             f"{run.cpu.get('postgres started', 0):.0f} PostgreSQL connections opened in the window"
         ]
+        why: Counter[str] = Counter()
+        for kind in run.summary["kinds"].values():
+            why.update(kind.get("busy_why", {}))
+        if why:
+            notes.append("503 busy for " + ", ".join(f"{c}: {n}" for c, n in sorted(why.items())))
         if warm.get("busy") or warm.get("errors"):
             notes.append(f"warm-up: {warm['busy']} busy, errors {warm['errors']}")
         if failed:
@@ -676,6 +684,13 @@ def why(runs: list[Measured]) -> list[str]:
             run.cpu[g] / max(run.answered, 1) for g in ("server", "postgres", "generator")
         )
         bound = ratio_bound(server, postgres, generator, CORES)
+        idle = CORES - run.cpu["machine"] / run.seconds
+        if run.cpu["server"] / run.seconds < 0.8 * run.workers and idle > 0.3:
+            lines.append(
+                f"{run.name}: the servers used {run.cpu['server'] / run.seconds:.2f} cores of "
+                f"their {run.workers} workers while {idle:.2f} cores were idle: they waited "
+                "(see 503 busy by cause below), they did not compute"
+            )
         lines.append(
             f"{run.name}: {whole * 1000:.1f} ms of CPU per request (server + PostgreSQL + "
             f"generator); {CORES} cores less {other:.2f} used by others allow at most "

@@ -68,6 +68,7 @@ class Tally:
     latencies: list[float] = field(default_factory=list)
     in_window: int = 0
     busy: int = 0
+    busy_why: Counter[str] = field(default_factory=Counter)  # `pool` or `lock`
     errors: Counter[str] = field(default_factory=Counter)
     items: int = 0  # achievements answered (pulls)
 
@@ -84,6 +85,7 @@ class Tally:
             "p95": percentile(ordered, 95),
             "p99": percentile(ordered, 99),
             "busy": self.busy,
+            "busy_why": dict(sorted(self.busy_why.items())),
             "errors": dict(sorted(self.errors.items())),
             "items": self.items,
         }
@@ -97,6 +99,13 @@ def is_busy(response: httpx.Response) -> bool:
         return bool(response.json().get("code") == "busy")
     except ValueError:
         return False
+
+
+def busy_cause(response: httpx.Response) -> str:
+    """Why the service was busy: every database connection in use (`pool`), or a write's
+    lock held too long (`lock`), as its problem's detail says."""
+    detail = str(response.json().get("detail", ""))
+    return "pool" if "connection" in detail else "lock" if "lock" in detail else "other"
 
 
 class Run:
@@ -151,6 +160,7 @@ class Run:
             return response
         if is_busy(response):
             tally.busy += 1
+            tally.busy_why[busy_cause(response)] += 1
             wait = min(float(response.headers["retry-after"]), MAX_RETRY_AFTER)
             await asyncio.sleep(max(0.0, min(wait, self.deadline - time.monotonic())))
         else:

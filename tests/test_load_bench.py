@@ -36,8 +36,8 @@ def test_a_tally_summarises_its_answers():
     assert summary["errors"] == {"500": 2, "mismatch": 1}
 
 
-def problem(status: int, code: str, **headers: str) -> httpx.Response:
-    return httpx.Response(status, json={"code": code}, headers=headers)
+def problem(status: int, code: str, detail: str = "", **headers: str) -> httpx.Response:
+    return httpx.Response(status, json={"code": code, "detail": detail}, headers=headers)
 
 
 def test_only_a_503_busy_with_retry_after_is_load_shedding():
@@ -52,7 +52,8 @@ def test_answers_are_tallied_as_expected_busy_or_errors():
     answers = iter(
         [
             httpx.Response(200, json={}),
-            problem(503, "busy", **{"Retry-After": "2"}),
+            problem(503, "busy", "every database connection is in use", **{"Retry-After": "2"}),
+            problem(503, "busy", "Another write holds the lock", **{"Retry-After": "2"}),
             problem(500, "internal"),
             problem(503, "unavailable"),
         ]
@@ -63,7 +64,7 @@ def test_answers_are_tallied_as_expected_busy_or_errors():
         run = Run(seconds=1)
         run.deadline = 0.0  # the window is over: a busy answer is not waited for
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
-            for _ in range(4):
+            for _ in range(5):
                 await run.send(client, PUT, "PUT", "/x", json={})
 
             def refuse(request: httpx.Request) -> httpx.Response:
@@ -74,9 +75,10 @@ def test_answers_are_tallied_as_expected_busy_or_errors():
         return run
 
     tally = asyncio.run(scenario()).tallies[PUT]
-    assert len(tally.latencies) == 4
+    assert len(tally.latencies) == 5
     assert tally.in_window == 0
-    assert tally.busy == 1
+    assert tally.busy == 2
+    assert tally.busy_why == {"pool": 1, "lock": 1}
     assert tally.errors == {"500": 1, "503": 1, "transport ConnectError": 1}
 
 
