@@ -79,7 +79,7 @@ test: lint pytest
 # Every bench runs to the end and prints its lines, each goal `met` or `MISSED`; the target
 # fails at the end if any bench missed a goal (not at the first miss).
 BENCHES := bench/formula_bench.py bench/seed_bench.py bench/city_bench.py bench/pages_bench.py \
-	bench/webhooks_bench.py
+	bench/webhooks_bench.py bench/load.py
 
 bench: $(VENV)/.installed-dev
 	@missed=""; for b in $(BENCHES); do \

@@ -158,19 +158,24 @@ def server(url: str, source: Path | None = None) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{base}/healthz", timeout=1).raise_for_status()
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("the server did not start") from None
-                time.sleep(0.1)
+        wait_healthy(base, process, 30)
         yield base
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def wait_healthy(base: str, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
+    """Wait until the server started as `process` answers `/healthz` on `base`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            httpx.get(f"{base}/healthz", timeout=1).raise_for_status()
+            return
+        except httpx.HTTPError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"the server on {base} did not start") from None
+            time.sleep(0.1)
 
 
 def analyze(engine: Engine, sqlite: bool = False) -> None:
