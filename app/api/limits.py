@@ -18,10 +18,13 @@ or worker thread waits on a slow client: a route starts with its body in memory.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import anyio
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -107,12 +110,65 @@ def route_capabilities(route: Any) -> list[Capability]:
     return found
 
 
+class Admission:
+    """At most `limit` requests of a process at once past the body: the authentication's
+    lookup and the route, from its first query to its last byte. The others wait here,
+    without a thread, for at most `wait` seconds, then are answered 503 busy.
+
+    Why: a sync route's session is committed and closed only after FastAPI has checked the
+    answer in a thread of the pool. Without a bound, a worker under a hundred requests at
+    once had every thread waiting for a connection while every connection was held by a
+    request waiting for a thread, until the pool's timeout answered 503 to a third of the
+    requests. With at most half as many requests as the pool has connections (a request may
+    hold two), and fewer than the threads, each admitted request finds both."""
+
+    def __init__(self, limit: int, wait: float) -> None:
+        self.limit = limit
+        self.wait = wait
+        self._permits: WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            WeakKeyDictionary()
+        )
+
+    async def enter(self) -> asyncio.Semaphore:
+        """Wait for a permit (503 busy after `wait` seconds); the permits to release it to."""
+        loop = asyncio.get_running_loop()  # one count per event loop (a worker has one)
+        permits = self._permits.get(loop)
+        if permits is None:
+            permits = self._permits[loop] = asyncio.Semaphore(self.limit)
+        try:
+            async with asyncio.timeout(self.wait):
+                await permits.acquire()
+        except TimeoutError as error:
+            raise pool_busy() from error
+        return permits
+
+    @asynccontextmanager
+    async def admitted(self) -> AsyncIterator[None]:
+        permits = await self.enter()
+        try:
+            yield
+        finally:
+            permits.release()
+
+
+THREADS = 40
+"""The threads of anyio's default limiter, which runs FastAPI's sync routes and
+dependencies: the admission stays below it."""
+UNADMITTED = frozenset({"/healthz"})
+"""Paths that use no connection: answered however busy the worker is."""
+
+
 class RequestGuard:
     """ASGI middleware: size, authentication and authorization before the body is read;
-    then the body, bounded in size and time, before the route runs."""
+    then the body, bounded in size and time, before the route runs; the lookup and the route
+    within the process's admission (`Admission`)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        settings = get_settings()
+        self.admission = Admission(
+            max(1, min(settings.db_pool_size, THREADS - 1)), settings.db_pool_timeout_seconds
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -129,7 +185,8 @@ class RequestGuard:
         route = matched_route(scope)
         if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
             try:
-                principal = await self._authenticate(scope, headers.get("authorization", ""))
+                async with self.admission.admitted():
+                    principal = await self._authenticate(scope, headers.get("authorization", ""))
                 lacking = [c for c in route_capabilities(route) if not principal.can(c)]
                 if lacking:
                     raise refusal(principal, lacking[0])
@@ -139,7 +196,7 @@ class RequestGuard:
             scope.setdefault("state", {})["principal"] = principal
         if not with_body or route is None:
             # No body to read, or none that will be read (404, 405): as it is.
-            await self.app(scope, receive, send)
+            await self._admitted(scope, receive, send)
             return
         try:
             body = await _read_body(receive, limit)
@@ -147,7 +204,21 @@ class RequestGuard:
             await _refuse(error, scope, send)
             return
         if body is not None:  # None: the client went away
-            await self.app(scope, _replay(body, receive), send)
+            await self._admitted(scope, _replay(body, receive), send)
+
+    async def _admitted(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["path"] in UNADMITTED:
+            await self.app(scope, receive, send)
+            return
+        try:
+            permits = await self.admission.enter()
+        except AppError as error:
+            await _refuse(error, scope, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            permits.release()
 
     async def _authenticate(self, scope: Scope, authorization: str) -> Principal:
         """The request's principal, from a lookup in a session closed before it returns; the

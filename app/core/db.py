@@ -117,8 +117,13 @@ def make_engine(
             url,
             echo=echo,
             connect_args={"check_same_thread": False},
-            # A file has a queue of connections (5 + 10); memory one connection per thread.
-            **({"pool_timeout": pool_timeout} if in_file else {}),
+            # A file has a queue of connections, as PostgreSQL's (the admission of requests
+            # counts on it: app/api/limits.py); memory one connection per thread.
+            **(
+                {"pool_size": pool_size, "max_overflow": pool_size, "pool_timeout": pool_timeout}
+                if in_file
+                else {}
+            ),
         )
         _configure_sqlite(engine)
         return engine
