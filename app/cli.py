@@ -273,6 +273,19 @@ def worker() -> None:
     asyncio.run(main())
 
 
+@cli.command()
+def forget() -> None:
+    """Give every agency's data a new revision, so that no server serves a figure it
+    remembered before: run it after changing rows with SQL written by hand (the service's own
+    writes revise what they change)."""
+    from app.services.revisions import forget as revise_every_agency
+
+    with _session("cli") as session:
+        revised = revise_every_agency(session)
+        session.commit()
+    typer.echo(f"{revised} agencies revised: remembered figures are computed again", err=True)
+
+
 def proxy_options(trusted_proxies: str) -> dict[str, Any]:
     """uvicorn's options for X-Forwarded-For and X-Forwarded-Proto: believed only from the
     proxies named in TRUSTED_PROXIES (addresses or CIDR networks), from nobody by default

@@ -5,7 +5,9 @@ Run from the repository root: python bench/city_bench.py [--databases sqlite,pos
 For each database, one server (uvicorn, one worker) serves a city that grows from 1 to 25
 to 100 agencies like the seeded one (bench/city.py). At each size, in one run, it measures:
 
-- the full pull: every achievement of the year at quarter 4, pages of 1000, over HTTP;
+- the full pull: every achievement of the year at quarter 4, pages of 1000, over HTTP, of
+  data unchanged since the last pull (figures remembered by revision), and the first pull
+  after every agency's data changed (`iki forget`: every figure computed again);
 - the floor: the same figures read in this process by plain SQL (definitions, values,
   targets), year-to-date aggregation in Python, formulas by compiled `eval`, `json.dumps`;
 - a realization PUT and a data-values PUT of one quarter (median, p95), a 39-indicator
@@ -50,7 +52,7 @@ from app.core.db import make_engine
 from app.core.migrations import upgrade
 from app.models import Role, Unit
 from app.quality import check
-from app.services import audit, keys, quality
+from app.services import audit, keys, quality, revisions
 from app.services.seed import load_seed
 from bench.city import YEAR, agency_code, city_seed_dir, target_items, value_rows
 
@@ -85,6 +87,7 @@ class Figures:
     import_s: float = 0.0
     targets_s: float = 0.0
     pull_s: float = 0.0
+    cold_pull_s: float = 0.0
     floor_s: float = 0.0
     page_ms: float = 0.0
     healthz_ms: float = 0.0
@@ -427,6 +430,13 @@ def request_ms(client: httpx.Client, path: str, count: int, **params: Any) -> fl
     return median(samples)
 
 
+def forget(engine: Engine) -> None:
+    """Revise every agency, as a write to each would (`iki forget`)."""
+    with Session(engine) as session:
+        revisions.forget(session)
+        session.commit()
+
+
 def city_checks(engine: Engine, quarter: int = 4) -> int:
     """The data-quality checks of every unit's quarter of the city, read at once as the pull
     reads them; how many unit-quarters."""
@@ -443,11 +453,13 @@ def measure(
 ) -> None:
     figures.indicators = full_pull(client)  # also warms the server up
     floor_pull(engine)
-    pulls, floors = [], []
-    for _ in range(repeats):  # in turn, so that the machine's noise hits both alike
-        pulls += timed(lambda: full_pull(client), 1)
+    pulls, cold, floors = [], [], []
+    for _ in range(repeats):  # in turn, so that the machine's noise hits them alike
+        forget(engine)  # every agency revised: the server computes every figure again
+        cold += timed(lambda: full_pull(client), 1)
+        pulls += timed(lambda: full_pull(client), 1)  # the data unchanged since: remembered
         floors += timed(lambda: floor_pull(engine), 1)
-    figures.pull_s, figures.floor_s = min(pulls), min(floors)
+    figures.pull_s, figures.cold_pull_s, figures.floor_s = min(pulls), min(cold), min(floors)
     figures.healthz_ms = request_ms(client, "/healthz", 200)
     figures.page_ms = request_ms(
         client, "/api/v1/achievements", 50, year=YEAR, agency=agency_code(1)
@@ -469,7 +481,9 @@ def report(kind: str, f: Figures) -> None:
     )
     print(
         f"{'':10} pull {f.pull_s:7.3f} s ({n / f.pull_s:7.0f} achievements/s) | "
-        f"floor {f.floor_s:7.3f} s | pull/floor {f.pull_s / f.floor_s:5.2f}x"
+        f"floor {f.floor_s:7.3f} s | pull/floor {f.pull_s / f.floor_s:5.2f}x | "
+        f"first pull after every agency changed {f.cold_pull_s:7.3f} s "
+        f"({f.cold_pull_s / f.floor_s:5.2f}x the floor)"
     )
     print(
         f"{'':10} realization PUT median {median(f.realization_ms):6.2f} ms "
@@ -523,6 +537,8 @@ def run(
     return {
         "pull/floor at 100 agencies": large.pull_s / large.floor_s,
         "pull 100 / pull 25 (4x the data)": large.pull_s / middle.pull_s,
+        "first pull after every agency changed / floor, at 100": large.cold_pull_s / large.floor_s,
+        "first pull 100 / first pull 25": large.cold_pull_s / middle.cold_pull_s,
         "realization PUT 100 / PUT 1": median(large.realization_ms) / median(small.realization_ms),
         "realization PUT / healthz": median(large.realization_ms) / large.healthz_ms,
         "39-indicator page / healthz": large.page_ms / large.healthz_ms,

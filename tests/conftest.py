@@ -23,6 +23,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, select
 
+from app.core.config import get_settings
 from app.core.db import for_writes, get_session, get_write_session, make_engine
 from app.core.migrations import upgrade
 from app.main import app
@@ -108,6 +109,12 @@ def client(session: Session) -> Iterator[TestClient]:
     with TestClient(app) as test_client:
         yield test_client
     app.dependency_overrides.clear()
+
+
+@pytest.fixture
+def forgetful(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every figure computed at every read (none served as remembered: FIGURE_MEMO_SIZE 0)."""
+    monkeypatch.setattr(get_settings(), "figure_memo_size", 0)
 
 
 KeyMaker = Callable[..., dict[str, str]]

@@ -263,6 +263,24 @@ def test_seals_check(iki, database_url):
     assert checked.stdout == "" and "0 sealed figures checked, 0 drifted" in checked.stderr
 
 
+def test_forget_revises_every_agency(iki, database_url):
+    iki("migrate")
+    iki("seed")
+    engine = make_engine(database_url)
+    read = text("SELECT id, data_revision FROM agency ORDER BY id")
+    try:
+        with engine.connect() as connection:
+            before = connection.execute(read).all()
+        done = iki("forget")
+        with engine.connect() as connection:
+            after = connection.execute(read).all()
+    finally:
+        engine.dispose()
+    assert len(before) == len(after) == 1 and before[0][0] == after[0][0]
+    assert before[0][1] != after[0][1]
+    assert "1 agencies revised" in done.stderr
+
+
 def one_line_error(done: subprocess.CompletedProcess[str], code: int = 1) -> str:
     """The single line an expected error printed (and nothing on stdout)."""
     assert done.returncode == code, (done.returncode, done.stderr)

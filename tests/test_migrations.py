@@ -13,6 +13,7 @@ from sqlmodel import SQLModel
 
 from app.core.db import make_engine
 from app.core.migrations import current_revision, downgrade, head_revision, upgrade
+from app.models import Agency
 
 
 def test_upgrade_from_empty_matches_models_and_downgrades_to_empty(databases):
@@ -167,5 +168,32 @@ def test_replicas_migrating_at_once_migrate_once(databases):
     try:
         with engine.connect() as conn:
             assert current_revision(conn) == head
+    finally:
+        engine.dispose()
+
+
+def test_0013_gives_every_agency_a_revision(databases):
+    """Agencies stored before 0013 start at a revision of their own (random: not the
+    column's default of 0, which two agencies would share)."""
+    from pathlib import Path
+
+    from sqlalchemy import text
+    from sqlmodel import Session
+
+    from app.services.seed import load_seed
+
+    engine = make_engine(databases.new_url("revisions"))
+    try:
+        upgrade(engine)
+        with Session(engine) as session:
+            load_seed(session, Path(__file__).resolve().parents[1] / "seed")
+            session.add(Agency(code="DINAS_LAIN", name="Dinas Lain"))
+            session.commit()
+        downgrade(engine, "0012")
+        upgrade(engine)
+        with engine.connect() as conn:
+            revisions = dict(conn.execute(text("SELECT id, data_revision FROM agency")).all())
+        assert len(revisions) == 2
+        assert len(set(revisions.values())) == 2 and all(r > 0 for r in revisions.values())
     finally:
         engine.dispose()

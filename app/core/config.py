@@ -163,6 +163,13 @@ class Settings(BaseSettings):
         le=256,
         description="Deliveries a dispatcher makes at once (one per lane at most)",
     )
+    figure_memo_size: int = Field(
+        default=40_000,
+        ge=0,
+        description="Achievements a worker remembers by the revision of their agency's data "
+        "(each indicator's figures asked together count once); 0 computes every figure at "
+        "every read",
+    )
     webhook_poll_seconds: float = Field(
         default=0.25,
         gt=0,

@@ -5,11 +5,12 @@ timestamps, and the request and response schemas (`app/schemas/organization.py`)
 from the same base.
 """
 
+import secrets
 from datetime import datetime
 from typing import Annotated
 
 from pydantic import Field as Limits
-from sqlalchemy import JSON, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.core.types import (
@@ -73,6 +74,13 @@ class Agency(AgencyBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     rating_scale_id: int | None = Field(default=None, foreign_key="rating_scale.id")
+    # Changed by every flush that changes a row the agency's figures are computed from
+    # (app/services/revisions.py); random, so that it never comes back. Not audited.
+    data_revision: int = Field(
+        default_factory=lambda: secrets.randbits(62),
+        sa_type=BigInteger,
+        sa_column_kwargs={"server_default": "0"},
+    )
     created_at: datetime = timestamp_field()
     updated_at: datetime = timestamp_field()
 

@@ -4,4 +4,7 @@ Every rule of a write is checked before anything is written, so a refused reques
 session as it found it. Services flush, never commit: the request's unit of work commits.
 """
 
-from app.services import audit  # noqa: F401  (records every flushed change)
+from app.services import (
+    audit,  # noqa: F401  (records every flushed change)
+    revisions,  # noqa: F401  (revises the agencies of every flushed change)
+)

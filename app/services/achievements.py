@@ -56,7 +56,7 @@ from app.schemas.achievements import (
 )
 from app.schemas.common import PageParams
 from app.schemas.rating_scales import Rating as RatingPublic
-from app.services import changes, quality
+from app.services import changes, quality, revisions
 from app.services.changes import Cursor
 from app.services.common import core_rows, paginate
 from app.services.queries import (
@@ -154,6 +154,7 @@ _AGENCY_COLUMNS = (
     col(Agency.id),
     col(Agency.rating_scale_id),
     col(Agency.code),  # `agency`
+    col(Agency.data_revision),  # of the agency's data (`app.services.revisions`)
 )
 
 
@@ -169,13 +170,14 @@ class Definition(NamedTuple):
     stamp: Any  # the latest change of the indicator, its position or its agency
     agency_id: int
     rating_scale_id: int | None
+    revision: int  # of the agency's data (`app.services.revisions`)
 
     @classmethod
     def of(cls, row: Sequence[Any], of_agency: Sequence[Any]) -> Definition:
         """A definition from a row of `_DEFINITION_COLUMNS` and its decree's row of
         `_AGENCY_COLUMNS`."""
         formula, _, *changed = row[:_AT_INDICATOR]
-        _, agency_changed, agency_id, rating_scale_id, agency = of_agency
+        _, agency_changed, agency_id, rating_scale_id, agency, revision = of_agency
         indicator = dict(zip(_INDICATOR, row[_AT_INDICATOR:_AT_POSITION], strict=True))
         position = dict(zip(_POSITION, row[_AT_POSITION:], strict=True))
         return cls(
@@ -186,6 +188,7 @@ class Definition(NamedTuple):
             max(*changed, agency_changed),
             agency_id,
             rating_scale_id,
+            revision,
         )
 
     def head(self, year: int) -> Row:
@@ -380,7 +383,9 @@ def achievement_rows(
     stored definitions, data, targets, scales and workflow states, read in a fixed number
     of queries whatever their number."""
     if not (verified_only and sealed):
-        return _computed_rows(session, indicator_ids, year, quarters, verified_only)
+        return _computed_rows(
+            session, indicator_ids, year, quarters, verified_only, remembered=sealed
+        )
     seals = _sealed(session, indicator_ids, year, quarters)
     unsealed = [
         i
@@ -444,10 +449,47 @@ def _computed_rows(
     verified_only: bool,
     *,
     findings: bool = True,
+    remembered: bool = True,
 ) -> list[Row]:
     """The rows computed from the stored facts; without their data-quality findings
-    (`quality` None) when not `findings`, for callers that keep only numbers."""
+    (`quality` None) when not `findings`, for callers that keep only numbers. An indicator's
+    rows computed at the current revision of its agency's data are served as remembered
+    (`app.services.revisions`) unless not `remembered` (a seal and its check compute
+    afresh). Each row is a copy of its own."""
     found = definitions(session, indicator_ids)
+    if not found:
+        return []
+    memo = revisions.memo_of(session) if remembered else None
+    if memo is None:
+        return _rows_of(session, found, year, quarters, verified_only, findings)
+    asked = (year, tuple(quarters), verified_only, findings)
+    known: dict[int, tuple[Row, ...]] = {}
+    for definition in found:
+        hit = memo.get((definition.id, definition.revision, *asked))
+        if hit is not None:
+            known[definition.id] = hit
+    missing = [d for d in found if d.id not in known]
+    by_indicator: dict[int, list[Row]] = defaultdict(list)
+    computed = (
+        _rows_of(session, missing, year, quarters, verified_only, findings) if missing else []
+    )
+    for row in computed:
+        by_indicator[row["indicator"]["id"]].append(row)
+    for definition in missing:
+        rows = known[definition.id] = tuple(by_indicator[definition.id])
+        memo.put((definition.id, definition.revision, *asked), rows)
+    return [dict(row) for definition in found for row in known[definition.id]]
+
+
+def _rows_of(
+    session: Session,
+    found: Sequence[Definition],
+    year: int,
+    quarters: Sequence[int],
+    verified_only: bool,
+    findings: bool,
+) -> list[Row]:
+    """The rows of these definitions computed from the stored facts (`_computed_rows`)."""
     if not found:
         return []
     formulas = {d.formula: _parsed(d.formula) for d in found}
@@ -879,7 +921,7 @@ def seal(session: Session, unit_id: int, year: int, quarter: int) -> int:
     resting = _resting_on(session, unit_id, year)
     ids = list(resting)
     quarters = list(range(quarter, 5))
-    rows = _computed_rows(session, ids, year, quarters, verified_only=True)
+    rows = _computed_rows(session, ids, year, quarters, verified_only=True, remembered=False)
     verified = set(
         session.exec(
             select(Period.unit_id, Period.quarter).where(
@@ -943,7 +985,9 @@ def check_seals(
     for in_year, sealed in by_year.items():
         ids = sorted({f.indicator_id for f in sealed})
         quarters = sorted({f.quarter for f in sealed})
-        for row in _computed_rows(session, ids, in_year, quarters, verified_only=True):
+        for row in _computed_rows(
+            session, ids, in_year, quarters, verified_only=True, remembered=False
+        ):
             now[(in_year, row["indicator"]["id"], row["quarter"])] = row
     checks = []
     for figure in figures:

@@ -45,6 +45,10 @@ SECRET_COLUMNS = frozenset(
 )
 """Columns left out of every event's before and after: hashes and webhook secrets (which a
 key other than the database's own would decrypt, but no reader of the trail needs)."""
+BOOKKEEPING_COLUMNS = frozenset({"data_revision"})
+"""Columns no change of the data is in: an agency's revision, which every change of its data
+moves (app/services/revisions.py)."""
+_UNRECORDED = SECRET_COLUMNS | BOOKKEEPING_COLUMNS
 
 ACTOR, ACTOR_ID, ROLE = "audit_actor", "audit_actor_id", "audit_role"
 REQUEST_ID, ACTION = "audit_request_id", "audit_action"
@@ -80,7 +84,7 @@ def action(session: Session, name: str) -> Iterator[None]:
 def _audited_keys(mapper: Mapper[Any]) -> tuple[list[str], list[str]]:
     """The column attributes of a mapped class, and those of them whose values are recorded."""
     keys = [attr.key for attr in mapper.column_attrs]
-    return keys, [key for key in keys if key not in SECRET_COLUMNS]
+    return keys, [key for key in keys if key not in _UNRECORDED]
 
 
 def _row_values(obj: Any, keys: Sequence[str]) -> dict[str, Any]:
@@ -128,7 +132,7 @@ def _events(session: OrmSession) -> list[dict[str, Any]]:
                     continue
                 before, after = {}, {}
                 for key in changed:
-                    if key in SECRET_COLUMNS:
+                    if key in _UNRECORDED:
                         continue
                     history = state.attrs[key].history
                     old = history.deleted[0] if history.deleted else None

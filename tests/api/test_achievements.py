@@ -210,6 +210,7 @@ def test_csv_columns_are_the_schema_flattened(client, reader, reported):
     assert len(rows) == 39 and {len(row) for row in rows} == {len(header)}
 
 
+@pytest.mark.usefixtures("forgetful")
 def test_a_page_costs_a_fixed_number_of_statements(client, reader, reported, count_statements):
     get(client, reader, quarter=2, limit=1)  # warm caches
     count_statements.statements.clear()
@@ -221,6 +222,18 @@ def test_a_page_costs_a_fixed_number_of_statements(client, reader, reported, cou
     # 14 for the figures, 7 for their quality (the units' quarters: their states, then the
     # checks' units, variables, indicators, rules, values and targets).
     assert count_statements.count == small <= 21
+
+
+def test_a_remembered_page_reads_only_its_definitions(client, reader, reported, count_statements):
+    """Figures computed at the current revision of their agency's data are served as
+    remembered: the second read of a page reads neither facts nor findings, and answers the
+    same."""
+    first = get(client, reader, quarter=2, limit=1000).json()
+    count_statements.statements.clear()
+    again = get(client, reader, quarter=2, limit=1000).json()
+    assert again["items"] == first["items"] and len(first["items"]) == 39
+    # The key, the cursor, the count, the ids, the definitions and their agencies.
+    assert count_statements.count <= 8, count_statements.statements
 
 
 def test_needs_a_key_and_a_year(client, reader):

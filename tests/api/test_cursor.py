@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from app.core.db import utcnow
 from app.main import app
-from app.models import DataValue, Indicator, Role, Variable
+from app.models import Agency, DataValue, Indicator, Role, Unit, Variable
 from app.services.keys import create_key
 from tests.api.helpers import assert_problem
 
@@ -142,14 +142,28 @@ def test_a_pull_resumes_from_its_cursor(world, committed_engine):
 
 @pytest.mark.skipif(not ON_POSTGRES, reason="SQLite serialises writers: no commit out of order")
 def test_changes_committed_out_of_order_are_not_missed(world, committed_engine):
+    """Two writers of two agencies (the writers of one agency follow one another: each
+    holds the agency's row from its first write to its commit)."""
     client, admin, _ = world
     with Session(committed_engine) as session:
-        variables = {
-            v.code: v.id
-            for v in session.exec(
-                select(Variable).where(Variable.code.in_(["psks_terdata", "ppks_terdata"]))  # type: ignore[attr-defined]
-            )
-        }
+        seeded = session.exec(select(Variable).where(Variable.code == "psks_terdata")).one()
+        other = Agency(code="DINAS_LAIN", name="Dinas Lain")
+        session.add(other)
+        session.flush()
+        unit = Unit(agency_id=other.id, code="BID_LAIN", name="Bidang Lain")
+        session.add(unit)
+        session.flush()
+        elsewhere = Variable(
+            agency_id=other.id,
+            owner_unit_id=unit.id,
+            code="warga_terdata",
+            label="Jumlah warga yang terdata",
+            unit_of_measure="orang",
+            aggregation="last",
+        )
+        session.add(elsewhere)
+        session.commit()
+        variables = {"psks_terdata": seeded.id, "warga_terdata": elsewhere.id}
     first = client.get(f"{API}/data-values", headers=admin, params={"year": 2025}).json()
     assert first["items"] == []
 
@@ -169,13 +183,13 @@ def test_changes_committed_out_of_order_are_not_missed(world, committed_engine):
     with Session(committed_engine) as t1, Session(committed_engine) as t2:
         t1.add(value("psks_terdata"))
         t1.flush()
-        t2.add(value("ppks_terdata"))
+        t2.add(value("warga_terdata"))
         t2.commit()
 
         between = client.get(
             f"{API}/data-values", headers=admin, params={"cursor": first["cursor"]}
         ).json()
-        assert [v["variable"] for v in between["items"]] == ["ppks_terdata"]
+        assert [v["variable"] for v in between["items"]] == ["warga_terdata"]
         newest_seen = max(v["updated_at"] for v in between["items"])
         _, achievements_cursor = pull(client, admin)
         t1.commit()

@@ -349,9 +349,9 @@ def test_the_seal_check_is_paged_and_each_page_recomputes_only_its_figures(
     computed: list[tuple[int, int]] = []
     compute = achievements._computed_rows
 
-    def counted(session, ids, year, quarters, verified_only):
-        computed.append((len(ids), len(quarters)))
-        return compute(session, ids, year, quarters, verified_only)
+    def counted(session, ids, year, quarters, verified_only, **options):
+        computed.append((len(ids), len(quarters), options))
+        return compute(session, ids, year, quarters, verified_only, **options)
 
     monkeypatch.setattr(achievements, "_computed_rows", counted)
     seen = []
@@ -366,7 +366,8 @@ def test_the_seal_check_is_paged_and_each_page_recomputes_only_its_figures(
         seen += [(c["indicator_id"], c["year"], c["quarter"]) for c in page["items"]]
     assert len(set(seen)) == len(seen) == total
     assert seen == sorted(seen, key=lambda key: (key[1], key[0], key[2]))
-    assert computed == [(1, 1)] * total  # one figure recomputed per page of one
+    # One figure recomputed per page of one, never served as remembered.
+    assert computed == [(1, 1, {"remembered": False})] * total
     beyond = client.get(
         f"{API}/seals/check", headers=auditor, params={"limit": 1, "offset": total}
     ).json()

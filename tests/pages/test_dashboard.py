@@ -334,6 +334,7 @@ def test_the_unit_chart_shows_each_units_mean_capaian(client, session, reader, r
     assert ">BID_PSM<" in chart
 
 
+@pytest.mark.usefixtures("forgetful")  # every figure computed: the count is of a cold read
 def test_a_fixed_number_of_statements_whatever_the_rows(client, session, count_statements):
     signed_in(client, session, Role.viewer)
     dashboard(client, tahun=YEAR, triwulan=2, jabatan="KABID_PP")  # warm caches

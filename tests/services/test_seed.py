@@ -22,6 +22,7 @@ from app.models import (
     Unit,
     Variable,
 )
+from app.services.audit import BOOKKEEPING_COLUMNS
 from app.services.seed import load_seed
 from tests.conftest import SEED_DIR
 
@@ -354,7 +355,11 @@ def test_the_seed_records_one_event_per_row_it_creates_with_its_values(session, 
     for row in rows:
         mapper = inspect(row).mapper
         key = ":".join(str(part) for part in mapper.primary_key_from_instance(row))
-        values = {attr.key: getattr(row, attr.key) for attr in mapper.column_attrs}
+        values = {
+            attr.key: getattr(row, attr.key)
+            for attr in mapper.column_attrs
+            if attr.key not in BOOKKEEPING_COLUMNS  # an agency's revision
+        }
         expected[row.__tablename__, key] = to_jsonable_python(values)
     events = session.exec(select(AuditEvent).where(AuditEvent.id > start)).all()
     assert {e.action for e in events} == {"create"}
