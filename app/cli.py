@@ -20,7 +20,7 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageErro
 from typer.core import TyperGroup
 
 from app.core.config import get_settings
-from app.core.db import get_engine
+from app.core.db import get_engine, get_write_engine
 from app.core.errors import AppError
 from app.models import Role
 
@@ -122,10 +122,11 @@ cli.add_typer(seals_cli, name="seals")
 
 
 def _session(actor: str) -> Session:
-    """A session whose changes are audited as made by `actor` from the command line."""
+    """A session whose changes are audited as made by `actor` from the command line; on
+    SQLite it begins with the write lock, as every command that uses it reads then writes."""
     from app.services import audit
 
-    session = Session(get_engine())
+    session = Session(get_write_engine())
     audit.act_as(session, actor, "admin", f"cli-{uuid.uuid4().hex}")
     return session
 
@@ -197,12 +198,9 @@ def serve(
     import uvicorn
 
     from app.core.logging import logging_config
-    from app.services.keys import ensure_bootstrap_admin
 
     settings = get_settings()
-    with _session("cli") as session:
-        secret = ensure_bootstrap_admin(session)
-        session.commit()
+    secret = bootstrap_admin()
     if secret:
         banner = "=" * 72
         typer.echo(
@@ -235,6 +233,17 @@ def serve(
                 dispatcher.wait(timeout=settings.webhook_timeout_seconds + 10)
             except subprocess.TimeoutExpired:
                 dispatcher.kill()
+
+
+def bootstrap_admin() -> str | None:
+    """On a database without keys, create an admin key and return its secret (else None):
+    one, however many replicas start together."""
+    from app.services.keys import ensure_bootstrap_admin
+
+    with _session("cli") as session:
+        secret = ensure_bootstrap_admin(session)
+        session.commit()
+    return secret
 
 
 def _stop_with_parent() -> None:
