@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from alembic.util import CommandError
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, InterfaceError, OperationalError
 from sqlmodel import Session
@@ -22,6 +22,7 @@ from typer.core import TyperGroup
 from app.core.config import get_settings
 from app.core.db import get_engine, get_write_engine
 from app.core.errors import AppError
+from app.core.types import Year
 from app.models import Role
 
 
@@ -293,6 +294,21 @@ def proxy_options(trusted_proxies: str) -> dict[str, Any]:
     return {"proxy_headers": True, "forwarded_allow_ips": trusted}
 
 
+_YEAR = TypeAdapter(Year)
+
+
+def _year(text: str) -> int:
+    """A `--year` read as the API reads a year: the digits 0-9 only (int() alone would take
+    `1_0` as 10, `+2025` or ` 2025`), within the years a decree may have."""
+    try:
+        return _YEAR.validate_python(text)
+    except ValidationError as exc:
+        raise typer.BadParameter(exc.errors()[0]["msg"].removeprefix("Value error, ")) from exc
+
+
+# Every `--year` option: one reading of a year.
+YearOption = Annotated[int | None, typer.Option(parser=_year, help="Only this year")]
+
 _ROLES = ", ".join(Role)
 # The options that a key and a person are created with alike.
 RoleOption = Annotated[Role, typer.Option(help=f"One of {_ROLES}: a named set of capabilities")]
@@ -435,7 +451,7 @@ def users_disable(name: Annotated[str, typer.Option(help="The person's name")]) 
 
 @seals_cli.command("check")
 def seals_check(
-    year: Annotated[int | None, typer.Option(help="Only this year")] = None,
+    year: YearOption = None,
     agency: Annotated[str | None, typer.Option(help="Only this agency (code)")] = None,
 ) -> None:
     """Recompute every sealed (verified) figure, page after page, and report those that

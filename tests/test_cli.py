@@ -305,6 +305,22 @@ def test_expected_errors_are_one_line_messages(iki, tmp_path):
         assert says in one_line_error(iki(*args, check=False), code), args
 
 
+@pytest.mark.parametrize(
+    ("year", "says"),
+    [
+        ("1_0", "digits 0-9"),
+        ("2_025", "digits 0-9"),
+        ("+2025", "digits 0-9"),
+        (" 2025", "digits 0-9"),
+        ("２０２５", "digits 0-9"),
+        ("1999", "greater than or equal to 2000"),
+    ],
+)
+def test_a_year_is_plain_digits(iki, year, says):
+    refused = one_line_error(iki("seals", "check", "--year", year, check=False), 2)
+    assert "Invalid value for '--year'" in refused and says in refused, refused
+
+
 def test_a_key_name_too_long_is_refused_alike_on_both_databases(iki, databases):
     url = databases.new_url("cli")
     iki("migrate", DATABASE_URL=url)
