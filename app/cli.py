@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from alembic.util import CommandError
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, InterfaceError, OperationalError
 from sqlmodel import Session
@@ -20,8 +20,9 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageErro
 from typer.core import TyperGroup
 
 from app.core.config import get_settings
-from app.core.db import get_engine
+from app.core.db import get_engine, get_write_engine
 from app.core.errors import AppError
+from app.core.types import Year
 from app.models import Role
 
 
@@ -122,10 +123,11 @@ cli.add_typer(seals_cli, name="seals")
 
 
 def _session(actor: str) -> Session:
-    """A session whose changes are audited as made by `actor` from the command line."""
+    """A session whose changes are audited as made by `actor` from the command line; on
+    SQLite it begins with the write lock, as every command that uses it reads then writes."""
     from app.services import audit
 
-    session = Session(get_engine())
+    session = Session(get_write_engine())
     audit.act_as(session, actor, "admin", f"cli-{uuid.uuid4().hex}")
     return session
 
@@ -197,12 +199,9 @@ def serve(
     import uvicorn
 
     from app.core.logging import logging_config
-    from app.services.keys import ensure_bootstrap_admin
 
     settings = get_settings()
-    with _session("cli") as session:
-        secret = ensure_bootstrap_admin(session)
-        session.commit()
+    secret = bootstrap_admin()
     if secret:
         banner = "=" * 72
         typer.echo(
@@ -235,6 +234,17 @@ def serve(
                 dispatcher.wait(timeout=settings.webhook_timeout_seconds + 10)
             except subprocess.TimeoutExpired:
                 dispatcher.kill()
+
+
+def bootstrap_admin() -> str | None:
+    """On a database without keys, create an admin key and return its secret (else None):
+    one, however many replicas start together."""
+    from app.services.keys import ensure_bootstrap_admin
+
+    with _session("cli") as session:
+        secret = ensure_bootstrap_admin(session)
+        session.commit()
+    return secret
 
 
 def _stop_with_parent() -> None:
@@ -296,6 +306,21 @@ def proxy_options(trusted_proxies: str) -> dict[str, Any]:
         return {"proxy_headers": False}
     return {"proxy_headers": True, "forwarded_allow_ips": trusted}
 
+
+_YEAR = TypeAdapter(Year)
+
+
+def _year(text: str) -> int:
+    """A `--year` read as the API reads a year: the digits 0-9 only (int() alone would take
+    `1_0` as 10, `+2025` or ` 2025`), within the years a decree may have."""
+    try:
+        return _YEAR.validate_python(text)
+    except ValidationError as exc:
+        raise typer.BadParameter(exc.errors()[0]["msg"].removeprefix("Value error, ")) from exc
+
+
+# Every `--year` option: one reading of a year.
+YearOption = Annotated[int | None, typer.Option(parser=_year, help="Only this year")]
 
 _ROLES = ", ".join(Role)
 # The options that a key and a person are created with alike.
@@ -439,7 +464,7 @@ def users_disable(name: Annotated[str, typer.Option(help="The person's name")]) 
 
 @seals_cli.command("check")
 def seals_check(
-    year: Annotated[int | None, typer.Option(help="Only this year")] = None,
+    year: YearOption = None,
     agency: Annotated[str | None, typer.Option(help="Only this agency (code)")] = None,
 ) -> None:
     """Recompute every sealed (verified) figure, page after page, and report those that

@@ -5,7 +5,10 @@ import os
 import re
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -320,6 +323,22 @@ def test_expected_errors_are_one_line_messages(iki, tmp_path):
         assert says in one_line_error(iki(*args, check=False), code), args
 
 
+@pytest.mark.parametrize(
+    ("year", "says"),
+    [
+        ("1_0", "digits 0-9"),
+        ("2_025", "digits 0-9"),
+        ("+2025", "digits 0-9"),
+        (" 2025", "digits 0-9"),
+        ("２０２５", "digits 0-9"),
+        ("1999", "greater than or equal to 2000"),
+    ],
+)
+def test_a_year_is_plain_digits(iki, year, says):
+    refused = one_line_error(iki("seals", "check", "--year", year, check=False), 2)
+    assert "Invalid value for '--year'" in refused and says in refused, refused
+
+
 def test_a_key_name_too_long_is_refused_alike_on_both_databases(iki, databases):
     url = databases.new_url("cli")
     iki("migrate", DATABASE_URL=url)
@@ -330,3 +349,38 @@ def test_a_key_name_too_long_is_refused_alike_on_both_databases(iki, databases):
     assert row_counts(url, ("api_key",)) == {"api_key": 0}
     created = iki("keys", "create", "--name", "k" * 100, "--role", "reader", DATABASE_URL=url)
     assert created.stdout.startswith("iki_")
+
+
+def test_replicas_starting_together_create_one_admin_key(iki, databases, monkeypatch):
+    """Three servers starting at once on a database without keys (the bootstrap of `iki
+    serve`): one creates the admin key, the others wait for it and find it; none fails. The
+    key is made slowly, so that without the wait all three would count no key."""
+    from app import cli as iki_cli
+    from app.services import keys
+
+    url = databases.new_url("bootstrap")
+    iki("migrate", DATABASE_URL=url)
+    create_key = keys.create_key
+
+    def slowly(*args, **kwargs):
+        time.sleep(0.3)
+        return create_key(*args, **kwargs)
+
+    monkeypatch.setattr(keys, "create_key", slowly)
+    together = threading.Barrier(3)
+
+    def replica() -> str | None:
+        together.wait(timeout=30)
+        return iki_cli.bootstrap_admin()
+
+    with settings_of_the_environment(), monkeypatch.context() as environment:
+        environment.setenv("DATABASE_URL", url)
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            starting = [pool.submit(replica) for _ in range(3)]
+            secrets = [server.result(timeout=60) for server in starting]
+
+    created = [secret for secret in secrets if secret is not None]
+    assert len(created) == 1, secrets
+    assert row_counts(url, ("api_key",)) == {"api_key": 1}
+    admin = authenticate(url, created[0])
+    assert admin is not None and (admin.name, admin.role) == ("admin", Role.admin)

@@ -27,13 +27,14 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 import anyio
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.config import get_settings, megabytes
 from app.core.db import session_outside_routes
-from app.core.errors import AppError, pool_busy, problem_response
+from app.core.errors import AppError, database_busy, pool_busy, problem_response
 from app.core.security import Principal, authenticate, bearer_credential, refusal
 from app.models import Capability
 
@@ -236,6 +237,11 @@ class RequestGuard:
             return await anyio.to_thread.run_sync(lookup)
         except PoolTimeout as error:
             raise pool_busy() from error
+        except OperationalError as error:  # outside the routes' handlers: answered here
+            busy = database_busy(error)
+            if busy is None:
+                raise
+            raise busy from error
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:

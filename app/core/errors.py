@@ -330,12 +330,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(OperationalError)
     async def _database_error(request: Request, exc: OperationalError) -> JSONResponse:
-        if not _is_lock_timeout(exc):
+        busy = database_busy(exc)
+        if busy is None:
             return await _unexpected(request, exc)
-        busy = Busy(
-            "Another write holds the lock of these data; retry in a moment",
-            headers={"Retry-After": "2"},
-        )
         return await _app_error(request, busy)
 
     @app.exception_handler(PoolTimeout)
@@ -411,9 +408,50 @@ def _methods_of(app: FastAPI, path: str) -> list[str]:
 _HTTP_METHODS = {"get", "put", "post", "delete", "patch", "options", "head"}
 
 
+def database_busy(exc: OperationalError) -> Busy | None:
+    """The 503 busy answer to a database error that passes when retried shortly (a lock
+    timeout, a server refusing more connections), or None for any other."""
+    if _is_lock_timeout(exc):
+        return Busy(
+            "Another write holds the lock of these data; retry in a moment",
+            headers={"Retry-After": "2"},
+        )
+    if _refuses_connections(exc):
+        return Busy(
+            "The service is busy (the database accepts no more connections); retry in a moment",
+            headers={"Retry-After": "2"},
+        )
+    return None
+
+
 def _is_lock_timeout(exc: OperationalError) -> bool:
     """SQLite's `database is locked` after its busy timeout, or PostgreSQL's lock timeout."""
     return "database is locked" in str(exc.orig) or (getattr(exc.orig, "sqlstate", None) == "55P03")
+
+
+# PostgreSQL's too_many_connections and cannot_connect_now (starting up, shutting down, in
+# recovery), and what it says with them: a connection refused while being opened carries no
+# SQLSTATE in psycopg, only the server's message.
+_REFUSED_CONNECTION_STATES = frozenset({"53300", "57P03"})
+_REFUSED_CONNECTION_MESSAGES = (
+    "too many clients",
+    "too many connections",
+    "remaining connection slots are reserved",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "the database system is in recovery mode",
+    "the database system is not yet accepting connections",
+    "the database system is not accepting connections",
+)
+
+
+def _refuses_connections(exc: OperationalError) -> bool:
+    """PostgreSQL refusing a new connection: all its slots taken (for the server, a role or
+    a database), or not accepting any for now."""
+    if getattr(exc.orig, "sqlstate", None) in _REFUSED_CONNECTION_STATES:
+        return True
+    message = str(exc.orig).lower()
+    return any(refusal in message for refusal in _REFUSED_CONNECTION_MESSAGES)
 
 
 RETRY_AFTER = {
@@ -449,7 +487,7 @@ _DESCRIPTIONS = {
     408: "The body stalled: no byte came for BODY_TIMEOUT_SECONDS, or the whole body took "
     "longer than BODY_DEADLINE_SECONDS",
     503: "Busy: another write holds the lock of these data, or every database connection (or "
-    "PDF worker) is taken; retry after `Retry-After` seconds",
+    "PDF worker) is taken, or the database accepts no more; retry after `Retry-After` seconds",
 }
 
 

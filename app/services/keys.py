@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import text
 from sqlmodel import Session, col, func, select
 
 from app.core.db import utcnow
@@ -110,9 +111,17 @@ def revoke_key(session: Session, name: str) -> ApiKey:
     return key
 
 
+BOOTSTRAP_LOCK = 0x494B494B  # "IKIK": the PostgreSQL advisory lock of the first admin key
+
+
 def ensure_bootstrap_admin(session: Session) -> str | None:
     """On a database without any key, create an admin key and return its secret (else None).
-    The caller commits."""
+    The caller commits, from a session of `for_writes`: replicas started together then create
+    one key, the others waiting for its commit before they count (on PostgreSQL for an
+    advisory lock, on SQLite for the write lock their transaction begins with)."""
+    if session.get_bind().dialect.name == "postgresql":
+        lock = text("SELECT pg_advisory_xact_lock(:key)")
+        session.connection().execute(lock, {"key": BOOTSTRAP_LOCK})
     if session.exec(select(func.count()).select_from(ApiKey)).one() > 0:
         return None
     _, secret = create_key(session, "admin", Role.admin)

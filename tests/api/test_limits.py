@@ -6,12 +6,18 @@ import io
 import logging
 import logging.config
 
+import psycopg
 import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine
 from sqlalchemy.exc import OperationalError
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from app.core.config import get_settings
+from app.core.db import get_session
+from app.core.errors import database_busy
 from app.core.logging import logging_config
+from app.main import app
 from app.models import Decree
 from tests.api.helpers import assert_problem
 
@@ -57,6 +63,81 @@ def test_a_lock_timeout_is_503_with_retry_after(client, session, psm, monkeypatc
     )
     assert_problem(answer, 503, "busy")
     assert answer.headers["Retry-After"] == "2"
+
+
+# What psycopg raises when PostgreSQL refuses to open a connection: a message, no SQLSTATE.
+TOO_MANY_CLIENTS = (
+    'connection failed: connection to server at "127.0.0.1", port 5432 failed: '
+    "FATAL:  sorry, too many clients already"
+)
+
+
+def _refused(error: Exception) -> OperationalError:
+    return OperationalError("connect", {}, error)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        psycopg.OperationalError(TOO_MANY_CLIENTS),
+        psycopg.OperationalError('FATAL:  too many connections for role "iki"'),
+        psycopg.OperationalError("FATAL:  the database system is starting up"),
+        psycopg.errors.TooManyConnections("53300 whatever the server's language"),
+        psycopg.errors.CannotConnectNow("57P03 whatever the server's language"),
+    ],
+)
+def test_a_server_refusing_connections_is_busy(error):
+    busy = database_busy(_refused(error))
+    assert busy is not None and busy.status_code == 503 and busy.code == "busy"
+    assert busy.headers == {"Retry-After": "2"} and "connections" in busy.detail
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        psycopg.OperationalError("connection failed: port 5432 failed: Connection refused"),
+        psycopg.OperationalError('FATAL:  password authentication failed for user "iki"'),
+        psycopg.errors.AdminShutdown("terminating connection due to administrator command"),
+        Exception("disk I/O error"),
+    ],
+)
+def test_other_database_errors_are_not_busy(error):
+    assert database_busy(_refused(error)) is None
+
+
+def test_a_refused_connection_in_a_route_is_503_with_retry_after(client, psm, monkeypatch):
+    from app.services import data_values
+
+    def refused(*args, **kwargs):
+        raise _refused(psycopg.OperationalError(TOO_MANY_CLIENTS))
+
+    monkeypatch.setattr(data_values, "lock_agency_data", refused)
+    monkeypatch.setattr("app.services.common.lock_agency_data", refused)
+    answer = client.put(
+        f"{API}/data-values/2025/1", headers=psm, json={"values": {"psks_terdata": 1}}
+    )
+    body = assert_problem(answer, 503, "busy")
+    assert answer.headers["Retry-After"] == "2" and "connections" in body["detail"]
+
+
+def test_a_refused_connection_while_authenticating_is_503_busy():
+    def refuse() -> psycopg.Connection:
+        raise psycopg.OperationalError(TOO_MANY_CLIENTS)
+
+    refusing = create_engine("postgresql+psycopg://", creator=refuse)
+
+    def refused_session():
+        with Session(refusing) as session:
+            yield session
+
+    app.dependency_overrides[get_session] = refused_session
+    try:
+        answer = TestClient(app).get(f"{API}/agencies", headers={"Authorization": "Bearer x"})
+        body = assert_problem(answer, 503, "busy")
+        assert answer.headers["Retry-After"] == "2" and "connections" in body["detail"]
+    finally:
+        app.dependency_overrides.clear()
+        refusing.dispose()
 
 
 def test_access_lines_never_carry_a_secret():
