@@ -61,6 +61,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check app tests migrations bench
 	$(BIN)/ruff format --check app tests migrations bench
 	$(BIN)/mypy app
+	$(BIN)/mypy --explicit-package-bases bench
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix app tests migrations bench

@@ -272,22 +272,22 @@ def floor_pull(engine: Engine, quarter: int = 4) -> str:
         )
         indicators = cursor.fetchall()
         cursor.execute("SELECT id, agency_id, code, aggregation FROM variable")
-        variables = {(agency, code): (ident, agg) for ident, agency, code, agg in cursor}
+        variables = {(agency, code): (ident, agg) for ident, agency, code, agg in cursor.fetchall()}
         cursor.execute(
             f"SELECT variable_id, quarter, value FROM data_value WHERE year = {mark} "
             f"AND quarter <= {mark}",
             (YEAR, quarter),
         )
         values: dict[int, dict[int, float]] = defaultdict(dict)
-        for variable_id, q, value in cursor:
+        for variable_id, q, value in cursor.fetchall():
             values[variable_id][q] = value
         cursor.execute(
             f"SELECT indicator_id, quarter, value FROM target WHERE year = {mark}", (YEAR,)
         )
-        targets = {(ident, q): value for ident, q, value in cursor}
+        targets = {(ident, q): value for ident, q, value in cursor.fetchall()}
         cursor.execute("SELECT bands FROM rating_scale WHERE is_default")
-        bands = cursor.fetchone()[0]
-        bands = json.loads(bands) if isinstance(bands, str) else bands
+        (stored,) = cursor.fetchall()[0]
+        bands = json.loads(stored) if isinstance(stored, str) else stored
         bands.sort(key=lambda b: -math.inf if b["min"] is None else b["min"], reverse=True)
     finally:
         connection.close()

@@ -28,6 +28,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -93,7 +94,7 @@ def measure(servers: dict[str, httpx.Client], repeats: int) -> dict[str, tuple[f
     pages: dict[str, list[float]] = {name: [] for name in servers}
     for _ in range(repeats):
         for name, client in servers.items():
-            pulls[name] += timed(lambda client=client: full_pull(client), 1)
+            pulls[name] += timed(partial(full_pull, client), 1)
             pages[name].append(
                 request_ms(client, "/api/v1/achievements", 10, year=YEAR, agency=agency_code(1))
             )

@@ -29,6 +29,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -112,12 +113,22 @@ def latency(base: str, secrets: dict[str, str], receiver: Receiver) -> list[floa
             client.post(f"{quarter}/submit", headers=as_["operator"]).raise_for_status()
             client.post(f"{quarter}/verify", headers=as_["verifier"]).raise_for_status()
             answered = time.monotonic()
-            wait_for(lambda n=n: len(receiver.received) > n, 30, f"verification {n + 1}")
+            wait_for(partial(received_more_than, receiver, n), 30, f"verification {n + 1}")
             samples.append(receiver.received[n].at - answered)
             note = {"note": "diulang untuk pengukuran"}
             client.post(f"{quarter}/reopen", headers=as_["verifier"], json=note).raise_for_status()
         client.delete(f"/api/v1/webhooks/{created.json()['id']}", headers=as_["admin"])
     return samples
+
+
+def received_more_than(receiver: Receiver, count: int) -> bool:
+    return len(receiver.received) > count
+
+
+def drained(engine: Engine, subscription: int) -> bool:
+    """Whether every event of the backlog was delivered (looked at every 0.2 s)."""
+    time.sleep(0.2)
+    return delivered(engine, subscription) == BACKLOG
 
 
 def drain(engine: Engine, url: str, receiver: Receiver, workers: int) -> float:
@@ -128,11 +139,7 @@ def drain(engine: Engine, url: str, receiver: Receiver, workers: int) -> float:
     with ExitStack() as stack:
         for _ in range(workers):
             stack.enter_context(dispatcher(url))
-        wait_for(
-            lambda: time.sleep(0.2) or delivered(engine, subscription) == BACKLOG,
-            600,
-            "the backlog drained",
-        )
+        wait_for(partial(drained, engine, subscription), 600, "the backlog drained")
         elapsed = time.monotonic() - started
     return BACKLOG / elapsed
 

@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, func, select
 
 from app.core.db import utcnow
-from app.models import DeliveryState, WebhookDelivery, WebhookSubscription
+from app.models import DeliveryState, WebhookDelivery, WebhookEventType, WebhookSubscription
 from app.models.webhooks import PING
 from app.schemas.webhooks import WebhookCreate
 from app.services import webhooks
@@ -159,7 +159,7 @@ def subscribe(engine: Engine, url: str) -> int:
     causes); its id."""
     with Session(engine) as session:
         created, _ = webhooks.create_webhook(
-            session, WebhookCreate(url=url, events=["period.reopened"])
+            session, WebhookCreate(url=url, events=[WebhookEventType.period_reopened])
         )
         session.commit()
     return created.id

@@ -166,9 +166,9 @@ class Settings(BaseSettings):
     figure_memo_size: int = Field(
         default=40_000,
         ge=0,
-        description="Achievements a worker remembers by the revision of their agency's data "
-        "(each indicator's figures asked together count once); 0 computes every figure at "
-        "every read",
+        description="Entries a worker remembers by the revision of their agency's data: an "
+        "indicator's figures asked together, or a unit's quarter's data-quality findings; 0 "
+        "computes everything at every read",
     )
     webhook_poll_seconds: float = Field(
         default=0.25,

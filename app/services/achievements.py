@@ -465,7 +465,7 @@ def _computed_rows(
     asked = (year, tuple(quarters), verified_only, findings)
     known: dict[int, tuple[Row, ...]] = {}
     for definition in found:
-        hit = memo.get((definition.id, definition.revision, *asked))
+        hit = memo.get(("figures", definition.id, definition.revision, *asked))
         if hit is not None:
             known[definition.id] = hit
     missing = [d for d in found if d.id not in known]
@@ -477,7 +477,7 @@ def _computed_rows(
         by_indicator[row["indicator"]["id"]].append(row)
     for definition in missing:
         rows = known[definition.id] = tuple(by_indicator[definition.id])
-        memo.put((definition.id, definition.revision, *asked), rows)
+        memo.put(("figures", definition.id, definition.revision, *asked), rows)
     return [dict(row) for definition in found for row in known[definition.id]]
 
 

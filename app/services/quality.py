@@ -1,6 +1,8 @@
 """The data-quality checks of a unit's quarter: its facts read in a fixed number of queries,
-checked by the pure rules of `app.quality`. Nothing is cached: every answer is computed
-from what is stored, so no write can leave it stale.
+checked by the pure rules of `app.quality`. Every answer is computed from what is stored, or
+remembered under the revision of the agency's data it was computed at
+(`app.services.revisions`), which every write of those data changes: no write can leave it
+stale.
 
 The findings a step kept (`Period.findings`, at submit and verify) are a copy, made when the
 step was taken: a later change of data, rules or bands leaves them as the verifier saw them.
@@ -9,7 +11,7 @@ step was taken: a later change of data, rules or bands leaves them as the verifi
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -47,6 +49,7 @@ from app.quality import (
     check,
 )
 from app.schemas.quality import QualityFinding, QualityReport, QualitySummary
+from app.services import revisions
 from app.services.common import core_rows, resolve_agency, unit_of_path
 from app.services.queries import periods, require_decree
 
@@ -90,6 +93,7 @@ _UNITS = (
         col(Agency.quality_capaian_above),
         col(Agency.quality_capaian_below),
         col(Agency.quality_stock_change),
+        col(Agency.data_revision),
     )
     .select_from(
         in_order(Agency, (Unit, col(Unit.agency_id) == col(Agency.id), "ix_unit_agency_id"))
@@ -203,10 +207,18 @@ def unit_quarters(
     if not unit_ids or not quarters:
         return {}
     session.flush()  # the Core reads what is stored: what the session holds first
-    units = core_rows(session, _UNITS, units=unit_ids)
+    return _quarters_of(session, core_rows(session, _UNITS, units=unit_ids), year, quarters)
+
+
+def _quarters_of(
+    session: Session, units: Sequence[Any], year: int, quarters: Sequence[int]
+) -> dict[tuple[int, int], UnitQuarter]:
+    """`unit_quarters`, for these rows of `_UNITS`: the five other queries."""
+    if not units or not quarters:
+        return {}
     facts: dict[int, _AgencyFacts] = {
         agency_id: _AgencyFacts(Thresholds(above, below, stock), {}, {}, [], [], {}, {})
-        for _, _, agency_id, above, below, stock in units
+        for _, _, agency_id, above, below, stock, _ in units
     }
     agencies = {"agencies": list(facts)}
     ids: dict[int, tuple[int, str]] = {}  # variable id -> (agency id, code)
@@ -268,7 +280,7 @@ def unit_quarters(
     return {
         (ident, quarter): _unit_quarter(facts[agency_id], ident, code, year, quarter)
         for ident, code, agency_id, *_ in units
-        for quarter in quarters
+        for quarter in sorted(set(quarters))
     }
 
 
@@ -310,12 +322,46 @@ def _unit_quarter(
     )
 
 
+def current_findings(
+    session: Session, pairs: Iterable[tuple[int, int]], year: int
+) -> dict[tuple[int, int], list[Finding]]:
+    """The findings of these units' quarters (unit id, quarter) from the current data and
+    definitions: as remembered under the revision of their agency's data, else checked over
+    `unit_quarters` (and remembered). The revision is read before the facts."""
+    pairs = set(pairs)
+    if not pairs:
+        return {}
+    session.flush()  # the Core reads what is stored: what the session holds first
+    units = core_rows(session, _UNITS, units=sorted({u for u, _ in pairs}))
+    revision: dict[int, int] = {row[0]: row[-1] for row in units}
+    memo = revisions.memo_of(session)
+    found: dict[tuple[int, int], list[Finding]] = {}
+    if memo is not None:
+        for unit, quarter in pairs:
+            if unit in revision:
+                hit = memo.get(("findings", unit, revision[unit], year, quarter))
+                if hit is not None:
+                    found[(unit, quarter)] = list(hit)
+    rest = pairs - set(found)
+    if rest:
+        wanted = {u for u, _ in rest}
+        rows = [row for row in units if row[0] in wanted]
+        quarters = _quarters_of(session, rows, year, sorted({q for _, q in rest}))
+        for unit, quarter in rest:
+            checked = check(quarters[(unit, quarter)]) if (unit, quarter) in quarters else []
+            found[(unit, quarter)] = checked
+            if memo is not None and unit in revision:
+                memo.put(("findings", unit, revision[unit], year, quarter), tuple(checked))
+    return found
+
+
 def findings_of(
     session: Session, agency: Agency, unit: Unit, year: int, quarter: int
 ) -> list[Finding]:
     """The findings of a unit's quarter, from the current data and definitions."""
     del agency  # the unit's own
-    return check(unit_quarters(session, [unit.id or 0], year, [quarter])[(unit.id or 0, quarter)])
+    pair = (unit.id or 0, quarter)
+    return current_findings(session, [pair], year)[pair]
 
 
 def finding_view(finding: Finding, explanation: str | None = None) -> dict[str, Any]:
@@ -412,7 +458,7 @@ def kept_or_current(
     if row is not None and row.state == PeriodState.verified:
         return list(row.findings or []), True
     explanations = (row.explanations if row else None) or {}
-    found = check(unit_quarters(session, [unit_id], year, [quarter])[(unit_id, quarter)])
+    found = current_findings(session, [(unit_id, quarter)], year)[(unit_id, quarter)]
     return [finding_view(f, explanations.get(f.key)) for f in found], False
 
 
@@ -479,14 +525,9 @@ def seen_findings(
             explanations[(unit, quarter)] = explained or {}
     if verified_only:
         return seen
-    rest = pairs - set(seen)
-    quarters = unit_quarters(session, {u for u, _ in rest}, year, {q for _, q in rest})
-    for pair in rest:
+    for pair, found in current_findings(session, pairs - set(seen), year).items():
         given = explanations.get(pair, {})
-        seen[pair] = [
-            Seen(f.key, f.severity.value, f.indicators, f.key in given)
-            for f in (check(quarters[pair]) if pair in quarters else ())
-        ]
+        seen[pair] = [Seen(f.key, f.severity.value, f.indicators, f.key in given) for f in found]
     return seen
 
 

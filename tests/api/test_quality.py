@@ -341,6 +341,7 @@ def _checks_queries(statements: list[str]) -> list[str]:
     return [s for s in statements if "api_key" not in s and not s.startswith(plumbing)]
 
 
+@pytest.mark.usefixtures("forgetful")  # every read computes: the count is of a cold read
 def test_the_checks_are_read_in_a_bounded_number_of_queries(client, admin, count_statements):
     count_statements.statements.clear()
     checks(client, admin, "BID_RPJS")

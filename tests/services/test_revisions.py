@@ -30,7 +30,7 @@ from app.models import (
     Variable,
 )
 from app.quality import Operator
-from app.services import achievements, revisions
+from app.services import achievements, quality, revisions
 from app.services.keys import create_key
 from app.services.revisions import AGENCY_COLUMN, EVERY_AGENCY, THROUGH, UNRELATED, Memo
 from tests.api.helpers import indicator_id
@@ -249,6 +249,31 @@ def test_a_figure_is_remembered_until_its_agency_changes(
     assert changed["values"]["psks_terdata"] == 321.0 != first["values"].get("psks_terdata")
 
 
+def test_findings_are_remembered_until_their_agency_changes(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unit = one(session, Unit, Unit.code == "BID_PSM")
+    variable = one(session, Variable, Variable.code == "psks_terdata")
+    session.add(DataValue(variable_id=variable.id, year=YEAR, quarter=1, value=99.0))  # type: ignore[attr-defined]
+    session.flush()  # a revision no other test has seen
+    read: list[set[int]] = []
+    facts_of = quality._quarters_of
+
+    def counted(session, units, *args):  # type: ignore[no-untyped-def]
+        read.append({row[0] for row in units})
+        return facts_of(session, units, *args)
+
+    monkeypatch.setattr(quality, "_quarters_of", counted)
+    pair = (unit.id, 1)  # type: ignore[attr-defined]
+    first = quality.current_findings(session, [pair], YEAR)[pair]
+    assert quality.current_findings(session, [pair], YEAR)[pair] == first
+    assert read == [{unit.id}]  # type: ignore[attr-defined]
+    session.add(DataValue(variable_id=variable.id, year=YEAR, quarter=2, value=1.0))  # type: ignore[attr-defined]
+    session.flush()
+    quality.current_findings(session, [pair], YEAR)
+    assert len(read) == 2
+
+
 def test_a_remembered_figure_is_a_copy(session: Session) -> None:
     ident = indicator_id(session, "KADIS.1.1")
     first = figure(session, ident)
@@ -298,3 +323,36 @@ def test_a_commit_elsewhere_is_seen(committed_engine) -> None:  # type: ignore[n
         after = figure(reader, ident, 1)
         assert after["values"]["psks_diberdayakan"] == 77.0
         assert after != before
+
+
+def test_no_statement_of_the_service_writes_figures_rows_unseen() -> None:
+    """Rows are revised by the flush hook, which sees what the ORM writes: a Core `insert`,
+    `update` or `delete` of a table figures rest on would change them unseen. The service's
+    own code writes such statements only for tables no figure rests on (and the revision
+    itself)."""
+    import ast
+    from pathlib import Path
+
+    import app.models as models
+
+    root = Path(__file__).resolve().parents[2] / "app"
+    written: dict[str, set[str]] = {}
+    for source in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text(), str(source))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in ("insert", "update", "delete")
+                and node.args
+                and isinstance(node.args[0], ast.Name)
+            ):
+                model = getattr(models, node.args[0].id, None)
+                table = getattr(model, "__tablename__", node.args[0].id)
+                written.setdefault(table, set()).add(str(source.relative_to(root)))
+    assert written  # the scan finds the statements there are
+    unseen = {
+        table: files
+        for table, files in written.items()
+        if table not in UNRELATED and not (table == "agency" and files == {"services/revisions.py"})
+    }
+    assert unseen == {}
