@@ -164,11 +164,12 @@ class Settings(BaseSettings):
         description="Deliveries a dispatcher makes at once (one per lane at most)",
     )
     figure_memo_size: int = Field(
-        default=40_000,
+        default=10_000,
         ge=0,
         description="Entries a worker remembers by the revision of their agency's data: an "
-        "indicator's figures asked together, or a unit's quarter's data-quality findings; 0 "
-        "computes everything at every read",
+        "indicator's figures asked together, or a unit's quarter's data-quality findings "
+        "(about 4 KB each: 10,000 hold a city of 3,900 indicators and its 600 units' "
+        "quarters); 0 computes everything at every read",
     )
     webhook_poll_seconds: float = Field(
         default=0.25,
