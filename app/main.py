@@ -19,6 +19,7 @@ from app.api.routes.webhooks import document_events
 from app.core.errors import PROBLEM_JSON, install_error_handlers, openapi_problem
 from app.core.logging import is_sane_request_id
 from app.pages import pages_router
+from app.pages.web import refusal_page
 
 DESCRIPTION = """
 The **IKI service** holds the *Indikator Kinerja Individu* (IKI) that each agency fixes
@@ -151,7 +152,7 @@ def create_app() -> FastAPI:
     _problems_as_problem_json(app)
     # The key, its capability and the body's size are checked before the body is read; the
     # body is read, bounded in size and time, before the route runs (app/api/limits.py).
-    app.add_middleware(RequestGuard)
+    app.add_middleware(RequestGuard, page_refusal=refusal_page)
     # HEAD wherever GET: outside the guard, which then sees the GET it will be served as.
     app.add_middleware(HeadAsGet)
     # Every answer carries an X-Request-ID: the client's when it is sane, else a new one; the

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from functools import lru_cache
 from typing import Any
@@ -30,6 +30,8 @@ from weakref import WeakKeyDictionary
 import anyio
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -178,8 +180,11 @@ class RequestGuard:
     then the body, bounded in size and time, before the route runs; the lookup and the route
     within the process's admission (`Admission`)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(
+        self, app: ASGIApp, page_refusal: Callable[[Request, AppError], Response] | None = None
+    ) -> None:
         self.app = app
+        self.page_refusal = page_refusal
         settings = get_settings()
         self.admission = Admission(
             max(1, min(settings.db_pool_size, THREADS - 1)), settings.db_pool_timeout_seconds
@@ -195,7 +200,7 @@ class RequestGuard:
         limit = body_limit(path)
         declared = headers.get("content-length", "")
         if with_body and declared.isdigit() and int(declared) > limit:
-            await _refuse(_too_large(limit), scope, send)
+            await self._refuse(_too_large(limit), scope, send)
             return
         route = matched_route(scope)
         if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
@@ -206,7 +211,7 @@ class RequestGuard:
                 if lacking:
                     raise refusal(principal, lacking[0])
             except AppError as error:
-                await _refuse(error, scope, send)
+                await self._refuse(error, scope, send)
                 return
             scope.setdefault("state", {})["principal"] = principal
         if not with_body or route is None:
@@ -216,7 +221,7 @@ class RequestGuard:
         try:
             body = await _read_body(receive, limit)
         except AppError as error:
-            await _refuse(error, scope, send)
+            await self._refuse(error, scope, send)
             return
         if body is not None:  # None: the client went away
             await self._admitted(scope, _replay(body, receive), send)
@@ -228,12 +233,25 @@ class RequestGuard:
         try:
             permits = await self.admission.enter()
         except AppError as error:
-            await _refuse(error, scope, send)
+            await self._refuse(error, scope, send)
             return
         try:
             await self.app(scope, receive, send)
         finally:
             permits.release()
+
+    async def _refuse(self, error: AppError, scope: Scope, send: Send) -> None:
+        """A refusal before the route: a problem+json for the API, a page in words for a
+        page (`page_refusal`: an oversized upload from the entry form, a stalled body, a busy
+        worker), so that a person sees why, not JSON."""
+        path: str = scope["path"]
+        api = path == API_PREFIX or path.startswith(API_PREFIX + "/")
+        if self.page_refusal is None or api:
+            await _refuse(error, scope, send)
+            return
+        response = self.page_refusal(Request(scope), error)
+        response.headers.update(error.headers or {})  # e.g. Retry-After of a 503
+        await response(scope, _no_body, send)
 
     async def _authenticate(self, scope: Scope, authorization: str) -> Principal:
         """The request's principal, from a lookup in a session closed before it returns; the

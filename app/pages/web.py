@@ -24,7 +24,7 @@ from fastapi.routing import APIRoute
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from sqlmodel import Session
 
-from app.core.config import get_settings
+from app.core.config import get_settings, megabytes
 from app.core.db import get_session, get_write_session
 from app.core.errors import AppError
 from app.core.security import refusal
@@ -253,6 +253,15 @@ def refusal_words(error: AppError) -> RefusalWords:
         sentences = ["Yang diminta tidak ada (atau tidak ada SK untuk tahun itu)."]
     elif code == "busy":
         sentences = ["Layanan sedang sibuk. Coba lagi sebentar lagi."]
+    elif code == "payload_too_large":
+        limit = extra.get("limit")
+        most = f" (batasnya {megabytes(limit)})" if isinstance(limit, int) else ""
+        sentences = [
+            f"Berkas atau isian yang dikirim terlalu besar{most}. Perkecil berkasnya, atau "
+            "kirim datanya dalam beberapa bagian."
+        ]
+    elif code == "request_timeout":
+        sentences = ["Pengiriman terhenti atau terlalu lama. Periksa sambungan, lalu kirim lagi."]
     elif code == "concurrent_write":
         sentences = [
             "Nilai yang sama disimpan orang lain pada saat yang sama. Muat ulang halamannya, "
@@ -384,6 +393,12 @@ def error_page(request: Request, words: RefusalWords) -> Response:
         words=words,
         signed_in=getattr(request.state, "signed_in", None),
     )
+
+
+def refusal_page(request: Request, error: AppError) -> Response:
+    """A refusal made before any page route ran (the request guard's: a body too large or
+    too slow, a busy worker), as a page in words."""
+    return error_page(request, refusal_words(error))
 
 
 CSRF_REFUSED = RefusalWords(

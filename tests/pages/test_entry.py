@@ -12,7 +12,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlmodel import Session, col, select
 
-from app.core.config import get_settings
+from app.core.config import get_settings, megabytes
 from app.models import AuditEvent, DataValue, Role, ValueType, Variable
 from tests.api.test_workbooks import fill
 from tests.pages.test_sign_in import csrf, make_person, sign_in
@@ -460,6 +460,10 @@ def test_the_upload_gets_the_body_limit_of_imports(client, session, operator, mo
         files={"berkas": ("r.xlsx", filled_in, XLSX)},
     )
     assert too_large.status_code == 413
+    # A page in words, not the API's JSON: the person sees why, and the limit.
+    assert too_large.headers["content-type"].startswith("text/html")
+    assert "Terlalu besar" in too_large.text and "terlalu besar (batasnya" in too_large.text
+    assert megabytes(len(filled_in) // 2) in too_large.text
 
 
 def test_stored_text_renders_inert(client, session, operator, psm):
