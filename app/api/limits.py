@@ -181,7 +181,9 @@ class RequestGuard:
     within the process's admission (`Admission`)."""
 
     def __init__(
-        self, app: ASGIApp, page_refusal: Callable[[Request, AppError], Response] | None = None
+        self,
+        app: ASGIApp,
+        page_refusal: Callable[[Any, Request, AppError], Response | None] | None = None,
     ) -> None:
         self.app = app
         self.page_refusal = page_refusal
@@ -241,15 +243,14 @@ class RequestGuard:
             permits.release()
 
     async def _refuse(self, error: AppError, scope: Scope, send: Send) -> None:
-        """A refusal before the route: a problem+json for the API, a page in words for a
-        page (`page_refusal`: an oversized upload from the entry form, a stalled body, a busy
-        worker), so that a person sees why, not JSON."""
-        path: str = scope["path"]
-        api = path == API_PREFIX or path.startswith(API_PREFIX + "/")
-        if self.page_refusal is None or api:
+        """A refusal before the route: a problem+json, or a page in words when the route is a
+        page's (`page_refusal` says: an oversized upload from the entry form, a stalled body,
+        a busy worker), so that a person sees why, not JSON."""
+        page = self.page_refusal
+        response = page(matched_route(scope), Request(scope), error) if page else None
+        if response is None:
             await _refuse(error, scope, send)
             return
-        response = self.page_refusal(Request(scope), error)
         response.headers.update(error.headers or {})  # e.g. Retry-After of a 503
         await response(scope, _no_body, send)
 

@@ -395,9 +395,11 @@ def error_page(request: Request, words: RefusalWords) -> Response:
     )
 
 
-def refusal_page(request: Request, error: AppError) -> Response:
-    """A refusal made before any page route ran (the request guard's: a body too large or
-    too slow, a busy worker), as a page in words."""
+def refusal_page(route: Any, request: Request, error: AppError) -> Response | None:
+    """A refusal made before a page's route ran (the request guard's: a body too large or
+    too slow, a busy worker), as a page in words; None for a route that is no page's."""
+    if not isinstance(getattr(route, "original_route", route), PageRoute):
+        return None
     return error_page(request, refusal_words(error))
 
 
