@@ -197,3 +197,122 @@ def test_0013_gives_every_agency_a_revision(databases):
         assert len(set(revisions.values())) == 2 and all(r > 0 for r in revisions.values())
     finally:
         engine.dispose()
+
+
+def _schema_shape(conn) -> dict[str, object]:
+    """Every table's columns (types, defaults), keys, constraints, indexes (partial ones with
+    their condition) and, on SQLite, triggers; not the name of a primary key, which SQLite
+    keeps nowhere for a key declared AUTOINCREMENT on its column."""
+    from sqlalchemy import text
+
+    inspector = inspect(conn)
+
+    def text_of(value: object) -> object:  # a partial index's condition is a clause
+        if isinstance(value, dict):
+            return {k: text_of(v) for k, v in value.items()}
+        return str(value)
+
+    def plain(items: list) -> list[str]:
+        return sorted(repr(text_of(item)) for item in items)
+
+    shape: dict[str, object] = {
+        table: (
+            plain(inspector.get_columns(table)),
+            inspector.get_pk_constraint(table)["constrained_columns"],
+            plain(inspector.get_foreign_keys(table)),
+            plain(inspector.get_unique_constraints(table)),
+            plain(inspector.get_check_constraints(table)),
+            plain(inspector.get_indexes(table)),
+        )
+        for table in inspector.get_table_names()
+        if table != "alembic_version"
+    }
+    if conn.dialect.name == "sqlite":
+        shape["sql of indexes and triggers"] = conn.execute(
+            text(
+                "SELECT type, name, tbl_name, sql FROM sqlite_master "
+                "WHERE type IN ('index', 'trigger') ORDER BY name"
+            )
+        ).all()
+    return shape
+
+
+def test_0014_keeps_every_row_and_gives_no_id_the_trail_names_twice(databases):
+    """On SQLite every table with a surrogate key is recreated AUTOINCREMENT, keeping its
+    rows; the next id is above any the audit trail names, so a variable deleted before the
+    upgrade, whose id was the largest, leaves its id to no other variable. (PostgreSQL's
+    sequences never gave an id twice: there the upgrade does nothing.)"""
+    from pathlib import Path
+
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+    from sqlmodel import Session, col, select
+
+    from app.models import AuditEvent, Variable
+    from app.services import audit
+    from app.services.seed import load_seed
+
+    engine = make_engine(databases.new_url("rowids"))
+    try:
+        upgrade(engine)
+        with Session(engine) as session:
+            load_seed(session, Path(__file__).resolve().parents[1] / "seed")
+            session.commit()
+        downgrade(engine, "0013")
+
+        def copy_of_newest_variable(session: Session, code: str) -> Variable:
+            newest = session.exec(select(Variable).order_by(col(Variable.id).desc())).first()
+            assert newest is not None
+            copy = Variable.model_validate(newest.model_dump(exclude={"id"}) | {"code": code})
+            session.add(copy)
+            session.commit()
+            return copy
+
+        with Session(engine) as session:
+            audit.act_as(session, "cli", "admin", "test-0014")
+            gone = copy_of_newest_variable(session, "dihapus")
+            session.delete(gone)
+            session.commit()
+        with engine.connect() as conn:
+            tables = inspect(conn).get_table_names()
+            counts = {
+                t: conn.execute(text(f'SELECT count(*) FROM "{t}"')).scalar_one() for t in tables
+            }
+            shape = _schema_shape(conn)
+            largest = conn.execute(text("SELECT max(id) FROM variable")).scalar_one()
+        assert gone.id is not None and gone.id > largest  # its id was the largest
+
+        upgrade(engine)
+        with engine.connect() as conn:
+            assert current_revision(conn) == head_revision()
+            assert {
+                t: conn.execute(text(f'SELECT count(*) FROM "{t}"')).scalar_one() for t in tables
+            } == counts
+            assert _schema_shape(conn) == shape
+
+        with Session(engine) as session:
+            audit.act_as(session, "cli", "admin", "test-0014")
+            made = copy_of_newest_variable(session, "baru")
+            assert made.id is not None and made.id > gone.id
+            named = session.exec(
+                select(AuditEvent.action).where(
+                    AuditEvent.entity == "variable", AuditEvent.entity_id == str(made.id)
+                )
+            ).all()
+            assert named == ["create"]  # the trail of this id tells of this variable only
+            session.delete(made)
+            session.commit()
+            again = copy_of_newest_variable(session, "lagi")
+            assert again.id is not None and again.id > made.id
+
+        with engine.connect() as conn:  # the trail is still append-only
+            for statement in ("UPDATE audit_event SET actor = 'x'", "DELETE FROM audit_event"):
+                with pytest.raises(DBAPIError, match="append-only"):
+                    conn.execute(text(statement))
+                conn.rollback()
+
+        downgrade(engine, "0013")  # and back, as it was
+        with engine.connect() as conn:
+            assert _schema_shape(conn) == shape
+    finally:
+        engine.dispose()

@@ -1,8 +1,11 @@
 """Tables and schemas. Importing this package registers every table on SQLModel.metadata."""
 
+from sqlmodel import SQLModel
+
 from app.achievement.aggregation import Aggregation
 from app.achievement.polarity import Polarity
 from app.models.audit import AuditEvent
+from app.models.base import never_reuse_ids
 from app.models.data import DataValue, Target
 from app.models.decrees import Decree
 from app.models.indicators import Indicator, IndicatorSourceUnit
@@ -23,6 +26,8 @@ from app.models.webhooks import (
     WebhookSubscription,
 )
 from app.models.workflow import Period, PeriodState
+
+never_reuse_ids(SQLModel.metadata)  # after every table above is declared
 
 __all__ = [
     "ROLE_CAPABILITIES",

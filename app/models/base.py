@@ -4,7 +4,7 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import JSON
+from sqlalchemy import JSON, Integer, MetaData, Table
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -20,6 +20,35 @@ SQLModel.metadata.naming_convention = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+IDS_NEVER_FREED = frozenset({"audit_event"})
+"""Tables with a surrogate key left without AUTOINCREMENT, because no row of theirs is ever
+deleted: their largest id is never freed for SQLite to give again. The audit trail: its
+triggers refuse UPDATE and DELETE on both databases (an id taken by an insert that was rolled
+back is given again, but no one saw the event that had it). Declaring it AUTOINCREMENT would
+copy the whole trail, the largest table, and recreate its triggers, for nothing."""
+
+
+def has_surrogate_key(table: Table) -> bool:
+    """Whether the table's primary key is one integer column named `id`."""
+    key = list(table.primary_key.columns)
+    return len(key) == 1 and key[0].name == "id" and isinstance(key[0].type, Integer)
+
+
+def never_reuse_ids(metadata: MetaData) -> None:
+    """Declare every table with a surrogate key AUTOINCREMENT on SQLite (bar those in
+    `IDS_NEVER_FREED`): without it SQLite gives the id of a deleted row to the next row when
+    the deleted row had the largest id, and the audit trail, which names rows by id, would
+    tell two rows' histories as one. PostgreSQL's sequences never give an id twice.
+
+    A migration that recreates one of these tables on SQLite (a batch operation) must pass
+    `table_kwargs={"sqlite_autoincrement": True}`: SQLAlchemy does not read AUTOINCREMENT
+    back from an existing table, so the copy would be made without it (tests/test_ids.py
+    checks the migrated schema)."""
+    for table in metadata.tables.values():
+        if has_surrogate_key(table) and table.name not in IDS_NEVER_FREED:
+            table.dialect_kwargs["sqlite_autoincrement"] = True
 
 
 def enum_column(enum: type[StrEnum], name: str) -> Any:
