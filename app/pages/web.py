@@ -162,6 +162,7 @@ _FIELD_TYPES = {
     "period_locked": "triwulannya terkunci (diajukan atau terverifikasi)",
     # What an import refuses in a row
     "ambiguous_number": "angka bertitik ribuan tidak jelas: tulis tanpa pemisah ribuan",
+    "date_not_number": "berisi tanggal atau jam, bukan angka: ubah format selnya menjadi angka",
     "missing_field": "kolom wajib kosong",
     "unknown_field": "kolom tidak dikenal",
     "invalid_year": "tahun harus bilangan bulat",

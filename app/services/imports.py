@@ -32,7 +32,7 @@ from app.services.data_values import (
     check_texts,
 )
 from app.services.queries import load_agency_variables
-from app.services.xlsx_reader import Limits, Sheet, Workbook
+from app.services.xlsx_reader import DateCell, Limits, Sheet, Workbook
 
 # Answers quote what was sent only briefly, and list a bounded number of refused rows (the
 # summary's `rejected` counts them all), so a large bad import gets a small answer.
@@ -41,6 +41,7 @@ NAME_QUOTE = 40  # a column or member named in an answer
 MESSAGE_QUOTE = 200
 COLUMNS = ("variable", "year", "quarter", "value", "note", "evidence")
 REQUIRED = ("variable", "year", "quarter", "value")
+NUMBER_COLUMNS = ("year", "quarter", "value")  # a workbook's date cell there is refused
 _KNOWN = frozenset(COLUMNS)
 # The read-only columns the realization template writes beside COLUMNS: an import ignores
 # them (and only them: any other column is refused, as in a CSV).
@@ -177,7 +178,9 @@ def is_xlsx(content: bytes) -> bool:
 def parse_xlsx(raw: bytes) -> ImportRows:
     """The rows of a workbook's importable sheet (`_importable_sheet`), its first row naming
     the columns. A row whose value is blank is not reported: skipped, not refused. Numbers
-    stay numbers; text cells are read by the CSV rules.
+    stay numbers; text cells are read by the CSV rules. A number formatted as a date or time
+    stays a `DateCell` in the year, quarter and value columns, which refuse it (`to_writes`),
+    and is its number in the others, as before dates were told apart.
 
     The workbook is read streaming, within `xlsx_limits()`: a workbook past a limit is
     refused as soon as the reading meets it."""
@@ -185,7 +188,7 @@ def parse_xlsx(raw: bytes) -> ImportRows:
     try:
         sheet = _importable_sheet(book.sheets)
         strings = book.shared_strings()
-        return _sheet_rows(book.rows(sheet, strings))
+        return _sheet_rows(book.rows(sheet, strings, book.date_styles()))
     finally:
         book.close()
 
@@ -262,15 +265,19 @@ def _sheet_rows(cells: Iterator[tuple[int, dict[int, Any]]]) -> ImportRows:
 
 
 def _header_name(value: Any) -> str:
+    if isinstance(value, DateCell):
+        value = value.serial
     return str(value).strip().lower() if value is not None else ""
 
 
 def _cell(column: str, value: Any) -> Any:
     """A workbook cell as the import reads it: text stripped (blank: None); a note or
-    evidence as text."""
+    evidence as text; a date as its number but in the columns of numbers."""
     if isinstance(value, str):
         value = value.strip()
         return value or None
+    if isinstance(value, DateCell) and column not in NUMBER_COLUMNS:
+        value = value.serial
     if value is not None and column in ("note", "evidence") and not isinstance(value, bool):
         return str(value)
     return value
@@ -451,6 +458,10 @@ def to_writes(
                 Rejection("missing_field" if missing else "unknown_field", problem, column, blank)
             )
             continue
+        dated = next((c for c in NUMBER_COLUMNS if isinstance(row.get(c), DateCell)), None)
+        if dated is not None:
+            rejections.append(Rejection("date_not_number", _date_message(row[dated]), dated, blank))
+            continue
         year = _integer(row["year"], csv_rules=csv_rules)
         quarter = _integer(row["quarter"], csv_rules=csv_rules)
         if year is None:
@@ -498,6 +509,13 @@ def to_writes(
         seen[key] = number
         writes.append(write)
     return writes, rejections
+
+
+def _date_message(cell: DateCell) -> str:
+    return (
+        f"cell {cell.reference} holds a date or time ({cell.text}, stored as {cell.serial}), "
+        "not a number: format the cell as a number"
+    )
 
 
 def _text(row: Mapping[str, Any], column: str, csv_rules: bool) -> Any:
@@ -605,6 +623,8 @@ def _echo(value: Any) -> Any:
     """A row's value as sent, to quote it back: short, and always JSON."""
     if isinstance(value, str):
         return quote(value)
+    if isinstance(value, DateCell):
+        return value.serial
     return value if _is_jsonable(value) else quote(repr(value))
 
 

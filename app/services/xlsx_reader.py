@@ -2,17 +2,19 @@
 
 A workbook is a zip of XML parts. Only the parts that lead to the cells are read: the
 package's relationships, the workbook's list of sheets and its relationships, the shared
-strings and the one sheet asked for. Each is inflated through a counting reader that refuses
-the workbook as soon as the parts read together pass the size budget, whatever sizes the zip
-declares, and parsed by expat event by event, never held as a tree; a document type
-declaration (and so any entity) is refused. The limits are checked while reading: the shared
-strings are counted as they are parsed, and the sheet's rows and cells as they come, so a
-workbook past a limit is refused at the first string, row or cell beyond it, before the rest
-of the part is even inflated.
+strings, the styles (up to the end of the cell formats) and the one sheet asked for. Each is
+inflated through a counting reader that refuses the workbook as soon as the parts read
+together pass the size budget, whatever sizes the zip declares, and parsed by expat event by
+event, never held as a tree; a document type declaration (and so any entity) is refused.
+The limits are checked while reading: the shared strings and the cell formats are counted as
+they are parsed, and the sheet's rows and cells as they come, so a workbook past a limit is
+refused at the first string, format, row or cell beyond it, before the rest of the part is
+even inflated.
 
-Cells are read as stored (what openpyxl's `data_only` reads, without the styles): a number
-stays a number (an int when written without a point or exponent), text is text (`_xHHHH_`
-escapes decoded), a boolean is a bool, a formula is its cached result."""
+Cells are read as stored (what openpyxl's `data_only` reads): a number stays a number (an
+int when written without a point or exponent), text is text (`_xHHHH_` escapes decoded), a
+boolean is a bool, a formula is its cached result. Only a number whose cell format shows it
+as a date or time is told apart, as a `DateCell`: Excel stores a date as a number of days."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 from xml.parsers import expat
 
@@ -31,8 +34,10 @@ from app.services.common import quote
 
 CHUNK = 64 * 1024
 EXCEL_COLUMNS = 16_384  # column XFD, the last Excel has
+EXCEL_FORMATS = 65_490  # the cell formats (and so the number formats) a workbook may hold
 VISIBLE = "visible"
 _WORKSHEET = "/worksheet"  # how a worksheet's relationship type ends (transitional or strict)
+_STYLES = "/styles"
 _ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 _CELL_REFERENCE = re.compile(r"[A-Za-z]{1,3}[0-9]{0,7}")
 _INDEX = re.compile(r"[0-9]{1,10}")
@@ -40,6 +45,19 @@ _INDEX = re.compile(r"[0-9]{1,10}")
 _NUMBER = re.compile(
     r"[-+]?(?:[0-9]{1,20}(?:\.[0-9]{0,20})?|\.[0-9]{1,20})(?:[eE][-+]?[0-9]{1,3})?"
 )
+# Excel counts days from 1899-12-30 (so that 1 is 1900-01-01, its 1900 being a leap year),
+# or from 1904-01-01 in a workbook of the 1904 date system.
+EPOCH_1900 = datetime(1899, 12, 30)
+EPOCH_1904 = datetime(1904, 1, 1)
+# The built-in number formats that show a date or time: m-d-yy, d-mmm-yy, d-mmm, mmm-yy,
+# h:mm AM/PM, h:mm:ss AM/PM, h:mm, h:mm:ss, m/d/yy h:mm; mm:ss, [h]:mm:ss, mmss.0.
+_DATE_FORMAT_IDS = frozenset((*range(14, 23), 45, 46, 47))
+# What a number format's date tokens are looked for outside of (as openpyxl's
+# `is_date_format` reads one): quoted text, and bracketed groups ([Red], [$-421]) but for
+# the elapsed [h], [hh], [m], [mm], [s], [ss]. A group ends at the next bracket of either
+# kind, so that a format of many `[` is read in one pass.
+_FORMAT_LITERAL = re.compile(r'"[^"]*"|\[(?!hh?\]|mm?\]|ss?\])[^\[\]]*\]')
+_DATE_TOKEN = re.compile(r"(?<![_\\])[dmhysDMHYS]")  # not after _ (a space) or \ (a literal)
 
 
 @dataclass(frozen=True)
@@ -53,6 +71,35 @@ class Limits:
     shared_strings: int
     rows: int
     columns: int
+
+
+@dataclass(frozen=True)
+class DateCell:
+    """A number cell formatted as a date or time: the number Excel stores (days since the
+    workbook's epoch, a time as the fraction of a day) and the cell's reference (`D5`)."""
+
+    serial: int | float
+    reference: str
+    epoch: datetime = EPOCH_1900
+
+    @property
+    def text(self) -> str:
+        """The date or time as ISO text (`2025-01-01`, `12:30`, `2025-01-01 12:30`), or the
+        number when it is no date."""
+        day, fraction = divmod(self.serial, 1)
+        if self.epoch == EPOCH_1900 and 0 < self.serial < 60:
+            day += 1  # before Excel's 29 February 1900, which never was
+        seconds = round(fraction * 86_400)
+        try:
+            moment = self.epoch + timedelta(days=day, seconds=seconds)
+        except OverflowError:
+            return str(self.serial)
+        timespec = "seconds" if seconds % 60 else "minutes"
+        if 0 <= self.serial < 1:
+            return moment.time().isoformat(timespec)
+        if not seconds:
+            return moment.date().isoformat()
+        return moment.isoformat(" ", timespec)
 
 
 @dataclass(frozen=True)
@@ -90,6 +137,8 @@ class Workbook:
         self._names = {name.lower(): name for name in self.archive.namelist()}
         self._left = limits.inflated_bytes
         self._strings_part: str | None = None
+        self._styles_part: str | None = None
+        self.epoch = EPOCH_1900
         self.sheets = self._sheets()
 
     def close(self) -> None:
@@ -186,16 +235,22 @@ class Workbook:
         listed: list[tuple[str, str, str]] = []
 
         def start(name: str, attrs: dict[str, str]) -> None:
-            if _local(name) == "sheet":
+            local = _local(name)
+            if local == "sheet":
                 # r:id, whatever the prefix of the relationships' namespace
                 ident = next((v for k, v in attrs.items() if k.endswith(":id")), "")
                 listed.append((attrs.get("name", ""), attrs.get("state", VISIBLE), ident))
+            elif local == "workbookPr" and attrs.get("date1904") in ("1", "true"):
+                self.epoch = EPOCH_1904
 
         for _ in self._parse(book, start, limit=self.limits.index_bytes):
             pass
         related = self._relationships(book)
         self._strings_part = next(
             (path for kind, path in related.values() if kind.endswith("/sharedStrings")), None
+        )
+        self._styles_part = next(
+            (path for kind, path in related.values() if kind.endswith(_STYLES)), None
         )
         sheets = []
         for name, state, ident in listed:
@@ -214,13 +269,30 @@ class Workbook:
             pass
         return reader.strings
 
+    # Styles ---------------------------------------------------------------------------------
+
+    def date_styles(self) -> frozenset[str]:
+        """The cell formats (by index, as a cell's `s` names one) that show a number as a
+        date or time; none in a workbook without styles. The part is read up to the end of
+        its cell formats, refused past EXCEL_FORMATS of them."""
+        if self._styles_part is None:
+            return frozenset()
+        reader = _StylesReader()
+        for _ in self._parse(self._styles_part, reader.start, reader.end):
+            if reader.done:
+                break
+        return frozenset(reader.dates)
+
     # A sheet's rows -------------------------------------------------------------------------
 
-    def rows(self, sheet: Sheet, strings: list[str]) -> Iterator[tuple[int, dict[int, Any]]]:
+    def rows(
+        self, sheet: Sheet, strings: list[str], date_styles: frozenset[str] = frozenset()
+    ) -> Iterator[tuple[int, dict[int, Any]]]:
         """The rows of a sheet that hold a cell, in order, as (row number, {column number:
-        value}) with columns from 1; cells without a value are left out. Refused at the first
-        row past the row limit, and at the first cell past the column limit."""
-        reader = _SheetReader(self.limits, strings)
+        value}) with columns from 1; cells without a value are left out, and a number in one
+        of `date_styles` is a `DateCell`. Refused at the first row past the row limit, and at
+        the first cell past the column limit."""
+        reader = _SheetReader(self.limits, strings, date_styles, self.epoch)
         for _ in self._parse(sheet.part, reader.start, reader.end, reader.text):
             yield from reader.rows
             reader.rows.clear()
@@ -260,6 +332,23 @@ def column_number(letters: str) -> int:
     for letter in letters.upper():
         number = number * 26 + ord(letter) - 64
     return number
+
+
+def column_letters(number: int) -> str:
+    """1 -> `A`, 26 -> `Z`, 27 -> `AA`."""
+    letters = ""
+    while number > 0:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def is_date_format(code: str) -> bool:
+    """Whether a number format shows a number as a date or time, as openpyxl's
+    `is_date_format` reads it: its first section (that of positive numbers) holds one of
+    d, m, y, h, s outside quoted text and bracketed groups, and not escaped (`\\d`, `_m`)."""
+    first = code.split(";", 1)[0]
+    return _DATE_TOKEN.search(_FORMAT_LITERAL.sub("", first)) is not None
 
 
 class _StringsReader:
@@ -316,18 +405,80 @@ class _StringsReader:
         )
 
 
+class _StylesReader:
+    """Expat handlers that find the cell formats (`<cellXfs>`, numbered from 0) whose number
+    format is a date or time: a built-in date format, or a custom one (`<numFmts>`, which
+    also stands in for a built-in of the same id) that `is_date_format` reads as one. Done at
+    the end of the cell formats; refused past EXCEL_FORMATS of either kind."""
+
+    def __init__(self) -> None:
+        self.custom: dict[int, bool] = {}  # a custom number format's id -> a date's
+        self.dates: set[str] = set()
+        self.numbers = 0  # number formats read
+        self.formats = 0  # cell formats read
+        self.within = ""  # numFmts or cellXfs while in one (a <dxf> holds a numFmt too)
+        self.done = False
+
+    def start(self, name: str, attrs: dict[str, str]) -> None:
+        if ":" in name:
+            name = _local(name)
+        if name == "xf":
+            if self.within == "cellXfs":
+                self._cell_format(attrs)
+        elif name == "numFmt":
+            if self.within == "numFmts":
+                self._number_format(attrs)
+        elif name in ("numFmts", "cellXfs"):
+            self.within = name
+
+    def end(self, name: str) -> None:
+        if ":" in name:
+            name = _local(name)
+        if name == self.within:
+            self.within = ""
+            self.done = name == "cellXfs"
+
+    def _number_format(self, attrs: dict[str, str]) -> None:
+        if self.numbers >= EXCEL_FORMATS:
+            self._refuse("number formats")
+        self.numbers += 1
+        ident = attrs.get("numFmtId", "")
+        if _INDEX.fullmatch(ident):
+            self.custom[int(ident)] = is_date_format(attrs.get("formatCode", ""))
+
+    def _cell_format(self, attrs: dict[str, str]) -> None:
+        if self.formats >= EXCEL_FORMATS:
+            self._refuse("cell formats")
+        ident = attrs.get("numFmtId", "0")
+        number = int(ident) if _INDEX.fullmatch(ident) else 0
+        if self.custom.get(number, number in _DATE_FORMAT_IDS):
+            self.dates.add(str(self.formats))
+        self.formats += 1
+
+    def _refuse(self, what: str) -> None:
+        raise InvalidInput(
+            f"The workbook's styles hold more than {EXCEL_FORMATS} {what}: more than Excel allows",
+            field="file",
+        )
+
+
 class _SheetReader:
     """Expat handlers that gather a sheet's rows, checking the limits as they go. Called for
     every element and text: kept lean."""
 
-    def __init__(self, limits: Limits, strings: list[str]) -> None:
+    def __init__(
+        self, limits: Limits, strings: list[str], dates: frozenset[str], epoch: datetime
+    ) -> None:
         self.limits = limits
         self.strings = strings
+        self.dates = dates  # the cell formats of a date or time
+        self.epoch = epoch
         self.rows: list[tuple[int, dict[int, Any]]] = []
         self.row = 0  # the current row's number
         self.cells: dict[int, Any] = {}
         self.column = 0  # the current cell's column
         self.kind = "n"  # the current cell's type
+        self.dated = False  # whether the current cell's format is a date's or a time's
         self.value: str | None = None  # the current cell's <v>, or its inline string
         self.parts: list[str] = []
         self.gathering = False
@@ -405,6 +556,7 @@ class _SheetReader:
                 field="columns",
             )
         self.column, self.kind, self.value = column, attrs.get("t", "n"), None
+        self.dated = attrs.get("s") in self.dates
 
     def _column(self, letters: str, reference: str) -> int:
         if not _CELL_REFERENCE.fullmatch(reference):
@@ -420,8 +572,13 @@ class _SheetReader:
         kind = self.kind
         if kind == "n":
             if text.isdigit() and text.isascii() and len(text) < 16:
-                return int(text)
-            return _cast_number(text) if text.strip() else None
+                number: Any = int(text)
+            else:
+                number = _cast_number(text) if text.strip() else None
+            if self.dated and isinstance(number, int | float):
+                reference = f"{column_letters(self.column)}{self.row}"
+                return DateCell(number, reference, self.epoch)
+            return number
         if kind == "s":
             index = int(text) if _INDEX.fullmatch(text) else -1
             if not 0 <= index < len(self.strings):

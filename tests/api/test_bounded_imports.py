@@ -15,6 +15,7 @@ import time
 import tracemalloc
 import zipfile
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 
 import pytest
 from openpyxl import load_workbook
@@ -23,7 +24,7 @@ from sqlmodel import select
 from app.core.errors import InvalidInput
 from app.models import DataValue, Indicator, Unit, Variable
 from app.services import imports
-from app.services.xlsx_reader import Workbook
+from app.services.xlsx_reader import EXCEL_FORMATS, Workbook
 from tests.api.helpers import assert_problem
 
 IMPORT = "/api/v1/data-values/import"
@@ -51,9 +52,11 @@ def _part(archive: zipfile.ZipFile, name: str, chunks: Iterable[str | bytes]) ->
 def workbook(
     sheets: list[tuple[str, str, Iterable[str | bytes]]],
     strings: Iterable[str | bytes] | None = None,
+    styles: Iterable[str | bytes] | None = None,
 ) -> bytes:
     """A workbook: `sheets` as (name, state, chunks of the rows inside <sheetData>, with no
-    <dimension>), and the chunks of the shared strings' <si> elements, if any."""
+    <dimension>), the chunks of the shared strings' <si> elements, if any, and the chunks of
+    the styles' elements (inside <styleSheet>), if any."""
     out = io.BytesIO()
     numbers = range(1, len(sheets) + 1)
     with zipfile.ZipFile(out, "w") as archive:
@@ -73,6 +76,9 @@ def workbook(
             rels += (
                 f'<Relationship Id="rIdS" Type="{REL}/sharedStrings" Target="sharedStrings.xml"/>'
             )
+        if styles is not None:
+            overrides += f'<Override PartName="/xl/styles.xml" ContentType="{KIND}.styles+xml"/>'
+            rels += f'<Relationship Id="rIdT" Type="{REL}/styles" Target="styles.xml"/>'
         _part(
             archive,
             "[Content_Types].xml",
@@ -115,6 +121,12 @@ def workbook(
             )
         if strings is not None:
             _part(archive, "xl/sharedStrings.xml", [f'<sst xmlns="{MAIN}">', *strings, "</sst>"])
+        if styles is not None:
+            _part(
+                archive,
+                "xl/styles.xml",
+                [f'<styleSheet xmlns="{MAIN}">', *styles, "</styleSheet>"],
+            )
     return out.getvalue()
 
 
@@ -148,6 +160,29 @@ def shared_strings_bomb(count: int = 5_500_000) -> bytes:
         '<c r="C2"><v>1</v></c><c r="D2"><v>1</v></c></row>',
     ]
     return workbook([("Realisasi", "visible", rows)], strings())
+
+
+def styled(styles: Iterable[str | bytes]) -> bytes:
+    """A valid one-row import whose styles part holds these chunks."""
+    rows = [row(1, *HEADER), row(2, "psks_terdata", 2025, 1, 1)]
+    return workbook([("Realisasi", "visible", rows)], styles=styles)
+
+
+def repeated(element: bytes, count: int) -> Iterator[bytes]:
+    block = element * 10_000
+    for _ in range(count // 10_000):
+        yield block
+
+
+def styles_bomb(count: int = 18_000_000) -> bytes:
+    """A valid one-row import whose styles inflate to 86 MB: `count` cell formats."""
+    return styled(["<cellXfs>", *repeated(b"<xf/>", count), "</cellXfs>"])
+
+
+def number_formats_bomb(count: int = 2_000_000) -> bytes:
+    """A valid one-row import whose styles inflate to 70 MB: `count` number formats."""
+    number_format = b'<numFmt numFmtId="164" formatCode="d"/>'
+    return styled(["<numFmts>", *repeated(number_format, count), "</numFmts>"])
 
 
 def long_sheet(rows: int = 1_000_000) -> bytes:
@@ -224,6 +259,68 @@ def test_a_shared_strings_table_that_says_it_is_too_large_is_refused_at_once():
         imports.parse_xlsx(content)
 
 
+def test_styles_are_counted_while_read():
+    for content, what in (
+        (styles_bomb(), "cell formats"),
+        (number_formats_bomb(), "number formats"),
+    ):
+        assert len(content) < 300_000
+        declared = sum(i.file_size for i in zipfile.ZipFile(io.BytesIO(content)).infolist())
+        assert 60 * MB < declared < imports.MAX_XLSX_BYTES  # under the size limit
+        book = Workbook(content, imports.xlsx_limits())
+        error, peak = refusal(book.date_styles)
+        assert error.extra["field"] == "file"
+        assert f"more than {EXCEL_FORMATS} {what}" in error.detail
+        # Refused at format 65,491: 2.6 MB at most of the 70 or 86 MB inflated.
+        assert book.inflated < 8 * MB
+        assert peak < 50 * MB
+
+
+def test_styles_are_read_up_to_the_end_of_their_cell_formats():
+    """The cell formats are numbered apart from the named styles' (cellStyleXfs); what
+    follows them (differential formats, named styles ...) is not even inflated."""
+    content = styled(
+        [
+            '<numFmts><numFmt numFmtId="164" formatCode="yyyy-mm-dd"/></numFmts>',
+            '<cellStyleXfs><xf numFmtId="14"/></cellStyleXfs>',
+            '<cellXfs><xf numFmtId="0"/><xf numFmtId="164"/><xf numFmtId="14"/>'
+            '<xf numFmtId="2"/></cellXfs>',
+            "<dxfs>",
+            *repeated(b'<dxf><numFmt numFmtId="165" formatCode="d"/></dxf>', 1_500_000),
+            "</dxfs>",
+        ]
+    )
+    book = Workbook(content, imports.xlsx_limits())
+    dates, seconds = cpu_seconds(book.date_styles)
+    assert dates == {"1", "2"}
+    assert book.inflated < 8 * MB
+    assert seconds < 1
+
+
+def test_the_styles_part_counts_against_the_budget():
+    plain = workbook([("Realisasi", "visible", [row(1, *HEADER)])])
+    assert Workbook(plain, imports.xlsx_limits()).date_styles() == frozenset()  # no styles
+    content = styled(
+        ["<fonts>", "<font/>" * 50_000, "</fonts>", '<cellXfs><xf numFmtId="14"/></cellXfs>']
+    )
+    archive = zipfile.ZipFile(io.BytesIO(content))
+    declared = sum(i.file_size for i in archive.infolist())
+    size = archive.getinfo("xl/styles.xml").file_size
+    book = Workbook(content, replace(imports.xlsx_limits(), inflated_bytes=declared))
+    before = book.inflated
+    assert book.date_styles() == {"0"}
+    assert book.inflated - before == size
+    # Read again, its bytes are counted again: past what the workbook may inflate to.
+    with pytest.raises(InvalidInput, match=f"inflates to more than {declared} bytes"):
+        book.date_styles()
+    # A zip that declares the styles smaller than they inflate to: the checksum fails.
+    lying = bytearray(content)
+    central = lying.rfind(b"PK\x01\x02", 0, lying.rfind(b"xl/styles.xml"))
+    lying[central + 24 : central + 28] = (10).to_bytes(4, "little")
+    with pytest.raises(InvalidInput, match="not an Excel workbook"):
+        imports.parse_xlsx(bytes(lying))
+
+
 def _replace(content: bytes, name: str, text: str) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(content)) as source, zipfile.ZipFile(out, "w") as target:
@@ -251,9 +348,11 @@ def test_rows_are_counted_while_read():
 
 
 def test_hostile_files_are_refused_in_under_two_seconds(client, psm):
-    """The probe's three: each took minutes (75 s, 35 s, 8 minutes here) before."""
+    """The probe's three (each took minutes before: 75 s, 35 s, 8 minutes here), and styles
+    of millions of cell formats."""
     for content, media, field in (
         (shared_strings_bomb(), XLSX, "file"),
+        (styles_bomb(), XLSX, "file"),
         (long_sheet(), XLSX, "rows"),
         (wide_csv(), "text/csv", "columns"),
     ):

@@ -4,6 +4,7 @@ template imported back (opened and filled with openpyxl, as a bidang's spreadshe
 import csv
 import io
 import zipfile
+from datetime import datetime
 
 import pytest
 from openpyxl import Workbook, load_workbook
@@ -439,6 +440,66 @@ def test_bad_values_are_refused_row_by_row(client, session, admin, psm, reported
     assert partial.status_code == 200, partial.text
     assert partial.json()["rejected"] == 4
     assert stored(session, 3) == {"tmp_terkelola": 3}
+
+
+def test_a_date_in_a_column_of_numbers_refuses_the_workbook(client, session, psm, reported):
+    """A value typed into a cell formatted as a date (Excel keeps 120 and shows 29/04/1900),
+    a date typed into the value column, a year formatted as a date: each row is refused,
+    naming its cell, and nothing is stored. A date in the note is read as before."""
+    book = template(client, psm, quarter=3)
+    sheet = book["Realisasi"]
+    numbers = {row[0].value: row[0].row for row in sheet.iter_rows(min_row=2)}
+    typed = sheet.cell(numbers["psks_terdata"], 4, 120)
+    typed.number_format = "dd/mm/yyyy"
+    sheet.cell(numbers["tmp_terdata"], 4, datetime(2025, 9, 30))
+    sheet.cell(numbers["psks_diberdayakan"], 4, 20)
+    sheet.cell(numbers["psks_diberdayakan"], 2).number_format = "yyyy-mm-dd"  # its 2025
+    sheet.cell(numbers["tmp_terkelola"], 4, 3)
+    sheet.cell(numbers["tmp_terkelola"], 5, datetime(2025, 1, 1))  # a note
+    buffer = io.BytesIO()
+    book.save(buffer)
+    content = buffer.getvalue()
+
+    body = assert_problem(post_xlsx(client, psm, content), 422, "import_rejected")
+    assert body["rejected"] == 3
+    found = {e["variable"]: e for e in body["errors"]}
+    row = numbers["psks_terdata"]
+    assert found["psks_terdata"] == {
+        "row": row,
+        "variable": "psks_terdata",
+        "value": 120,
+        "field": "value",
+        "code": "date_not_number",
+        "message": f"cell D{row} holds a date or time (1900-04-29, stored as 120), not a "
+        "number: format the cell as a number",
+    }
+    row = numbers["tmp_terdata"]
+    assert (found["tmp_terdata"]["field"], found["tmp_terdata"]["code"]) == (
+        "value",
+        "date_not_number",
+    )
+    assert f"cell D{row} holds a date or time (2025-09-30, " in found["tmp_terdata"]["message"]
+    row = numbers["psks_diberdayakan"]
+    assert (found["psks_diberdayakan"]["field"], found["psks_diberdayakan"]["code"]) == (
+        "year",
+        "date_not_number",
+    )
+    assert (
+        f"cell B{row} holds a date or time (1905-07-17, stored as 2025)"
+        in (found["psks_diberdayakan"]["message"])
+    )
+    assert stored(session, 3) == {}
+
+    partial = post_xlsx(client, psm, content, atomic="false")
+    assert partial.status_code == 200, partial.text
+    assert (partial.json()["created"], partial.json()["rejected"]) == (1, 3)
+    assert stored(session, 3) == {"tmp_terkelola": 3}
+    note = session.exec(
+        select(DataValue.note)
+        .join(Variable, Variable.id == DataValue.variable_id)
+        .where(Variable.code == "tmp_terkelola", DataValue.quarter == 3)
+    ).one()
+    assert note == "45658"
 
 
 def test_a_locked_quarter_refuses_the_workbook(client, session, psm, reported):

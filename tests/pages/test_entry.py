@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import datetime
 from html import unescape
 
 import pytest
@@ -442,6 +443,13 @@ def test_the_template_downloads_and_a_filled_one_uploads(client, session, operat
     assert re.search(r"baris \d+ \(psks_terdata\), nilai: harus berupa angka", refused.text)
     assert "tidak ada yang disimpan" in refused.text
     assert stored(session)["tmp_terdata"].value == 3
+    # A date in the value column (openpyxl formats the cell as one).
+    dated = upload(client, filled(download.content, {"psks_terdata": datetime(2025, 6, 30)}))
+    assert dated.status_code == 422, dated.text
+    assert re.search(
+        r"baris \d+ \(psks_terdata\), nilai: berisi tanggal atau jam, bukan angka", dated.text
+    )
+    assert stored(session)["psks_terdata"].value == 130
     # What is no workbook nor CSV.
     junk = upload(client, b"\x00\x01 bukan berkas", "foto.png")
     assert junk.status_code == 422 and "tidak dapat dibaca" in junk.text
