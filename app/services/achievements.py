@@ -456,6 +456,9 @@ def _computed_rows(
     rows computed at the current revision of its agency's data are served as remembered
     (`app.services.revisions`) unless not `remembered` (a seal and its check compute
     afresh). Each row is a copy of its own."""
+    # What the session holds is written first: the revision read with the definitions is
+    # then that of every fact read after it (the checks' reads flush too).
+    session.flush()
     found = definitions(session, indicator_ids)
     if not found:
         return []
@@ -823,6 +826,39 @@ def _ids_of(query: SelectOfScalar[Indicator]) -> SelectOfScalar[int]:
     return cast(SelectOfScalar[int], query.with_only_columns(col(Indicator.id)))
 
 
+_REVISIONS = sa_select(col(Agency.id), col(Agency.data_revision)).order_by(col(Agency.id))
+
+
+def _ordered_ids(session: Session, filters: AchievementFilters) -> Sequence[int]:
+    """Every indicator of the filters (their codes; not the cursor's nor the time's), in SK
+    order: remembered under the revisions of the agencies it may take indicators from (any
+    definition there may enter or leave the filter, or move), so that a pull's pages slice
+    one list instead of counting and sorting the whole filter again at each page."""
+    query = _ids_of(_base_query(filters)).order_by(*INDICATOR_ORDER)
+    memo = revisions.memo_of(session)
+    if memo is None:
+        return list(session.exec(query))
+    session.flush()  # the revisions read below are then those of the rows the query reads
+    of_agencies = _REVISIONS
+    if filters.agency is not None:
+        of_agencies = of_agencies.where(col(Agency.code) == filters.agency)
+    state = tuple((ident, revision) for ident, revision in core_rows(session, of_agencies))
+    key = (
+        "indicators",
+        filters.year,
+        filters.agency,
+        filters.unit,
+        filters.position,
+        filters.indicator,
+        state,
+    )
+    ordered: tuple[int, ...] | None = memo.get(key)
+    if ordered is None:
+        ordered = tuple(session.exec(query))
+        memo.put(key, ordered)
+    return ordered
+
+
 def list_achievements(
     session: Session, filters: AchievementFilters, quarter: int, page: PageParams
 ) -> tuple[tuple[list[Row], int], Cursor]:
@@ -838,7 +874,11 @@ def list_achievements(
         query = query.where(
             col(Indicator.id).in_(_changed_indicator_ids(session, filters, quarter))
         )
-    ids, total = paginate(session, _ids_of(query), page, *INDICATOR_ORDER)
+    if filters.cursor is None and filters.updated_since is None:
+        ordered = _ordered_ids(session, filters)
+        ids, total = list(ordered[page.offset : page.offset + page.limit]), len(ordered)
+    else:
+        ids, total = paginate(session, _ids_of(query), page, *INDICATOR_ORDER)
     items = achievement_rows(
         session, ids, filters.year, [quarter], verified_only=filters.verified_only
     )
@@ -850,7 +890,7 @@ def up_to_quarter(
 ) -> list[list[AchievementPublic]]:
     """Every indicator of the filters, in SK order, with its achievements at quarters
     1..`quarter` (each year to date, as `GET /achievements` answers them)."""
-    ids = list(session.exec(_ids_of(_base_query(filters)).order_by(*INDICATOR_ORDER)))
+    ids = list(_ordered_ids(session, filters))
     quarters = list(range(1, quarter + 1))
     results = compute_for(session, ids, filters.year, quarters, verified_only=filters.verified_only)
     return [results[i : i + quarter] for i in range(0, len(results), quarter)]
@@ -861,7 +901,7 @@ def at_quarter(
 ) -> list[AchievementPublic]:
     """Every indicator of the filters, in SK order, with its achievement at `quarter` (year
     to date), as `GET /achievements?quarter=` answers it."""
-    ids = list(session.exec(_ids_of(_base_query(filters)).order_by(*INDICATOR_ORDER)))
+    ids = list(_ordered_ids(session, filters))
     return compute_for(session, ids, filters.year, [quarter], verified_only=filters.verified_only)
 
 

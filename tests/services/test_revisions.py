@@ -356,3 +356,34 @@ def test_no_statement_of_the_service_writes_figures_rows_unseen() -> None:
         if table not in UNRELATED and not (table == "agency" and files == {"services/revisions.py"})
     }
     assert unseen == {}
+
+
+def test_a_pulls_indicators_are_remembered_in_order_until_a_definition_moves(
+    client, session: Session, reader, count_statements
+) -> None:  # type: ignore[no-untyped-def]
+    """A pull's pages slice one remembered list of the filter's indicators, in SK order; a
+    definition that moves (here an indicator renumbered last of its objective) is seen at
+    the next read."""
+
+    def codes() -> list[str]:
+        answer = client.get(
+            "/api/v1/achievements", headers=reader, params={"year": YEAR, "limit": 1000}
+        )
+        assert answer.status_code == 200, answer.text
+        return [item["indicator"]["code"] for item in answer.json()["items"]]
+
+    first = codes()
+    count_statements.statements.clear()
+    assert codes() == first
+    assert not any("count(" in s.lower() for s in count_statements.statements)
+    moved = session.exec(select(Indicator).where(Indicator.code == first[0])).one()
+    siblings = session.exec(
+        select(Indicator.code).where(Indicator.objective_id == moved.objective_id)
+    ).all()
+    assert len(siblings) > 1  # so that renumbering it moves it
+    moved.number = 99
+    session.add(moved)
+    session.flush()
+    again = codes()
+    assert again != first and sorted(again) == sorted(first)
+    assert again.index(moved.code) > first.index(moved.code)
