@@ -183,15 +183,24 @@ _REVISE = (
 )
 
 
-def revise(session: OrmSession, agencies: set[int] | _Every) -> None:
-    """Give these agencies a new revision (in the session's transaction)."""
+# Every agency, its row locked in the order of the ids first (on PostgreSQL; SQLite writers
+# hold the database's lock), as any writer of several agencies locks them.
+_EVERY_AGENCY = update(Agency).where(
+    col(Agency.id).in_(sa_select(col(Agency.id)).order_by(col(Agency.id)).with_for_update())
+)
+
+
+def revise(session: OrmSession, agencies: set[int] | _Every) -> int:
+    """Give these agencies a new revision (in the session's transaction); how many."""
     revision = new_revision()
     if isinstance(agencies, _Every):
-        session.connection().execute(update(Agency).values(data_revision=revision))
-    elif agencies:
+        done = session.connection().execute(_EVERY_AGENCY.values(data_revision=revision))
+        return done.rowcount
+    if agencies:
         # In the order of their ids: two writers of several agencies lock them in one order.
         rows = [{"ident": ident, "revision": revision} for ident in sorted(agencies)]
         session.connection().execute(_REVISE, rows)
+    return len(agencies)
 
 
 @event.listens_for(OrmSession, "after_flush")
@@ -202,10 +211,7 @@ def _revise(session: OrmSession, _: UOWTransaction) -> None:
 def forget(session: Session) -> int:
     """Give every agency a new revision (after rows were changed under the service): no
     figure remembered before is served again. How many agencies were revised."""
-    ids = session.connection().execute(sa_select(col(Agency.id))).scalars()
-    every = {ident for ident in ids if ident is not None}
-    revise(session, every)
-    return len(every)
+    return revise(session, EVERY)
 
 
 # The memo -------------------------------------------------------------------------------------
